@@ -1,0 +1,80 @@
+/**
+ * The project's one error type. Every failure the action reports is an ActionError carrying
+ * enough to write one clear line: what failed, on which reference, the registry's error code,
+ * and what to do about it.
+ */
+export type ErrorKind =
+  | 'input' // bad input: fails before any network write
+  | 'reference' // a reference that does not parse
+  | 'platform' // a platform string that does not parse
+  | 'registry' // the registry answered with an error
+  | 'network' // connection-level failure after retries
+  | 'integrity' // digest or size mismatch, hostile response
+  | 'auth'; // credentials refused or missing
+
+export interface ActionErrorDetails {
+  kind: ErrorKind;
+  /** The distribution-spec error code when the registry gave one (MANIFEST_UNKNOWN, DENIED, …). */
+  code?: string;
+  /** HTTP status when a response caused this error. */
+  status?: number;
+  /** What the user can do about it. */
+  hint?: string;
+  /** Sentinel name for parser errors (mirrors distribution/reference's Err* names). */
+  sentinel?: string;
+  /** True when retrying later may succeed. */
+  transient?: boolean;
+  cause?: unknown;
+}
+
+export class ActionError extends Error {
+  readonly kind: ErrorKind;
+  readonly code: string | undefined;
+  readonly status: number | undefined;
+  readonly hint: string | undefined;
+  readonly sentinel: string | undefined;
+  readonly transient: boolean;
+
+  constructor(message: string, details: ActionErrorDetails) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'ActionError';
+    this.kind = details.kind;
+    this.code = details.code;
+    this.status = details.status;
+    this.hint = details.hint;
+    this.sentinel = details.sentinel;
+    this.transient = details.transient ?? false;
+  }
+
+  /** The one line shown to the user. */
+  get line(): string {
+    return this.hint ? `${this.message}. ${this.hint}` : this.message;
+  }
+}
+
+/** Several independent failures (e.g. every missing source) reported together. */
+export class AggregateActionError extends ActionError {
+  readonly errors: ActionError[];
+  constructor(summary: string, errors: ActionError[]) {
+    super(`${summary}: ${errors.map((e) => e.line).join('; ')}`, {
+      kind: errors[0]?.kind ?? 'registry',
+      code: errors[0]?.code,
+      status: errors[0]?.status,
+    });
+    this.errors = errors;
+  }
+  override get line(): string {
+    return this.message;
+  }
+}
+
+export function isActionError(e: unknown): e is ActionError {
+  return e instanceof ActionError;
+}
+
+/** Describes any thrown value in one line, without stack traces. */
+export function describeError(e: unknown): string {
+  if (e instanceof ActionError) return e.line;
+  if (e instanceof Error) return e.message.split('\n')[0] ?? String(e);
+  return String(e);
+}
