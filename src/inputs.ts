@@ -1,0 +1,243 @@
+/**
+ * Typed, validated inputs. Everything the action reads from its inputs is parsed here, once;
+ * bad input fails here, before any network request, quoting the value and the expected form.
+ */
+import { ActionError } from './errors.ts';
+import { type Reference, parseNormalizedNamed } from './oci/reference.ts';
+import { type Platform, isKnownArch, isKnownOS, parsePlatform } from './oci/platform.ts';
+
+export type MediaTypeChoice = 'auto' | 'oci' | 'docker';
+
+export interface SourceOverrides {
+  platform?: Platform;
+  osVersion?: string;
+  osFeatures?: string[];
+  variant?: string;
+}
+
+export interface SourceSpec {
+  /** The line as written (reference and options). */
+  raw: string;
+  /** Normalized reference; `:latest` when neither tag nor digest was given. */
+  ref: Reference;
+  overrides: SourceOverrides;
+}
+
+export interface Inputs {
+  sources: SourceSpec[];
+  tags: Reference[];
+  push: boolean;
+  mediaType: MediaTypeChoice;
+  attestations: 'keep' | 'drop';
+  requirePlatforms: Platform[];
+  /** Annotations on the index (unprefixed and `index:` lines). */
+  indexAnnotations: Record<string, string>;
+  /** Annotations on every descriptor (`manifest-descriptor:` lines). */
+  descriptorAnnotations: Record<string, string>;
+  /** Lines that do not apply to an index (`manifest:`), reported as skipped. */
+  skippedAnnotations: string[];
+  append: boolean;
+  registry?: string;
+  username?: string;
+  password?: string;
+  insecureRegistries: string[];
+  retries: number;
+  retryMaxSeconds: number;
+  timeoutSeconds: number;
+  concurrency: number;
+}
+
+/** Reads one raw input by name ('' when unset). */
+export type InputReader = (name: string) => string;
+
+function invalid(name: string, value: string, expected: string): ActionError {
+  return new ActionError(`Invalid ${name} '${value}'. Expected ${expected}`, { kind: 'input' });
+}
+
+/** Splits a list input on newlines and commas, trimming, dropping blanks and # comments. */
+export function splitList(value: string): string[] {
+  return value
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
+    .flatMap((l) => l.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/**
+ * Sources: one per line; commas also separate entries. Each entry is a reference followed by
+ * optional whitespace-separated key=value overrides. A comma inside `os.features=a,b` belongs to
+ * that option, so entries are split on commas only where the next token starts a reference.
+ */
+export function splitSources(value: string): string[] {
+  const out: string[] = [];
+  for (const line of value.split(/\r?\n/)) {
+    const trimmed = line.trim();
+    if (!trimmed || trimmed.startsWith('#')) continue;
+    let current = '';
+    for (const piece of trimmed.split(',')) {
+      const p = piece.trim();
+      // "key=value" fragments after a comma continue an option (os.features=a,b); others start a new entry.
+      const continuesOption = current !== '' && /^[^\s=/:@]+$/.test(p) && /\S+=\S*$/.test(current);
+      if (continuesOption) current += `,${p}`;
+      else {
+        if (current) out.push(current);
+        current = p;
+      }
+    }
+    if (current) out.push(current);
+  }
+  return out.filter(Boolean);
+}
+
+const OVERRIDE_KEYS = ['platform', 'os.version', 'os.features', 'variant'];
+
+export function parseSourceSpec(entry: string): SourceSpec {
+  const [refText, ...options] = entry.split(/\s+/);
+  let ref = parseReferenceInput('sources', refText ?? '');
+  if (!ref.tag && !ref.digest) ref = ref.withTag('latest');
+  const overrides: SourceOverrides = {};
+  for (const option of options) {
+    const eq = option.indexOf('=');
+    const key = eq === -1 ? option : option.slice(0, eq);
+    const val = eq === -1 ? '' : option.slice(eq + 1);
+    if (!OVERRIDE_KEYS.includes(key)) {
+      throw invalid('source option', option, `one of ${OVERRIDE_KEYS.map((k) => `${k}=…`).join(', ')} after the reference in '${entry}'`);
+    }
+    if (!val) throw invalid('source option', option, `${key}=<value>`);
+    switch (key) {
+      case 'platform':
+        overrides.platform = parseKnownPlatform('platform', val);
+        break;
+      case 'os.version':
+        overrides.osVersion = val;
+        break;
+      case 'os.features':
+        overrides.osFeatures = val.split(',').filter(Boolean);
+        break;
+      case 'variant':
+        if (!/^[A-Za-z0-9_.-]+$/.test(val)) throw invalid('variant', val, 'a CPU variant such as v6, v7, v8');
+        overrides.variant = val;
+        break;
+    }
+  }
+  return { raw: entry, ref, overrides };
+}
+
+/** Parses a platform and refuses unknown OS or architecture names (typos must not ship). */
+export function parseKnownPlatform(name: string, value: string): Platform {
+  let p: Platform;
+  try {
+    p = parsePlatform(value);
+  } catch (e) {
+    throw invalid(name, value, 'os/arch[/variant], e.g. linux/amd64, linux/arm64/v8, linux/arm/v7');
+  }
+  if (!isKnownOS(p.os)) throw invalid(name, value, `a known operating system (linux, windows, darwin, …), not '${p.os}'`);
+  if (!isKnownArch(p.architecture)) {
+    throw invalid(name, value, `a known architecture (amd64, arm64, arm, 386, ppc64le, s390x, riscv64, …), not '${p.architecture}'`);
+  }
+  return p;
+}
+
+export function parseReferenceInput(name: string, value: string): Reference {
+  try {
+    return parseNormalizedNamed(value);
+  } catch (e) {
+    const why = e instanceof ActionError ? e.message.replace(/: '.*'$/, '') : String(e);
+    throw invalid(
+      name === 'sources' ? 'source reference' : 'tag',
+      value,
+      `[registry/]repository[:tag][@sha256:<64 hex>] (${why})`,
+    );
+  }
+}
+
+function parseBoolean(name: string, value: string, fallback: boolean): boolean {
+  if (value === '') return fallback;
+  if (/^(true|yes|1|on)$/i.test(value)) return true;
+  if (/^(false|no|0|off)$/i.test(value)) return false;
+  throw invalid(name, value, 'true or false');
+}
+
+function parseChoice<T extends string>(name: string, value: string, choices: readonly T[], fallback: T): T {
+  if (value === '') return fallback;
+  const v = value.toLowerCase() as T;
+  if (!choices.includes(v)) throw invalid(name, value, `one of ${choices.join(', ')}`);
+  return v;
+}
+
+function parseNumber(name: string, value: string, fallback: number, min: number, max: number): number {
+  if (value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min || n > max) throw invalid(name, value, `a number from ${min} to ${max}`);
+  return n;
+}
+
+/** metadata-action annotation lines: `[index:|manifest:|manifest-descriptor:|index-descriptor:]key=value`. */
+export function parseAnnotations(value: string): Pick<Inputs, 'indexAnnotations' | 'descriptorAnnotations' | 'skippedAnnotations'> {
+  const indexAnnotations: Record<string, string> = {};
+  const descriptorAnnotations: Record<string, string> = {};
+  const skippedAnnotations: string[] = [];
+  for (const raw of value.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const eq = line.indexOf('=');
+    if (eq <= 0) throw invalid('annotation', line, '[index:|manifest-descriptor:]key=value');
+    let key = line.slice(0, eq);
+    const val = line.slice(eq + 1);
+    let level = 'index';
+    const m = /^([a-z-]+)(?:\[[^\]]*\])?:(.+)$/.exec(key);
+    if (m && ['index', 'manifest', 'manifest-descriptor', 'index-descriptor'].includes(m[1] as string)) {
+      level = m[1] as string;
+      key = m[2] as string;
+    }
+    if (!key) throw invalid('annotation', line, 'a non-empty key');
+    if (level === 'index') indexAnnotations[key] = val;
+    else if (level === 'manifest-descriptor') descriptorAnnotations[key] = val;
+    else skippedAnnotations.push(line);
+  }
+  return { indexAnnotations, descriptorAnnotations, skippedAnnotations };
+}
+
+/** Builds and validates the typed inputs. */
+export function getInputs(read: InputReader): Inputs {
+  const sourcesRaw = read('sources');
+  const tagsRaw = read('tags');
+  const sourceEntries = splitSources(sourcesRaw);
+  if (sourceEntries.length === 0) throw invalid('sources', sourcesRaw, 'at least one image reference, one per line');
+  const sources = sourceEntries.map(parseSourceSpec);
+  const tagEntries = splitList(tagsRaw);
+  if (tagEntries.length === 0) throw invalid('tags', tagsRaw, 'at least one target reference such as ghcr.io/owner/app:1.0');
+  const tags = tagEntries.map((t) => {
+    const ref = parseReferenceInput('tags', t);
+    if (ref.digest) throw invalid('tag', t, 'a tag reference (name:tag), not a digest: an index is pushed to tags');
+    return ref.tag ? ref : ref.withTag('latest');
+  });
+  const seen = new Set<string>();
+  const uniqueTags = tags.filter((t) => (seen.has(t.toString()) ? false : (seen.add(t.toString()), true)));
+  const username = read('username');
+  const password = read('password');
+  if (Boolean(username) !== Boolean(password)) {
+    throw invalid(username ? 'password' : 'username', '', 'both username and password, or neither');
+  }
+  const registry = read('registry') || undefined;
+  return {
+    sources,
+    tags: uniqueTags,
+    push: parseBoolean('push', read('push'), true),
+    mediaType: parseChoice('media-type', read('media-type'), ['auto', 'oci', 'docker'] as const, 'auto'),
+    attestations: parseChoice('attestations', read('attestations'), ['keep', 'drop'] as const, 'keep'),
+    requirePlatforms: splitList(read('require-platforms')).map((p) => parseKnownPlatform('require-platforms', p)),
+    ...parseAnnotations(read('annotations')),
+    append: parseBoolean('append', read('append'), false),
+    registry,
+    username: username || undefined,
+    password: password || undefined,
+    insecureRegistries: splitList(read('insecure-registries')).map((r) => r.replace(/^https?:\/\//, '').replace(/\/+$/, '')),
+    retries: parseNumber('retries', read('retries'), 5, 0, 20),
+    retryMaxSeconds: parseNumber('retry-max-seconds', read('retry-max-seconds'), 120, 0, 3600),
+    timeoutSeconds: parseNumber('timeout', read('timeout'), 60, 1, 3600),
+    concurrency: parseNumber('concurrency', read('concurrency'), 32, 1, 256),
+  };
+}

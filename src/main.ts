@@ -1,0 +1,83 @@
+/**
+ * run(): inputs → publish → outputs and summary. The one place that turns a failure into
+ * setFailed. Imported by tests without side effects.
+ */
+import * as core from '@actions/core';
+import { ActionError, describeError } from './errors.ts';
+import { type Inputs, getInputs } from './inputs.ts';
+import { log } from './log.ts';
+import { type PublishResult, publish } from './publish.ts';
+import { RegistryPool } from './registry/client.ts';
+import { renderSummary } from './summary.ts';
+
+export function poolFor(inputs: Inputs): RegistryPool {
+  const firstTagRegistry = inputs.tags[0]?.domain ?? '';
+  const explicitRegistry = (inputs.registry ?? firstTagRegistry).replace(/^https?:\/\//, '').replace(/\/.*$/, '');
+  return new RegistryPool({
+    transport: {
+      insecureRegistries: inputs.insecureRegistries,
+      retries: inputs.retries,
+      retryMaxSeconds: inputs.retryMaxSeconds,
+      requestTimeoutSeconds: inputs.timeoutSeconds,
+      concurrency: inputs.concurrency,
+    },
+    credentials: {
+      explicit:
+        inputs.username && inputs.password
+          ? { registry: explicitRegistry === 'index.docker.io' ? 'docker.io' : explicitRegistry, username: inputs.username, password: inputs.password }
+          : undefined,
+    },
+  });
+}
+
+/** Publishes with already-parsed inputs (the CLI uses this too). */
+export async function publishWithInputs(inputs: Inputs): Promise<PublishResult> {
+  if (inputs.password) log.setSecret(inputs.password);
+  const pool = poolFor(inputs);
+  try {
+    return await publish(inputs, pool);
+  } finally {
+    await pool.close();
+  }
+}
+
+export async function run(): Promise<void> {
+  try {
+    const inputs = getInputs((name) => core.getInput(name));
+    const result = await publishWithInputs(inputs);
+    core.setOutput('digest', result.digest);
+    core.setOutput('manifest', result.manifest);
+    core.setOutput('media-type', result.mediaType);
+    core.setOutput('platforms', result.platforms.join(','));
+    core.setOutput('images', result.images.join('\n'));
+    core.info(
+      `${result.dryRun ? 'dry run: would publish' : 'published'} ${result.digest} (${result.platforms.join(', ')}) in ${Math.round(performance.now())} ms; ${result.stats.requests} requests, ${result.stats.retries} retries`,
+    );
+    if (process.env.GITHUB_STEP_SUMMARY) {
+      await core.summary.addRaw(renderSummary(result)).write();
+    }
+  } catch (e) {
+    const line = describeError(e);
+    const title = e instanceof ActionError ? titleFor(e) : 'Publishing failed';
+    // One annotation with a title; setFailed would add a second, untitled one.
+    core.error(line, { title });
+    process.exitCode = 1;
+  }
+}
+
+function titleFor(e: ActionError): string {
+  switch (e.kind) {
+    case 'input':
+    case 'reference':
+    case 'platform':
+      return 'Invalid input';
+    case 'auth':
+      return 'Registry authentication failed';
+    case 'integrity':
+      return 'Registry returned inconsistent content';
+    case 'network':
+      return 'Registry unreachable';
+    default:
+      return 'Registry error';
+  }
+}

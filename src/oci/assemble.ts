@@ -1,0 +1,138 @@
+/**
+ * Index assembly: pure code from resolved children to the index document. Deterministic: the same
+ * inputs always give the same bytes.
+ */
+import { ActionError } from '../errors.ts';
+import { type Descriptor, type IndexFormat, MediaType, serializeIndex } from './manifest.ts';
+import { type Platform, formatPlatform, platformKey } from './platform.ts';
+
+export const ATTESTATION_TYPE = 'attestation-manifest';
+export const REFERENCE_TYPE_ANNOTATION = 'vnd.docker.reference.type';
+export const REFERENCE_DIGEST_ANNOTATION = 'vnd.docker.reference.digest';
+
+/** One entry of the index to be, with where it came from. */
+export interface Child {
+  descriptor: Descriptor;
+  /** The source line it came from (for messages and the summary). */
+  source: string;
+  /** Where the child manifest lives now. */
+  registry: string;
+  repository: string;
+  attestation: boolean;
+  /** The child manifest bytes, when already fetched. */
+  manifestBytes?: Buffer;
+}
+
+export function isAttestation(d: Descriptor): boolean {
+  return d.annotations?.[REFERENCE_TYPE_ANNOTATION] === ATTESTATION_TYPE;
+}
+
+export interface AssembleOptions {
+  mediaType: 'auto' | 'oci' | 'docker';
+  attestations: 'keep' | 'drop';
+  requirePlatforms: Platform[];
+  indexAnnotations: Record<string, string>;
+  descriptorAnnotations: Record<string, string>;
+}
+
+export interface AssembledIndex {
+  bytes: Buffer;
+  mediaType: string;
+  format: IndexFormat;
+  children: Child[];
+  /** os/arch[/variant] of each image entry, in index order. */
+  platforms: string[];
+}
+
+/**
+ * Orders children (images in input order, then attestations in the same order), refuses duplicate
+ * platforms and missing required ones, picks the format and serialises.
+ */
+export function assembleIndex(input: Child[], options: AssembleOptions): AssembledIndex {
+  const images = input.filter((c) => !c.attestation);
+  const imageDigests = new Set(images.map((c) => c.descriptor.digest));
+  let attestations = input.filter((c) => c.attestation);
+  if (options.attestations === 'drop') attestations = [];
+  // An attestation is kept only while the image it describes is in the result.
+  attestations = attestations.filter((a) => {
+    const subject = a.descriptor.annotations?.[REFERENCE_DIGEST_ANNOTATION];
+    return !subject || imageDigests.has(subject as Descriptor['digest']);
+  });
+
+  const byPlatform = new Map<string, Child>();
+  for (const c of images) {
+    const p = c.descriptor.platform;
+    if (!p) {
+      throw new ActionError(`source '${c.source}' has an image ${c.descriptor.digest} with no platform`, {
+        kind: 'input',
+        hint: 'Give one with platform=os/arch[/variant] after the reference',
+      });
+    }
+    const key = platformKey(p);
+    const other = byPlatform.get(key);
+    if (other) {
+      throw new ActionError(
+        `two images have platform ${formatPlatform(p)}${p['os.version'] ? ` (os.version ${p['os.version']})` : ''}: '${other.source}' and '${c.source}'`,
+        { kind: 'input', hint: 'Each platform may appear once in an index: remove one source, or set platform=… to tell them apart' },
+      );
+    }
+    byPlatform.set(key, c);
+  }
+  for (const required of options.requirePlatforms) {
+    const found = images.some((c) => platformSatisfies(c.descriptor.platform as Platform, required));
+    if (!found) {
+      throw new ActionError(`required platform ${formatPlatform(required)} is not among the sources (${images.map((c) => formatPlatform(c.descriptor.platform as Platform)).join(', ')})`, {
+        kind: 'input',
+        hint: 'Add a source for it, or remove it from require-platforms',
+      });
+    }
+  }
+
+  const hasAnnotations =
+    Object.keys(options.indexAnnotations).length > 0 || Object.keys(options.descriptorAnnotations).length > 0;
+  const children = [...images, ...attestations];
+  let format: IndexFormat;
+  if (options.mediaType === 'oci') format = 'oci';
+  else if (options.mediaType === 'docker') {
+    if (hasAnnotations) {
+      throw new ActionError('annotations were given, but media-type is docker: a Docker manifest list cannot carry them', {
+        kind: 'input',
+        hint: "Use media-type 'auto' or 'oci' to publish an OCI image index, or remove the annotations",
+      });
+    }
+    format = 'docker';
+  } else {
+    const allDocker = children.every((c) => c.descriptor.mediaType === MediaType.DockerManifest);
+    format = allDocker && !hasAnnotations && children.length > 0 ? 'docker' : 'oci';
+  }
+
+  const descriptors = children.map((c) => {
+    const annotations = c.attestation
+      ? { ...options.descriptorAnnotations, ...c.descriptor.annotations }
+      : { ...c.descriptor.annotations, ...options.descriptorAnnotations };
+    const d: Descriptor = { ...c.descriptor };
+    if (Object.keys(annotations).length) d.annotations = annotations;
+    else delete d.annotations;
+    if (format === 'docker') delete d.annotations;
+    return d;
+  });
+  const { bytes, mediaType } = serializeIndex(format, descriptors, format === 'oci' ? options.indexAnnotations : undefined);
+  return {
+    bytes,
+    mediaType,
+    format,
+    children,
+    platforms: images.map((c) => formatPlatform(c.descriptor.platform as Platform)),
+  };
+}
+
+/** A required platform is satisfied by an image with the same os/arch and, if given, variant. */
+export function platformSatisfies(p: Platform, required: Platform): boolean {
+  if (p.os !== required.os || p.architecture !== required.architecture) return false;
+  if (required.variant && (p.variant ?? '') !== required.variant) {
+    // arm64 without a variant is v8.
+    if (!(required.architecture === 'arm64' && required.variant === 'v8' && !p.variant)) return false;
+  }
+  if (required['os.version'] && p['os.version'] !== required['os.version']) return false;
+  return true;
+}

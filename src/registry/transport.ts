@@ -1,0 +1,322 @@
+/**
+ * The HTTP layer under the registry client: one undici dispatcher per registry (keep-alive pool,
+ * TLS settings, proxy from the environment), scheme selection (HTTPS; plain HTTP only for loopback
+ * and listed insecure registries), timeouts, retries with backoff, and redirects that never carry
+ * credentials to another host.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Readable } from 'node:stream';
+import { Agent, type Dispatcher, EnvHttpProxyAgent, request as undiciRequest } from 'undici';
+import { ActionError } from '../errors.ts';
+import { log } from '../log.ts';
+
+export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
+
+export interface TransportOptions {
+  /** Registries (host[:port]) reached without TLS verification, or over plain HTTP. */
+  insecureRegistries: string[];
+  /** Attempts after the first, for retryable failures. */
+  retries: number;
+  /** Upper bound in seconds on the time spent retrying one request. */
+  retryMaxSeconds: number;
+  /** Per-request timeouts in seconds: connect, and headers / idle body. */
+  connectTimeoutSeconds: number;
+  requestTimeoutSeconds: number;
+  /** Most concurrent requests to one registry. */
+  concurrency: number;
+  /** Base delay for exponential backoff (ms); tests lower it. */
+  backoffBaseMs?: number;
+}
+
+export const DEFAULT_TRANSPORT_OPTIONS: TransportOptions = {
+  insecureRegistries: [],
+  retries: 5,
+  retryMaxSeconds: 120,
+  connectTimeoutSeconds: 15,
+  requestTimeoutSeconds: 60,
+  concurrency: 32,
+};
+
+export interface SendOptions {
+  method: Method;
+  /** Absolute URL. */
+  url: string;
+  headers?: Record<string, string>;
+  /** A buffer (replayable) or a factory of streams (replayable when `replayable` is set). */
+  body?: Buffer | (() => Readable);
+  replayable?: boolean;
+  /** Follow redirects (GET/HEAD of blobs); Authorization is dropped when the host changes. */
+  followRedirects?: boolean;
+}
+
+export interface Response {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Dispatcher.ResponseData['body'];
+  url: string;
+}
+
+const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+const RETRYABLE_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CLOSED',
+]);
+const IDEMPOTENT = new Set<Method>(['GET', 'HEAD', 'PUT', 'DELETE']);
+
+/** Loopback hosts may be reached over plain HTTP without any setting, as Docker allows. */
+export function isLoopback(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+export function hostnameOf(hostPort: string): string {
+  if (hostPort.startsWith('[')) return hostPort.slice(0, hostPort.indexOf(']') + 1);
+  const i = hostPort.lastIndexOf(':');
+  return i === -1 ? hostPort : hostPort.slice(0, i);
+}
+
+/** Removes query strings (upload state, signed storage URLs) from URLs shown to users. */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : `${url.slice(0, q)}?…`;
+}
+
+export function header(res: { headers: Response['headers'] }, name: string): string | undefined {
+  const v = res.headers[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Parses Retry-After (seconds or HTTP date) into milliseconds. */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+function errorCode(e: unknown): string | undefined {
+  let cur: unknown = e;
+  for (let depth = 0; cur && depth < 5; depth++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function isTlsProtocolMismatch(e: unknown): boolean {
+  const code = errorCode(e) ?? '';
+  const message = String((e as Error)?.message ?? '');
+  return (
+    code === 'ERR_SSL_WRONG_VERSION_NUMBER' ||
+    code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' ||
+    code === 'EPROTO' ||
+    /wrong version number|packet length too long|http request/i.test(message)
+  );
+}
+
+/** A counting semaphore bounding concurrent requests per registry. */
+class Semaphore {
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+  private readonly limit: number;
+  constructor(limit: number) {
+    this.limit = Math.max(1, limit);
+  }
+  async acquire(): Promise<() => void> {
+    if (this.active >= this.limit) await new Promise<void>((r) => this.waiting.push(r));
+    this.active++;
+    return () => {
+      this.active--;
+      this.waiting.shift()?.();
+    };
+  }
+}
+
+/** Counters for benchmarks and the job summary. */
+export interface TransportStats {
+  requests: number;
+  retries: number;
+  firstRequestAt?: number;
+}
+
+/** One registry endpoint: where to dial, how, and with what limits. */
+export class Endpoint {
+  /** Registry name as references spell it (docker.io, ghcr.io, 127.0.0.1:5000). */
+  readonly registry: string;
+  /** host[:port] to dial (registry-1.docker.io for docker.io). */
+  readonly host: string;
+  readonly insecure: boolean;
+  private scheme: 'https' | 'http' | undefined;
+  private schemeProbe: Promise<void> | undefined;
+  private readonly dispatcher: Dispatcher;
+  private readonly limiter: Semaphore;
+  private readonly options: TransportOptions;
+  readonly stats: TransportStats;
+
+  constructor(registry: string, options: TransportOptions, stats: TransportStats) {
+    this.registry = registry;
+    this.host = registry === 'docker.io' ? 'registry-1.docker.io' : registry;
+    this.options = options;
+    this.stats = stats;
+    const listed = options.insecureRegistries.some((r) => r === registry || r === this.host);
+    this.insecure = listed;
+    const hostname = hostnameOf(this.host);
+    // Plain HTTP is allowed for loopback and listed registries; HTTPS is tried first either way.
+    const plainHttpAllowed = listed || isLoopback(hostname);
+    this.scheme = plainHttpAllowed ? undefined : 'https';
+    const tls = { rejectUnauthorized: !listed };
+    const common = {
+      connect: { ...tls, timeout: options.connectTimeoutSeconds * 1000 },
+      headersTimeout: options.requestTimeoutSeconds * 1000,
+      bodyTimeout: options.requestTimeoutSeconds * 1000,
+      keepAliveTimeout: 30_000,
+      connections: Math.max(options.concurrency, 1),
+    };
+    const proxied = Boolean(
+      process.env.HTTPS_PROXY || process.env.https_proxy || process.env.HTTP_PROXY || process.env.http_proxy,
+    );
+    this.dispatcher = proxied ? new EnvHttpProxyAgent({ ...common, requestTls: tls }) : new Agent(common);
+    this.limiter = new Semaphore(options.concurrency);
+  }
+
+  /** The base URL (scheme://host), deciding the scheme on first use for loopback/insecure hosts. */
+  async baseUrl(): Promise<string> {
+    if (!this.scheme) {
+      this.schemeProbe ??= this.probeScheme();
+      await this.schemeProbe;
+    }
+    return `${this.scheme}://${this.host}`;
+  }
+
+  /**
+   * HTTPS first; plain HTTP when the host answers TLS with something that is not TLS. A host
+   * that speaks TLS with a bad certificate is not downgraded (unless listed as insecure).
+   */
+  private async probeScheme(): Promise<void> {
+    try {
+      const res = await undiciRequest(`https://${this.host}/v2/`, {
+        method: 'GET',
+        dispatcher: this.dispatcher,
+        headersTimeout: this.options.requestTimeoutSeconds * 1000,
+      });
+      await res.body.dump();
+      this.stats.requests++;
+      this.scheme = 'https';
+    } catch (e) {
+      if (isTlsProtocolMismatch(e) || (this.insecure && RETRYABLE_CODES.has(errorCode(e) ?? ''))) {
+        log.debug(`${this.registry}: no TLS here, using plain HTTP`);
+        this.scheme = 'http';
+        return;
+      }
+      this.scheme = 'https'; // the real request reports the TLS error
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close().catch(() => undefined);
+  }
+
+  /**
+   * Sends one request with retries for transient failures. Retries only what is safe to replay:
+   * idempotent methods, and uploads whose body can be produced again.
+   */
+  async send(opts: SendOptions): Promise<Response> {
+    const replayable =
+      (IDEMPOTENT.has(opts.method) || opts.method === 'POST') &&
+      (opts.body === undefined || Buffer.isBuffer(opts.body) || opts.replayable === true);
+    const started = Date.now();
+    const maxAttempts = replayable ? this.options.retries + 1 : 1;
+    const base = this.options.backoffBaseMs ?? 500;
+    for (let attempt = 1; ; attempt++) {
+      let res: Response | undefined;
+      let failure: unknown;
+      try {
+        res = await this.sendOnce(opts);
+      } catch (e) {
+        failure = e;
+      }
+      const retryable = res ? RETRYABLE_STATUS.has(res.status) : RETRYABLE_CODES.has(errorCode(failure) ?? '');
+      const elapsed = Date.now() - started;
+      if (!retryable || attempt >= maxAttempts) {
+        if (res) return res;
+        throw networkError(opts, failure, attempt);
+      }
+      const retryAfter = res ? parseRetryAfter(header(res, 'retry-after')) : undefined;
+      const backoff = Math.min(30_000, base * 2 ** (attempt - 1));
+      const wait = retryAfter ?? Math.round(backoff / 2 + Math.random() * (backoff / 2));
+      if (elapsed + wait > this.options.retryMaxSeconds * 1000) {
+        if (res) return res;
+        throw networkError(opts, failure, attempt);
+      }
+      if (res) await res.body.dump().catch(() => undefined);
+      const reason = res ? `HTTP ${res.status}` : (errorCode(failure) ?? describe(failure));
+      log.info(
+        `retry ${attempt}/${maxAttempts - 1}: ${opts.method} ${redactUrl(opts.url)} got ${reason}; waiting ${(wait / 1000).toFixed(1)} s`,
+      );
+      this.stats.retries++;
+      await sleep(wait);
+    }
+  }
+
+  private async sendOnce(opts: SendOptions): Promise<Response> {
+    const release = await this.limiter.acquire();
+    try {
+      let url = opts.url;
+      let headers = { ...opts.headers };
+      for (let hop = 0; ; hop++) {
+        const t0 = Date.now();
+        this.stats.firstRequestAt ??= t0;
+        this.stats.requests++;
+        const body = typeof opts.body === 'function' ? opts.body() : opts.body;
+        const res = await undiciRequest(url, {
+          method: opts.method,
+          headers,
+          body,
+          dispatcher: this.dispatcher,
+        });
+        log.debug(`${opts.method} ${redactUrl(url)} → ${res.statusCode} (${Date.now() - t0} ms)`);
+        const location = header({ headers: res.headers }, 'location');
+        if (opts.followRedirects && [301, 302, 303, 307, 308].includes(res.statusCode) && location && hop < 5) {
+          await res.body.dump();
+          const next = new URL(location, url);
+          if (next.host !== new URL(url).host) {
+            // Storage redirects are pre-signed: credentials stay with the registry's host.
+            const { authorization: _dropped, Authorization: _dropped2, ...rest } = headers;
+            headers = rest;
+          }
+          url = next.toString();
+          continue;
+        }
+        return { status: res.statusCode, headers: res.headers, body: res.body, url };
+      }
+    } finally {
+      release();
+    }
+  }
+}
+
+function describe(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function networkError(opts: SendOptions, e: unknown, attempts: number): ActionError {
+  if (e instanceof ActionError) return e;
+  const code = errorCode(e);
+  const certificate = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/i.test(code ?? '');
+  const hint = certificate
+    ? 'The registry’s TLS certificate is not trusted: add its CA with NODE_EXTRA_CA_CERTS, or list the registry in insecure-registries'
+    : 'Check that the registry is reachable from the runner (address, port, proxy settings)';
+  return new ActionError(
+    `${opts.method} ${redactUrl(opts.url)} failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${code ? `${code} ` : ''}${describe(e)}`,
+    { kind: 'network', code, hint, transient: true, cause: e },
+  );
+}

@@ -1,0 +1,158 @@
+/**
+ * Starts a real CNCF distribution registry (Debian's docker-registry) on a free 127.0.0.1 port
+ * with a temporary storage directory; variants with htpasswd, token auth and TLS.
+ */
+import { type ChildProcess, spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, createWriteStream, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { connect } from 'node:net';
+import bcrypt from 'bcryptjs';
+
+export const REGISTRY_BIN = process.env.REGISTRY_BIN ?? '/usr/bin/docker-registry';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface RegistryOptions {
+  htpasswd?: { username: string; password: string };
+  token?: { realm: string; service: string; issuer: string; rootCertBundle: string };
+  tls?: { certificate: string; key: string };
+}
+
+export interface RunningRegistry {
+  /** host:port as references name it. */
+  host: string;
+  port: number;
+  url: string;
+  dir: string;
+  logFile: string;
+  /** Access-log lines (one per request the registry served). */
+  requests(): string[];
+  /**
+   * Waits until every request made so far is in the access log (the registry writes it
+   * asynchronously) and returns the log's length: a position to compare later requests against.
+   */
+  mark(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+function htpasswdLine(username: string, password: string): string {
+  // distribution accepts only bcrypt entries; cost 4 keeps the registry's check fast.
+  return `${username}:${bcrypt.hashSync(password, 4)}`;
+}
+
+export async function startRegistry(options: RegistryOptions = {}): Promise<RunningRegistry> {
+  const dir = mkdtempSync(join(tmpdir(), 'registry-'));
+  const port = await freePort();
+  const lines = [
+    'version: 0.1',
+    'log:',
+    '  level: info',
+    '  accesslog:',
+    '    disabled: false',
+    'storage:',
+    '  filesystem:',
+    `    rootdirectory: ${join(dir, 'data')}`,
+    '  delete:',
+    '    enabled: true',
+    'http:',
+    `  addr: 127.0.0.1:${port}`,
+    `  secret: test-secret-${port}`,
+  ];
+  if (options.tls) {
+    lines.push('  tls:', `    certificate: ${options.tls.certificate}`, `    key: ${options.tls.key}`);
+  }
+  if (options.htpasswd) {
+    const file = join(dir, 'htpasswd');
+    writeFileSync(file, `${htpasswdLine(options.htpasswd.username, options.htpasswd.password)}\n`);
+    lines.push('auth:', '  htpasswd:', '    realm: basic-realm', `    path: ${file}`);
+  } else if (options.token) {
+    lines.push(
+      'auth:',
+      '  token:',
+      `    realm: ${options.token.realm}`,
+      `    service: ${options.token.service}`,
+      `    issuer: ${options.token.issuer}`,
+      `    rootcertbundle: ${options.token.rootCertBundle}`,
+    );
+  }
+  const config = join(dir, 'config.yml');
+  writeFileSync(config, `${lines.join('\n')}\n`);
+  const logFile = join(dir, 'registry.log');
+  const out = createWriteStream(logFile);
+  const child: ChildProcess = spawn(REGISTRY_BIN, ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout?.pipe(out);
+  child.stderr?.pipe(out);
+  const scheme = options.tls ? 'https' : 'http';
+  const url = `${scheme}://127.0.0.1:${port}`;
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null) {
+      throw new Error(`registry exited with ${child.exitCode}: ${readFileSync(logFile, 'utf8').slice(-2000)}`);
+    }
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const sock = connect(port, '127.0.0.1', () => {
+          sock.destroy();
+          resolve();
+        });
+        sock.on('error', reject);
+      });
+      break;
+    } catch {
+      if (Date.now() > deadline) throw new Error('registry did not start within 15 s');
+      await sleep(50);
+    }
+  }
+  return {
+    host: `127.0.0.1:${port}`,
+    port,
+    url,
+    dir,
+    logFile,
+    requests: () =>
+      readFileSync(logFile, 'utf8')
+        .split('\n')
+        .filter((l) => /"(GET|HEAD|PUT|POST|PATCH|DELETE) \/v2\//.test(l) && !l.includes('level=')),
+    async mark() {
+      const id = `mark-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+      await fetch(`${url}/v2/${id}/tags/list`).then((r) => r.arrayBuffer()).catch(() => undefined);
+      const until = Date.now() + 5000;
+      for (;;) {
+        const lines = this.requests();
+        const at = lines.findIndex((l) => l.includes(id));
+        if (at !== -1) return at + 1;
+        if (Date.now() > until) throw new Error('access log did not show the marker request');
+        await sleep(20);
+      }
+    },
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('exit', r));
+      }
+      out.end();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function haveRegistry(): boolean {
+  try {
+    execFileSync(REGISTRY_BIN, ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
