@@ -56,3 +56,14 @@ export function digestWithAlgorithmOf(expected: Digest, data: Uint8Array): Diges
   const algorithm = expected.slice(0, expected.indexOf(':'));
   return `${algorithm}:${createHash(algorithm).update(data).digest('hex')}` as Digest;
 }
+
+/**
+ * The referrers fallback tag for a digest (distribution-spec): `<alg>-<encoded>` with the algorithm
+ * cut to 32 characters, the encoded part to 64, and characters outside the tag set replaced by '-'.
+ */
+export function referrersTag(digest: string): string {
+  const i = digest.indexOf(':');
+  const algorithm = digest.slice(0, i).slice(0, 32);
+  const encoded = digest.slice(i + 1).slice(0, 64);
+  return `${algorithm}-${encoded}`.replace(/[^a-zA-Z0-9._-]/g, '-');
+}

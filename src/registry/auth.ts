@@ -5,7 +5,7 @@
  */
 import { ActionError } from '../errors.ts';
 import { log } from '../log.ts';
-import { type Challenge, ScopeSet, parseChallenges } from './challenge.ts';
+import { type Challenge, ScopeSet, parseChallenges, parseTokenResponse } from './challenge.ts';
 import type { Credentials } from './credentials.ts';
 import { type Endpoint, header, isLoopback, hostnameOf } from './transport.ts';
 import { readLimited } from './errors.ts';
@@ -173,18 +173,11 @@ export class Authenticator {
     if (res.status !== 200) {
       throw authError(`token server ${realmUrl.origin} answered HTTP ${res.status}`, this.endpoint.registry);
     }
-    let body: { token?: string; access_token?: string; expires_in?: number; issued_at?: string };
-    try {
-      body = JSON.parse(text) as typeof body;
-    } catch {
-      throw authError(`token server ${realmUrl.origin} answered with something that is not JSON`, this.endpoint.registry);
-    }
-    const token = body.token || body.access_token;
-    if (!token) throw authError(`token server ${realmUrl.origin} returned no token`, this.endpoint.registry);
+    const parsed = parseTokenResponse(text);
+    if (!parsed) throw authError(`token server ${realmUrl.origin} returned no token`, this.endpoint.registry);
+    const { token, expiresIn } = parsed;
     log.setSecret(token);
-    const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;
-    const issued = body.issued_at ? Date.parse(body.issued_at) : NaN;
-    const from = Number.isNaN(issued) ? Date.now() : Math.min(issued, Date.now());
+    const from = Math.min(parsed.issuedAt ?? Date.now(), Date.now());
     this.state = { type: 'bearer', realm, service, token, expiresAt: from + expiresIn * 1000, scopes };
     log.debug(`${this.endpoint.registry}: token for ${scopeList.length} scope(s), expires in ${expiresIn} s`);
   }

@@ -146,3 +146,31 @@ export function parseScope(scope: string): { type: string; name: string; actions
   if (!name) return undefined;
   return { type, name, actions };
 }
+
+export interface TokenResponse {
+  token: string;
+  /** Seconds; 60 when the server gives none (token.md). */
+  expiresIn: number;
+  /** When the token was issued (ms since epoch), if the server said. */
+  issuedAt?: number;
+}
+
+/**
+ * Parses a token server's JSON answer: `token` or its OAuth2 alias `access_token`, `expires_in`
+ * (default 60 s) and the optional `issued_at`. Returns undefined when there is no token.
+ */
+export function parseTokenResponse(text: string): TokenResponse | undefined {
+  let body: { token?: unknown; access_token?: unknown; expires_in?: unknown; issued_at?: unknown };
+  try {
+    body = JSON.parse(text) as typeof body;
+  } catch {
+    return undefined;
+  }
+  if (typeof body !== 'object' || body === null) return undefined;
+  const token =
+    (typeof body.token === 'string' && body.token) || (typeof body.access_token === 'string' && body.access_token) || '';
+  if (!token) return undefined;
+  const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;
+  const issued = typeof body.issued_at === 'string' ? Date.parse(body.issued_at) : NaN;
+  return { token, expiresIn, ...(Number.isNaN(issued) ? {} : { issuedAt: issued }) };
+}

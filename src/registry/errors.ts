@@ -48,7 +48,7 @@ export function parseErrorBody(text: string): RegistryErrorEntry[] {
     const doc = JSON.parse(text) as { errors?: Array<{ code?: unknown; message?: unknown }> };
     if (!Array.isArray(doc.errors)) return [];
     return doc.errors
-      .filter((e) => typeof e?.code === 'string' && /^[A-Z_]+$/.test(e.code as string))
+      .filter((e) => typeof e?.code === 'string' && e.code !== '')
       .map((e) => ({ code: e.code as string, message: typeof e.message === 'string' ? e.message : undefined }));
   } catch {
     return [];

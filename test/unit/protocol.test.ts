@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { referrersTag } from '../../src/oci/digest.ts';
+import { ScopeSet, parseChallenges, parseScope, parseTokenResponse } from '../../src/registry/challenge.ts';
+import { hintFor, parseErrorBody } from '../../src/registry/errors.ts';
+import { parseRetryAfter, redactUrl } from '../../src/registry/transport.ts';
+import { loadVectors } from '../helpers/conformance.ts';
+
+const vectors = loadVectors<any>('protocol-vectors.json');
+
+describe('WWW-Authenticate vectors', () => {
+  for (const v of vectors.wwwAuthenticate) {
+    it(v.source, () => {
+      const got = parseChallenges(v.headers);
+      if (v.expected) assert.deepEqual(got, v.expected);
+      if (v.expectedPartial) {
+        for (const [k, val] of Object.entries(v.expectedPartial.parameters)) assert.equal(got[0]?.parameters[k], val);
+      }
+    });
+  }
+});
+
+describe('challenge parsing beyond the vectors', () => {
+  const table: Array<[string, string | string[], Array<{ scheme: string; parameters: Record<string, string> }>]> = [
+    ['scheme is case-insensitive', 'BEARER realm="r"', [{ scheme: 'bearer', parameters: { realm: 'r' } }]],
+    ['several challenges in one header', 'Basic realm="b", Bearer realm="https://t/x",service="s"', [
+      { scheme: 'basic', parameters: { realm: 'b' } },
+      { scheme: 'bearer', parameters: { realm: 'https://t/x', service: 's' } },
+    ]],
+    ['challenges in several headers', ['Basic realm="x"', 'Bearer realm="y"'], [
+      { scheme: 'basic', parameters: { realm: 'x' } },
+      { scheme: 'bearer', parameters: { realm: 'y' } },
+    ]],
+    ['spaces around = and commas', 'Bearer realm = "a" ,  service=b', [{ scheme: 'bearer', parameters: { realm: 'a', service: 'b' } }]],
+    ['a comma inside a quoted value', 'Bearer scope="repository:a:pull,push",realm="r"', [{ scheme: 'bearer', parameters: { scope: 'repository:a:pull,push', realm: 'r' } }]],
+    ['bare scheme', 'Basic', [{ scheme: 'basic', parameters: {} }]],
+    ['empty header', '', []],
+  ];
+  for (const [name, header, want] of table) it(name, () => assert.deepEqual(parseChallenges(header), want));
+});
+
+describe('token responses', () => {
+  it('accepts token or access_token and defaults expires_in to 60', () => {
+    assert.deepEqual(parseTokenResponse('{"token":"a"}'), { token: 'a', expiresIn: 60 });
+    assert.deepEqual(parseTokenResponse('{"access_token":"b","expires_in":900}'), { token: 'b', expiresIn: 900 });
+    assert.equal(parseTokenResponse('{"token":"a","issued_at":"2026-01-01T00:00:00Z"}')?.issuedAt, Date.parse('2026-01-01T00:00:00Z'));
+    assert.equal(parseTokenResponse('{}'), undefined);
+    assert.equal(parseTokenResponse('not json'), undefined);
+  });
+  for (const ex of vectors.oauthTokenExamples) {
+    it(ex.source, () => {
+      const parsed = parseTokenResponse(ex.responseBodyRaw);
+      if (ex.responseBody) {
+        assert.equal(parsed?.token, ex.responseBody.access_token ?? ex.responseBody.token);
+        assert.equal(parsed?.expiresIn, ex.responseBody.expires_in ?? 60);
+      } else {
+        assert.equal(parsed, undefined, 'a body that is not JSON yields no token');
+      }
+    });
+  }
+});
+
+describe('scopes', () => {
+  it('splits type, a name with host:port, and actions', () => {
+    assert.deepEqual(parseScope('repository:localhost:5000/foo/bar:pull,push'), { type: 'repository', name: 'localhost:5000/foo/bar', actions: ['pull', 'push'] });
+    assert.deepEqual(parseScope('repository(plugin):foo:pull'), { type: 'repository', name: 'foo', actions: ['pull'] });
+    assert.deepEqual(parseScope('registry:catalog:*'), { type: 'registry', name: 'catalog', actions: ['*'] });
+    assert.equal(parseScope('nonsense'), undefined);
+  });
+  it('merges actions per repository in a stable order', () => {
+    const s = new ScopeSet();
+    s.add('b/app', 'push');
+    s.add('a/app', 'pull');
+    s.add('b/app', 'pull');
+    assert.equal(s.addFromChallenge('repository:c:pull repository:a/app:pull'), true);
+    assert.equal(s.addFromChallenge('repository:c:pull'), false);
+    assert.deepEqual(s.toScopes(), ['repository:a/app:pull', 'repository:b/app:pull,push', 'repository:c:pull']);
+  });
+  it('scope grammar example from the vectors', () => {
+    assert.match(vectors.scopeGrammar.grammar, /resourcename/);
+    for (const ex of vectors.wwwAuthenticate) {
+      const scope = ex.expected?.[0]?.parameters?.scope as string | undefined;
+      if (!scope) continue;
+      for (const part of scope.split(' ')) assert.equal(parseScope(part)?.type, 'repository');
+    }
+  });
+});
+
+describe('error envelopes and codes', () => {
+  for (const env of vectors.errorEnvelopes) {
+    it(env.source, () => {
+      assert.deepEqual(
+        parseErrorBody(env.json),
+        env.parsed.errors.map((e: any) => ({ code: e.code, message: e.message })),
+      );
+    });
+  }
+  it('gives a hint for the codes users meet', () => {
+    const ctx = { method: 'GET', registry: 'r.example', repository: 'app', what: 'x', access: 'push' as const };
+    for (const code of ['UNAUTHORIZED', 'DENIED', 'MANIFEST_UNKNOWN', 'NAME_UNKNOWN', 'MANIFEST_BLOB_UNKNOWN', 'TOOMANYREQUESTS', 'BLOB_UNKNOWN']) {
+      assert.ok(hintFor(code, ctx), code);
+    }
+    assert.match(hintFor('DENIED', ctx) as string, /push access to app/);
+    const oci = vectors.ociErrorCodes.codes.map((c: any) => c.code);
+    assert.equal(oci.length, 14);
+    for (const c of oci) assert.match(c, /^[A-Z_]+$/);
+  });
+  it('non-JSON error bodies yield no entries', () => {
+    assert.deepEqual(parseErrorBody('<html>502 Bad Gateway</html>'), []);
+    assert.deepEqual(parseErrorBody('{"errors":[{"message":"no code"}]}'), []);
+    assert.deepEqual(parseErrorBody('{"errors":"nope"}'), []);
+  });
+});
+
+describe('referrers tag vectors', () => {
+  for (const v of vectors.referrersTag) it(v.digest.slice(0, 40), () => assert.equal(referrersTag(v.digest), v.referrersTag));
+});
+
+describe('retry-after and redaction', () => {
+  it('parses seconds and HTTP dates', () => {
+    assert.equal(parseRetryAfter('3'), 3000);
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    assert.equal(parseRetryAfter('Thu, 01 Jan 2026 00:00:05 GMT', now), 5000);
+    assert.equal(parseRetryAfter('soon'), undefined);
+    assert.equal(parseRetryAfter(undefined), undefined);
+  });
+  it('removes query strings', () => {
+    assert.equal(redactUrl('https://s3/x?X-Amz-Signature=secret'), 'https://s3/x?…');
+    assert.equal(redactUrl('https://r/v2/'), 'https://r/v2/');
+  });
+});
