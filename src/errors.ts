@@ -24,6 +24,8 @@ export interface ActionErrorDetails {
   sentinel?: string;
   /** True when retrying later may succeed. */
   transient?: boolean;
+  /** The registry's own short message (or the network error's), for compact listings. */
+  detail?: string;
   cause?: unknown;
 }
 
@@ -34,6 +36,7 @@ export class ActionError extends Error {
   readonly hint: string | undefined;
   readonly sentinel: string | undefined;
   readonly transient: boolean;
+  readonly detail: string | undefined;
 
   constructor(message: string, details: ActionErrorDetails) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -44,6 +47,7 @@ export class ActionError extends Error {
     this.hint = details.hint;
     this.sentinel = details.sentinel;
     this.transient = details.transient ?? false;
+    this.detail = details.detail;
   }
 
   /** The one line shown to the user. */
@@ -52,19 +56,26 @@ export class ActionError extends Error {
   }
 }
 
-/** Several independent failures (e.g. every missing source) reported together. */
+/**
+ * Several independent failures (e.g. every missing source) reported together in one line:
+ * `summary: ref1: CODE (detail); ref2: CODE (detail). Hint1. Hint2`.
+ */
 export class AggregateActionError extends ActionError {
-  readonly errors: ActionError[];
-  constructor(summary: string, errors: ActionError[]) {
-    super(`${summary}: ${errors.map((e) => e.line).join('; ')}`, {
-      kind: errors[0]?.kind ?? 'registry',
-      code: errors[0]?.code,
-      status: errors[0]?.status,
+  readonly errors: Array<{ subject: string; error: ActionError }>;
+  constructor(summary: string, errors: Array<{ subject: string; error: ActionError }>) {
+    const parts = errors.map(({ subject, error }) => {
+      const what = error.code ?? error.kind;
+      const detail = error.detail ?? error.message;
+      return `${subject}: ${what}${detail && detail !== what ? ` (${detail})` : ''}`;
+    });
+    const hints = [...new Set(errors.map(({ error }) => error.hint).filter((h): h is string => Boolean(h)))];
+    super(`${summary}: ${parts.join('; ')}`, {
+      kind: errors[0]?.error.kind ?? 'registry',
+      code: errors[0]?.error.code,
+      status: errors[0]?.error.status,
+      hint: hints.join('. ') || undefined,
     });
     this.errors = errors;
-  }
-  override get line(): string {
-    return this.message;
   }
 }
 

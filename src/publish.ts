@@ -418,11 +418,10 @@ export async function publish(inputs: Inputs, pool: RegistryPool): Promise<Publi
     const settled = await mapSettled(inputs.sources, inputs.sources.length, (s) => resolveSource(pool, s, inputs.attestations));
     const failures = settled.flatMap((r, i) => (r.status === 'rejected' ? [{ spec: inputs.sources[i] as SourceSpec, error: r.reason as unknown }] : []));
     if (failures.length) {
-      const errors = failures.map(({ spec, error }) =>
-        error instanceof ActionError
-          ? new ActionError(`${spec.ref}: ${error.code ?? error.kind} (${error.message})`, { kind: error.kind, code: error.code, status: error.status, hint: error.hint })
-          : new ActionError(`${spec.ref}: ${describeError(error)}`, { kind: 'network' }),
-      );
+      const errors = failures.map(({ spec, error }) => ({
+        subject: spec.ref.toString(),
+        error: error instanceof ActionError ? error : new ActionError(describeError(error), { kind: 'network' }),
+      }));
       throw new AggregateActionError(`${failures.length} of ${inputs.sources.length} source(s) could not be read; nothing was written`, errors);
     }
     const children = settled.flatMap((r) => (r as PromiseFulfilledResult<Child[]>).value);

@@ -77,9 +77,8 @@ export interface RequestContext {
 export function hintFor(code: string, ctx: RequestContext): string | undefined {
   switch (code) {
     case 'UNAUTHORIZED':
-      return `Check the credentials for ${ctx.registry} (docker/login-action, or the username and password inputs)`;
     case 'DENIED':
-      return `The credentials for ${ctx.registry} lack ${ctx.access ?? 'the needed'} access to ${ctx.repository}`;
+      return `${ctx.registry} refused ${ctx.access ?? ''} access to ${ctx.repository}: check the credentials for ${ctx.registry} (docker/login-action, or the username and password inputs) and that they may ${ctx.access ?? 'access'} ${ctx.repository}`.replace('  ', ' ');
     case 'MANIFEST_UNKNOWN':
       return 'No such manifest: check the tag or digest, and that the image was pushed';
     case 'NAME_UNKNOWN':
@@ -117,6 +116,12 @@ export async function responseError(
   const message = first?.message ? `: ${first.message}` : '';
   return new ActionError(
     `${ctx.what} failed: ${ctx.method} ${ctx.registry}/${ctx.repository} answered HTTP ${res.status} ${code}${message} (expected ${expected})`,
-    { kind: code === 'UNAUTHORIZED' || code === 'DENIED' ? 'auth' : 'registry', code, status: res.status, hint: hintFor(code, ctx) },
+    {
+      kind: code === 'UNAUTHORIZED' || code === 'DENIED' ? 'auth' : 'registry',
+      code,
+      status: res.status,
+      hint: hintFor(code, ctx),
+      detail: first?.message ?? `HTTP ${res.status}`,
+    },
   );
 }

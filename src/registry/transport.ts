@@ -317,6 +317,6 @@ function networkError(opts: SendOptions, e: unknown, attempts: number): ActionEr
     : 'Check that the registry is reachable from the runner (address, port, proxy settings)';
   return new ActionError(
     `${opts.method} ${redactUrl(opts.url)} failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${code ? `${code} ` : ''}${describe(e)}`,
-    { kind: 'network', code, hint, transient: true, cause: e },
+    { kind: 'network', code, hint, transient: true, cause: e, detail: describe(e).split(';')[0] },
   );
 }

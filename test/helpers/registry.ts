@@ -115,7 +115,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
       await sleep(50);
     }
   }
-  return {
+  const registry: RunningRegistry = {
     host: `127.0.0.1:${port}`,
     port,
     url,
@@ -130,7 +130,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
       await fetch(`${url}/v2/${id}/tags/list`).then((r) => r.arrayBuffer()).catch(() => undefined);
       const until = Date.now() + 5000;
       for (;;) {
-        const lines = this.requests();
+        const lines = registry.requests();
         const at = lines.findIndex((l) => l.includes(id));
         if (at !== -1) return at + 1;
         if (Date.now() > until) throw new Error('access log did not show the marker request');
@@ -146,6 +146,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return registry;
 }
 
 export function haveRegistry(): boolean {

@@ -100,7 +100,7 @@ describe('error envelopes and codes', () => {
     for (const code of ['UNAUTHORIZED', 'DENIED', 'MANIFEST_UNKNOWN', 'NAME_UNKNOWN', 'MANIFEST_BLOB_UNKNOWN', 'TOOMANYREQUESTS', 'BLOB_UNKNOWN']) {
       assert.ok(hintFor(code, ctx), code);
     }
-    assert.match(hintFor('DENIED', ctx) as string, /push access to app/);
+    assert.match(hintFor('DENIED', ctx) as string, /refused push access to app/);
     const oci = vectors.ociErrorCodes.codes.map((c: any) => c.code);
     assert.equal(oci.length, 14);
     for (const c of oci) assert.match(c, /^[A-Z_]+$/);
