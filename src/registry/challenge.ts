@@ -67,7 +67,8 @@ function parseOne(header: string): Challenge[] {
       i++;
       skipSpace();
       const value = header[i] === '"' ? readQuoted() : readToken();
-      current.parameters[word.toLowerCase()] = value;
+      const name = word.toLowerCase();
+      if (name !== '__proto__') current.parameters[name] = value;
       skipSpace();
       continue;
     }

@@ -90,6 +90,10 @@ export class RegistryClient {
 
   /** GET a manifest or index by tag or digest; verifies the digest when addressed by digest. */
   async getManifest(repository: string, reference: string, what = `fetch manifest ${this.registry}/${repository}:${reference}`): Promise<FetchedManifest> {
+    return this.endpoint.readWithRetry(what, () => this.getManifestOnce(repository, reference, what));
+  }
+
+  private async getManifestOnce(repository: string, reference: string, what: string): Promise<FetchedManifest> {
     const spec = {
       method: 'GET' as const,
       path: `${repository}/manifests/${reference}`,
@@ -197,6 +201,10 @@ export class RegistryClient {
 
   /** GET a blob that is small enough to hold (image config), verified against its digest. */
   async getBlobBytes(repository: string, digest: Digest, limit: number, what: string): Promise<Buffer> {
+    return this.endpoint.readWithRetry(what, () => this.getBlobBytesOnce(repository, digest, limit, what));
+  }
+
+  private async getBlobBytesOnce(repository: string, digest: Digest, limit: number, what: string): Promise<Buffer> {
     const res = await this.getBlobResponse(repository, digest, what);
     const declared = Number(header(res, 'content-length'));
     const bytes = await readLimited(res.body, limit, `blob ${this.registry}/${repository}@${digest}`, Number.isFinite(declared) ? declared : undefined);

@@ -71,6 +71,12 @@ const RETRYABLE_CODES = new Set([
 ]);
 const IDEMPOTENT = new Set<Method>(['GET', 'HEAD', 'PUT', 'DELETE']);
 
+/** A connection-level failure worth another attempt (also while reading a body). */
+export function isRetryableNetworkError(e: unknown): boolean {
+  const code = errorCode(e) ?? '';
+  return RETRYABLE_CODES.has(code) || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' || code === 'ERR_STREAM_PREMATURE_CLOSE';
+}
+
 /** Loopback hosts may be reached over plain HTTP without any setting, as Docker allows. */
 export function isLoopback(hostname: string): boolean {
   const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
@@ -223,6 +229,27 @@ export class Endpoint {
 
   async close(): Promise<void> {
     await this.dispatcher.close().catch(() => undefined);
+  }
+
+  /**
+   * Runs a whole read (request and body) again when the body breaks off mid-way: send() retries
+   * only up to the response headers.
+   */
+  async readWithRetry<T>(what: string, read: () => Promise<T>): Promise<T> {
+    const started = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await read();
+      } catch (e) {
+        const wait = Math.min(30_000, (this.options.backoffBaseMs ?? 500) * 2 ** (attempt - 1));
+        const cause = e instanceof ActionError ? e.cause : e;
+        const retryable = isRetryableNetworkError(cause ?? e) && !(e instanceof ActionError && e.kind === 'network');
+        if (!retryable || attempt > this.options.retries || Date.now() - started + wait > this.options.retryMaxSeconds * 1000) throw e;
+        log.info(`retry ${attempt}/${this.options.retries}: ${what}: the body broke off (${errorCode(cause ?? e) ?? describe(e)}); waiting ${(wait / 1000).toFixed(1)} s`);
+        this.stats.retries++;
+        await sleep(wait);
+      }
+    }
   }
 
   /**

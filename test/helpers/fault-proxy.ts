@@ -1,0 +1,121 @@
+/**
+ * A fault-injecting HTTP proxy in front of a real registry. Every request is numbered; a rule
+ * decides per request whether to pass it through or inject a fault: a status (429 with
+ * Retry-After, 5xx), a connection reset, a delay, a truncated or corrupted body, or a rewritten
+ * header. The registry behind it is real; nothing here answers as a registry would.
+ */
+import { type IncomingMessage, type Server, type ServerResponse, createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export type Fault =
+  | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string }
+  | { kind: 'reset' }
+  | { kind: 'delay'; ms: number }
+  | { kind: 'truncate' }
+  | { kind: 'corrupt' }
+  | { kind: 'header'; name: string; value: string }
+  | { kind: 'oversize'; bytes: number };
+
+export interface ProxiedRequest {
+  n: number;
+  method: string;
+  url: string;
+}
+
+export type Rule = (req: ProxiedRequest) => Fault | undefined;
+
+export interface FaultProxy {
+  host: string;
+  url: string;
+  log: Array<ProxiedRequest & { fault?: Fault['kind']; status?: number }>;
+  setRule(rule: Rule): void;
+  stop(): Promise<void>;
+}
+
+export async function startFaultProxy(upstream: string, rule: Rule = () => undefined): Promise<FaultProxy> {
+  const target = new URL(upstream);
+  let current = rule;
+  let n = 0;
+  const log: FaultProxy['log'] = [];
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const entry = { n: ++n, method: req.method ?? 'GET', url: req.url ?? '/' } as FaultProxy['log'][number];
+    log.push(entry);
+    const fault = current(entry);
+    entry.fault = fault?.kind;
+    if (fault?.kind === 'reset') {
+      req.socket.destroy();
+      return;
+    }
+    if (fault?.kind === 'status') {
+      req.resume();
+      entry.status = fault.status;
+      res.writeHead(fault.status, { 'content-type': 'application/json', ...fault.headers });
+      res.end(fault.body ?? JSON.stringify({ errors: [{ code: fault.status === 429 ? 'TOOMANYREQUESTS' : 'UNAVAILABLE', message: 'injected' }] }));
+      return;
+    }
+    if (fault?.kind === 'oversize') {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json', 'content-length': String(fault.bytes) });
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      let sent = 0;
+      while (sent < fault.bytes && !res.destroyed) {
+        const size = Math.min(chunk.length, fault.bytes - sent);
+        if (!res.write(chunk.subarray(0, size))) await new Promise((r) => res.once('drain', r).once('close', r));
+        sent += size;
+      }
+      res.end();
+      return;
+    }
+    if (fault?.kind === 'delay') await sleep(fault.ms);
+    const upstreamReq = request(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      (up) => {
+        entry.status = up.statusCode;
+        const headers = { ...up.headers };
+        if (fault?.kind === 'header') headers[fault.name.toLowerCase()] = fault.value;
+        if (fault?.kind === 'truncate' || fault?.kind === 'corrupt') {
+          const chunks: Buffer[] = [];
+          up.on('data', (c: Buffer) => chunks.push(c));
+          up.on('end', () => {
+            const body = Buffer.concat(chunks);
+            res.writeHead(up.statusCode ?? 502, headers);
+            if (fault.kind === 'truncate') {
+              res.write(body.subarray(0, Math.floor(body.length / 2)));
+              res.socket?.destroy();
+            } else {
+              const bad = Buffer.from(body);
+              if (bad.length) bad[bad.length - 2] = (bad[bad.length - 2] as number) ^ 0x01;
+              res.end(bad);
+            }
+          });
+          return;
+        }
+        res.writeHead(up.statusCode ?? 502, headers);
+        up.pipe(res);
+      },
+    );
+    upstreamReq.on('error', () => res.destroy());
+    req.pipe(upstreamReq);
+  };
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch(() => res.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    host: `127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${port}`,
+    log,
+    setRule: (r) => {
+      current = r;
+    },
+    stop: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
