@@ -50,8 +50,11 @@ export async function run(): Promise<void> {
     core.setOutput('media-type', result.mediaType);
     core.setOutput('platforms', result.platforms.join(','));
     core.setOutput('images', result.images.join('\n'));
+    const firstRequest = result.stats.firstRequestAt ? Math.round(result.stats.firstRequestAt - performance.timeOrigin) : undefined;
     core.info(
-      `${result.dryRun ? 'dry run: would publish' : 'published'} ${result.digest} (${result.platforms.join(', ')}) in ${Math.round(performance.now())} ms; ${result.stats.requests} requests, ${result.stats.retries} retries`,
+      `${result.dryRun ? 'dry run: would publish' : 'published'} ${result.digest} (${result.platforms.join(', ')}) in ${Math.round(performance.now())} ms; ` +
+        `${result.stats.requests} requests, ${result.stats.retries} retries, ${result.stats.blobsMounted} blobs mounted, ${result.stats.blobsCopied} copied (${(result.stats.bytesCopied / 1048576).toFixed(1)} MiB); ` +
+        `first request ${firstRequest ?? '-'} ms after start; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(1)} MiB`,
     );
     if (process.env.GITHUB_STEP_SUMMARY) {
       await core.summary.addRaw(renderSummary(result)).write();

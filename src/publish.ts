@@ -37,7 +37,7 @@ export interface PublishResult {
   dryRun: boolean;
   /** Per target repository: children mounted, copied or already present. */
   plan: TargetPlan[];
-  stats: { requests: number; retries: number; blobsCopied: number; bytesCopied: number; blobsMounted: number };
+  stats: { requests: number; retries: number; blobsCopied: number; bytesCopied: number; blobsMounted: number; firstRequestAt?: number };
 }
 
 export interface TargetPlan {
@@ -413,6 +413,16 @@ export async function publish(inputs: Inputs, pool: RegistryPool): Promise<Publi
   for (const t of targets) pool.client(t.registry).auth.scopes.add(t.repository, ...(inputs.push ? ['pull', 'push'] : ['pull']));
   for (const s of inputs.sources) pool.client(s.ref.domain).auth.scopes.add(s.ref.path, 'pull');
 
+  // The tags' current digests are read while the sources resolve: independent requests overlap.
+  const allTags = targets.flatMap((t) => t.tags);
+  const currentDigests = new Map(
+    allTags.map((tag) => {
+      const p = pool.client(tag.domain).headManifest(tag.path, tag.tag as string).then((h) => h?.digest);
+      p.catch(() => undefined); // reported when awaited
+      return [tag.toString(), p] as const;
+    }),
+  );
+
   // 1. Resolve every source; report all failures together.
   const resolved = await log.group('Resolve sources', async () => {
     const settled = await mapSettled(inputs.sources, inputs.sources.length, (s) => resolveSource(pool, s, inputs.attestations));
@@ -491,11 +501,9 @@ export async function publish(inputs: Inputs, pool: RegistryPool): Promise<Publi
 
   // 5. Only now the tags: the identical bytes to every one (skipped where already at the digest).
   await log.group('Push', async () => {
-    const tags = targets.flatMap((t) => t.tags);
-    await mapAll(tags, tags.length, async (tag) => {
+    await mapAll(allTags, allTags.length, async (tag) => {
       const client = pool.client(tag.domain);
-      const head = await client.headManifest(tag.path, tag.tag as string);
-      if (head?.digest === digest) {
+      if ((await currentDigests.get(tag.toString())) === digest) {
         result.unchanged.push(tag.toString());
         log.info(`${tag} already at ${digest}`);
         return;
@@ -509,7 +517,7 @@ export async function publish(inputs: Inputs, pool: RegistryPool): Promise<Publi
 }
 
 function finish(result: PublishResult, pool: RegistryPool, placer: ChildPlacer): PublishResult {
-  result.stats = { requests: pool.stats.requests, retries: pool.stats.retries, ...placer.stats };
+  result.stats = { requests: pool.stats.requests, retries: pool.stats.retries, firstRequestAt: pool.stats.firstRequestAt, ...placer.stats };
   return result;
 }
 

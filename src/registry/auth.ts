@@ -22,12 +22,11 @@ type State =
 export class Authenticator {
   readonly scopes = new ScopeSet();
   private state: State = { type: 'unknown' };
-  private pending: Promise<void> | undefined;
+  /** The token fetch in flight, and the scopes it asks for. */
+  private pending: { scopes: string; promise: Promise<void> } | undefined;
   private readonly endpoint: Endpoint;
   private readonly credentials: () => Promise<Credentials>;
   private readonly realmEndpoint: (host: string) => Endpoint;
-  private firstGate: Promise<void> | undefined;
-  private releaseFirst: (() => void) | undefined;
 
   constructor(endpoint: Endpoint, credentials: () => Promise<Credentials>, realmEndpoint: (host: string) => Endpoint) {
     this.endpoint = endpoint;
@@ -36,37 +35,19 @@ export class Authenticator {
   }
 
   /**
-   * Until the scheme is known, let one request go first and hold the others, so that a burst of
-   * concurrent first requests costs one 401, not one each.
+   * The Authorization header for a request needing `repository:action`, fetching a token when the
+   * current one lacks the scope or is about to expire. Until a 401 says otherwise, none: the first
+   * requests go out in parallel, and a registry that wants credentials says so on each (one token
+   * fetch answers them all).
    */
-  async beforeRequest(): Promise<void> {
-    if (this.state.type !== 'unknown') return;
-    if (this.firstGate) {
-      await this.firstGate;
-      return;
-    }
-    this.firstGate = new Promise((r) => (this.releaseFirst = r));
-  }
-
-  /** Marks the scheme as known (called after the first response). */
-  settle(anonymousIfUnknown: boolean): void {
-    if (anonymousIfUnknown && this.state.type === 'unknown') this.state = { type: 'anonymous' };
-    this.releaseFirst?.();
-    this.releaseFirst = undefined;
-  }
-
-  /** The Authorization header for a request needing `repository:action`, refreshing the token if needed. */
   async authorization(repository: string | undefined, action: string | undefined): Promise<string | undefined> {
-    if (repository && action && this.scopes.add(repository, action) && this.state.type === 'bearer') {
-      this.state.token = undefined; // the token lacks the new scope
-    }
+    const newScope = Boolean(repository && action && this.scopes.add(repository, action));
     switch (this.state.type) {
-      case 'basic': {
-        const c = await this.credentials();
-        return basicHeader(c);
-      }
+      case 'basic':
+        return basicHeader(await this.credentials());
       case 'bearer': {
-        if (!this.state.token || Date.now() > this.state.expiresAt - EXPIRY_MARGIN_MS) await this.refresh();
+        const stale = !this.state.token || Date.now() > this.state.expiresAt - EXPIRY_MARGIN_MS;
+        if (newScope || stale || this.state.scopes !== this.scopes.toScopes().join(' ')) await this.refresh();
         return this.state.type === 'bearer' && this.state.token ? `Bearer ${this.state.token}` : undefined;
       }
       default:
@@ -78,13 +59,13 @@ export class Authenticator {
    * Handles a 401: learns the challenge and fetches what it asks for. Returns true when the
    * request should be sent again with new credentials.
    */
-  async onUnauthorized(wwwAuthenticate: string | string[] | undefined, hadAuthorization: boolean): Promise<boolean> {
+  async onUnauthorized(wwwAuthenticate: string | string[] | undefined, sent: string | undefined): Promise<boolean> {
     const challenges = parseChallenges(wwwAuthenticate);
     const bearer = challenges.find((c) => c.scheme === 'bearer');
     const basic = challenges.find((c) => c.scheme === 'basic');
-    if (bearer) return this.onBearer(bearer, hadAuthorization);
+    if (bearer) return this.onBearer(bearer, sent);
     if (basic) {
-      if (this.state.type === 'basic' && hadAuthorization) return false;
+      if (this.state.type === 'basic' && sent) return false;
       const c = await this.credentials();
       if (!c.username || c.password === undefined) return false;
       this.state = { type: 'basic' };
@@ -93,28 +74,35 @@ export class Authenticator {
     return false;
   }
 
-  private async onBearer(challenge: Challenge, hadAuthorization: boolean): Promise<boolean> {
+  private async onBearer(challenge: Challenge, sent: string | undefined): Promise<boolean> {
     const realm = challenge.parameters.realm;
     if (!realm) return false;
     const newScope = this.scopes.addFromChallenge(challenge.parameters.scope);
-    const service = challenge.parameters.service;
-    if (this.state.type === 'bearer' && hadAuthorization && !newScope && this.state.realm === realm) {
-      // Same scopes, fresh token, still refused: the token server did not grant what we need.
-      if (this.state.token && Date.now() < this.state.expiresAt - EXPIRY_MARGIN_MS) return false;
+    if (this.state.type === 'bearer' && this.state.realm === realm) {
+      if (this.pending && !newScope) {
+        await this.pending.promise;
+        return true;
+      }
+      // Another request already brought a newer token: try again with it.
+      if (this.state.token && sent !== `Bearer ${this.state.token}` && !newScope) return true;
+      // Refused with the current token and nothing new to ask for: the grant is not enough.
+      if (sent && !newScope) return false;
+    } else {
+      this.state = { type: 'bearer', realm, service: challenge.parameters.service, expiresAt: 0, scopes: '' };
     }
-    this.state = { type: 'bearer', realm, service, expiresAt: 0, scopes: '' };
     await this.refresh();
     return true;
   }
 
+  /** One token fetch at a time per set of scopes; concurrent callers share it. */
   private refresh(): Promise<void> {
     const scopes = this.scopes.toScopes().join(' ');
-    if (this.pending && this.state.type === 'bearer' && this.state.scopes === scopes) return this.pending;
-    const p = this.fetchToken(scopes).finally(() => {
-      if (this.pending === p) this.pending = undefined;
+    if (this.pending?.scopes === scopes) return this.pending.promise;
+    const promise = this.fetchToken(scopes).finally(() => {
+      if (this.pending?.promise === promise) this.pending = undefined;
     });
-    this.pending = p;
-    return p;
+    this.pending = { scopes, promise };
+    return promise;
   }
 
   private async fetchToken(scopes: string): Promise<void> {

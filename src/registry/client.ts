@@ -51,36 +51,27 @@ export class RegistryClient {
 
   /** Sends a request, answering a 401 challenge once with fresh credentials. */
   async request(spec: RequestSpec): Promise<Response> {
-    const base = await this.endpoint.baseUrl();
-    const url = /^https?:\/\//.test(spec.path) ? spec.path : `${base}/v2/${spec.path}`;
-    await this.auth.beforeRequest();
-    let settled = false;
-    try {
-      for (let attempt = 0; ; attempt++) {
-        const authorization = await this.auth.authorization(spec.repository, spec.access);
-        const headers: Record<string, string> = { ...spec.headers };
-        if (authorization) headers.authorization = authorization;
-        const res = await this.endpoint.send({
-          method: spec.method,
-          url,
-          headers,
-          body: spec.body,
-          replayable: spec.replayable,
-          followRedirects: spec.followRedirects,
-        });
-        if (res.status === 401 && attempt === 0) {
-          const retry = await this.auth.onUnauthorized(res.headers['www-authenticate'], Boolean(authorization));
-          if (retry) {
-            await res.body.dump().catch(() => undefined);
-            continue;
-          }
+    const url = /^https?:\/\//.test(spec.path) ? spec.path : `/v2/${spec.path}`;
+    for (let attempt = 0; ; attempt++) {
+      const authorization = await this.auth.authorization(spec.repository, spec.access);
+      const headers: Record<string, string> = { ...spec.headers };
+      if (authorization) headers.authorization = authorization;
+      const res = await this.endpoint.send({
+        method: spec.method,
+        url,
+        headers,
+        body: spec.body,
+        replayable: spec.replayable,
+        followRedirects: spec.followRedirects,
+      });
+      if (res.status === 401 && attempt < 2) {
+        const retry = await this.auth.onUnauthorized(res.headers['www-authenticate'], authorization);
+        if (retry) {
+          await res.body.dump().catch(() => undefined);
+          continue;
         }
-        this.auth.settle(res.status !== 401);
-        settled = true;
-        return res;
       }
-    } finally {
-      if (!settled) this.auth.settle(false);
+      return res;
     }
   }
 

@@ -5,7 +5,7 @@
  * credentials to another host.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { Agent, type Dispatcher, EnvHttpProxyAgent, request as undiciRequest } from 'undici';
 import { ActionError } from '../errors.ts';
 import { log } from '../log.ts';
@@ -118,6 +118,35 @@ function errorCode(e: unknown): string | undefined {
   return undefined;
 }
 
+/** A plain-HTTP request that a TLS server cut off. */
+function isPlainToTlsMismatch(e: unknown): boolean {
+  const code = errorCode(e) ?? '';
+  return code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'HPE_INVALID_CONSTANT' || code.startsWith('HPE_');
+}
+
+async function readSmall(body: Response['body']): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body) {
+    chunks.push(chunk as Buffer);
+    total += (chunk as Buffer).length;
+    if (total > 4096) {
+      body.destroy();
+      break;
+    }
+  }
+  return Buffer.concat(chunks);
+}
+
+/** A response body from bytes already read, with the parts of undici's body the client uses. */
+function bufferBody(bytes: Buffer): Response['body'] {
+  const stream = Readable.from([bytes]) as unknown as Response['body'] & { dump: () => Promise<void> };
+  stream.dump = async () => {
+    stream.resume();
+  };
+  return stream;
+}
+
 function isTlsProtocolMismatch(e: unknown): boolean {
   const code = errorCode(e) ?? '';
   const message = String((e as Error)?.message ?? '');
@@ -162,7 +191,7 @@ export class Endpoint {
   readonly host: string;
   readonly insecure: boolean;
   private scheme: 'https' | 'http' | undefined;
-  private schemeProbe: Promise<void> | undefined;
+  private readonly preferredScheme: 'https' | 'http';
   private readonly dispatcher: Dispatcher;
   private readonly limiter: Semaphore;
   private readonly options: TransportOptions;
@@ -176,9 +205,10 @@ export class Endpoint {
     const listed = options.insecureRegistries.some((r) => r === registry || r === this.host);
     this.insecure = listed;
     const hostname = hostnameOf(this.host);
-    // Plain HTTP is allowed for loopback and listed registries; HTTPS is tried first either way.
-    const plainHttpAllowed = listed || isLoopback(hostname);
-    this.scheme = plainHttpAllowed ? undefined : 'https';
+    // Plain HTTP is allowed for loopback and listed registries only; everything else is HTTPS.
+    const loopback = isLoopback(hostname);
+    this.scheme = listed || loopback ? undefined : 'https';
+    this.preferredScheme = loopback ? 'http' : 'https';
     const tls = { rejectUnauthorized: !listed };
     const common = {
       connect: { ...tls, timeout: options.connectTimeoutSeconds * 1000 },
@@ -194,37 +224,75 @@ export class Endpoint {
     this.limiter = new Semaphore(options.concurrency);
   }
 
-  /** The base URL (scheme://host), deciding the scheme on first use for loopback/insecure hosts. */
-  async baseUrl(): Promise<string> {
-    if (!this.scheme) {
-      this.schemeProbe ??= this.probeScheme();
-      await this.schemeProbe;
-    }
-    return `${this.scheme}://${this.host}`;
-  }
-
   /**
-   * HTTPS first; plain HTTP when the host answers TLS with something that is not TLS. A host
-   * that speaks TLS with a bad certificate is not downgraded (unless listed as insecure).
+   * Sends a request. A URL that starts with '/' is on this registry: the scheme is added here. For
+   * loopback and listed insecure registries the scheme is learnt from the first request itself (no
+   * separate probe): loopback tries plain HTTP first, and switches to HTTPS when the server answers
+   * that it speaks TLS; listed registries try HTTPS first and fall back to HTTP when the server
+   * does not speak TLS. A host that speaks TLS is never downgraded because of a certificate error.
    */
-  private async probeScheme(): Promise<void> {
+  async send(opts: SendOptions): Promise<Response> {
+    if (!opts.url.startsWith('/')) return this.sendAbsolute(opts);
+    if (this.scheme) return this.sendAbsolute({ ...opts, url: `${this.scheme}://${this.host}${opts.url}` });
+    // Not known yet: this request finds out (concurrent first requests each do, in parallel).
+    const first = this.preferredScheme;
+    const at = (scheme: string) => ({ ...opts, url: `${scheme}://${this.host}${opts.url}` });
+    const settle = (scheme: 'http' | 'https') => {
+      if (!this.scheme) log.debug(`${this.registry}: using ${scheme}`);
+      this.scheme ??= scheme;
+    };
+    let res: Response;
     try {
-      const res = await undiciRequest(`https://${this.host}/v2/`, {
-        method: 'GET',
-        dispatcher: this.dispatcher,
-        headersTimeout: this.options.requestTimeoutSeconds * 1000,
-      });
-      await res.body.dump();
-      this.stats.requests++;
-      this.scheme = 'https';
+      res = await this.sendAbsolute(at(first), true);
     } catch (e) {
-      if (isTlsProtocolMismatch(e) || (this.insecure && RETRYABLE_CODES.has(errorCode(e) ?? ''))) {
-        log.debug(`${this.registry}: no TLS here, using plain HTTP`);
-        this.scheme = 'http';
-        return;
+      if (first === 'https' && isTlsProtocolMismatch(e)) {
+        settle('http');
+        return this.sendAbsolute(at('http'));
       }
-      this.scheme = 'https'; // the real request reports the TLS error
+      if (first === 'http' && isPlainToTlsMismatch(e)) {
+        // A reset may be a TLS server refusing plain HTTP, or a transient fault: ask over TLS once.
+        try {
+          const tls = await this.sendAbsolute(at('https'), true);
+          settle('https');
+          return tls;
+        } catch (tlsError) {
+          if (!isTlsProtocolMismatch(tlsError)) {
+            settle('https');
+            throw networkError(at('https'), tlsError, 1);
+          }
+        }
+      }
+      settle(first);
+      return this.sendAbsolute(at(first));
     }
+    if (first === 'http' && res.status === 400) {
+      // A TLS server answers plain HTTP with 400 ("Client sent an HTTP request to an HTTPS
+      // server"). A HEAD carries no body to tell, so HEAD asks over TLS once.
+      const text = (await readSmall(res.body)).toString('utf8');
+      if (opts.method === 'HEAD') {
+        try {
+          const tls = await this.sendAbsolute(at('https'), true);
+          settle('https');
+          return tls;
+        } catch (e) {
+          if (!isTlsProtocolMismatch(e)) {
+            settle('https');
+            throw networkError(at('https'), e, 1);
+          }
+        }
+      } else if (/https|tls|ssl/i.test(text)) {
+        settle('https');
+        return this.sendAbsolute(at('https'));
+      }
+      res = { ...res, body: bufferBody(Buffer.from(text)) };
+    }
+    settle(first);
+    if (RETRYABLE_STATUS.has(res.status)) {
+      // The scheme is settled; the transient failure gets the usual retries.
+      await res.body.dump().catch(() => undefined);
+      return this.sendAbsolute(at(first));
+    }
+    return res;
   }
 
   async close(): Promise<void> {
@@ -256,12 +324,12 @@ export class Endpoint {
    * Sends one request with retries for transient failures. Retries only what is safe to replay:
    * idempotent methods, and uploads whose body can be produced again.
    */
-  async send(opts: SendOptions): Promise<Response> {
+  private async sendAbsolute(opts: SendOptions, noRetry = false): Promise<Response> {
     const replayable =
       (IDEMPOTENT.has(opts.method) || opts.method === 'POST') &&
       (opts.body === undefined || Buffer.isBuffer(opts.body) || opts.replayable === true);
     const started = Date.now();
-    const maxAttempts = replayable ? this.options.retries + 1 : 1;
+    const maxAttempts = replayable && !noRetry ? this.options.retries + 1 : 1;
     const base = this.options.backoffBaseMs ?? 500;
     for (let attempt = 1; ; attempt++) {
       let res: Response | undefined;

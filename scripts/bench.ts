@@ -1,0 +1,172 @@
+/**
+ * Benchmarks (npm run bench). Not timed tests: figures for BENCHMARKS.md.
+ *
+ * latency: a real registry behind a TCP proxy adding a round trip (BENCH_RTT_MS, default 50);
+ *   N per-arch images (BENCH_N, default 4,16,64); alternating runs (BENCH_RUNS, default 5) of the
+ *   bundled action in a fresh `node dist/index.js` process and of `docker manifest create --insecure`
+ *   + `docker manifest push --insecure`. Medians, the ratio docker / action, and request counts from
+ *   the registry's access log.
+ * copy: two real registries on loopback (the target with basic auth), per-arch images with
+ *   incompressible layers (BENCH_COPY_MIB in total, default 256); the action against
+ *   `skopeo copy --all` of the same images between the same registries. Wall time, throughput and
+ *   the action's peak RSS.
+ *
+ * `node scripts/bench.ts [latency] [copy]` runs the named parts (default both).
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { runAction } from '../test/helpers/action.ts';
+import { pushImage } from '../test/helpers/images.ts';
+import { startLatencyProxy } from '../test/helpers/latency-proxy.ts';
+import { type RunningRegistry, startRegistry } from '../test/helpers/registry.ts';
+
+const exec = promisify(execFile);
+const parts = process.argv.slice(2).length ? process.argv.slice(2) : ['latency', 'copy'];
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+const ARCHES = ['amd64', 'arm64', 'arm', '386', 'ppc64le', 's390x', 'riscv64', 'mips64le', 'loong64', 'mips', 'mipsle', 'mips64', 'ppc64', 'riscv', 's390', 'sparc64'];
+const OSES = ['linux', 'windows', 'freebsd', 'netbsd'];
+
+function platformFor(i: number) {
+  return { os: OSES[Math.floor(i / ARCHES.length) % OSES.length] as string, architecture: ARCHES[i % ARCHES.length] as string };
+}
+
+async function requestsBetween(reg: RunningRegistry, from: number): Promise<number> {
+  const to = await reg.mark();
+  return to - from - 1; // minus the marker request itself
+}
+
+console.log(`# machine: ${cpus().length} × ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
+
+if (parts.includes('latency')) {
+  const rtt = Number(process.env.BENCH_RTT_MS ?? 50);
+  const sizes = (process.env.BENCH_N ?? '4,16,64').split(',').map(Number);
+  const runs = Number(process.env.BENCH_RUNS ?? 5);
+  const reg = await startRegistry();
+  const proxy = await startLatencyProxy(reg.port, rtt);
+  console.log(`\n## latency: round trip ${rtt} ms added by a TCP proxy; ${runs} alternating runs per N\n`);
+  const rows: string[] = [];
+  const summary: string[] = [];
+  try {
+    for (const n of sizes) {
+      const repo = `bench/n${n}`;
+      for (let i = 0; i < n; i++) await pushImage({ url: reg.url }, repo, `a${i}`, platformFor(i));
+      const sources = Array.from({ length: n }, (_, i) => `${proxy.host}/${repo}:a${i}`);
+      const action: number[] = [];
+      const docker: number[] = [];
+      let actionRequests = 0;
+      let dockerRequests = 0;
+      for (let r = 0; r < runs; r++) {
+        let from = await reg.mark();
+        const run = await runAction({ sources: sources.join('\n'), tags: `${proxy.host}/${repo}:action-${r}` });
+        if (run.code !== 0) throw new Error(`action failed: ${run.stdout}`);
+        actionRequests = await requestsBetween(reg, from);
+        action.push(run.ms);
+        rows.push(`| ${n} | action | ${r + 1} | ${run.ms} | ${actionRequests} |`);
+
+        const cfg = mkdtempSync(join(tmpdir(), 'docker-bench-'));
+        const env = { ...process.env, DOCKER_CONFIG: cfg };
+        from = await reg.mark();
+        const t0 = performance.now();
+        await exec('docker', ['manifest', 'create', '--insecure', `${proxy.host}/${repo}:docker-${r}`, ...sources], { env });
+        await exec('docker', ['manifest', 'push', '--insecure', `${proxy.host}/${repo}:docker-${r}`], { env });
+        const ms = Math.round(performance.now() - t0);
+        dockerRequests = await requestsBetween(reg, from);
+        docker.push(ms);
+        rows.push(`| ${n} | docker manifest | ${r + 1} | ${ms} | ${dockerRequests} |`);
+        rmSync(cfg, { recursive: true, force: true });
+      }
+      const a = median(action);
+      const d = median(docker);
+      summary.push(`| ${n} | ${a} | ${d} | ${(d / a).toFixed(1)}× | ${actionRequests} (limit ${2 * n + 4}) | ${dockerRequests} |`);
+    }
+  } finally {
+    await proxy.stop();
+    await reg.stop();
+  }
+  console.log('| N | action median (ms) | docker manifest median (ms) | docker / action | action requests | docker requests |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const s of summary) console.log(s);
+  console.log('\nRaw rows:\n\n| N | tool | run | ms | requests |\n| --- | --- | --- | --- | --- |');
+  for (const r of rows) console.log(r);
+}
+
+if (parts.includes('copy')) {
+  const totalMiB = Number(process.env.BENCH_COPY_MIB ?? 256);
+  const runs = Number(process.env.BENCH_COPY_RUNS ?? 3);
+  const arches = [
+    { os: 'linux', architecture: 'amd64' },
+    { os: 'linux', architecture: 'arm64', variant: 'v8' },
+  ];
+  const layersPerImage = 4;
+  const layerBytes = Math.floor((totalMiB * 1048576) / (arches.length * layersPerImage));
+  const { randomBytes } = await import('node:crypto');
+  const source = await startRegistry();
+  const user = 'bench';
+  const password = 'bench-password';
+  console.log(`\n## copy: ${arches.length} images × ${layersPerImage} incompressible layers of ${(layerBytes / 1048576).toFixed(0)} MiB (${totalMiB} MiB), registry A → registry B (basic auth), ${runs} runs\n`);
+  for (const [i, p] of arches.entries()) {
+    const layers = Array.from({ length: layersPerImage }, () => randomBytes(layerBytes));
+    await pushImage({ url: source.url }, 'big/app', `a${i}`, { ...p, layers });
+  }
+  const rows: string[] = [];
+  const action: number[] = [];
+  const skopeo: number[] = [];
+  const rss: number[] = [];
+  const cfgDir = mkdtempSync(join(tmpdir(), 'bench-auth-'));
+  try {
+    for (let r = 0; r < runs; r++) {
+      // A fresh target registry each run: nothing is there yet, everything is copied.
+      let target = await startRegistry({ htpasswd: { username: user, password } });
+      try {
+        const run = await runAction(
+          { sources: arches.map((_, i) => `${source.host}/big/app:a${i}`).join('\n'), tags: `${target.host}/big/app:v1`, username: user, password },
+          { DOCKER_CONFIG: cfgDir },
+        );
+        if (run.code !== 0) throw new Error(`action failed: ${run.stdout}`);
+        const peak = Number(/peak RSS ([\d.]+) MiB/.exec(run.stdout)?.[1]);
+        action.push(run.ms);
+        rss.push(peak);
+        rows.push(`| action | ${r + 1} | ${run.ms} | ${(totalMiB / (run.ms / 1000)).toFixed(0)} | ${peak} |`);
+      } finally {
+        await target.stop();
+      }
+      target = await startRegistry({ htpasswd: { username: user, password } });
+      try {
+        const t0 = performance.now();
+        await exec('skopeo', [
+          'copy', '--all', '--preserve-digests', '--src-tls-verify=false', '--dest-tls-verify=false',
+          '--dest-creds', `${user}:${password}`,
+          `docker://${source.host}/big/app:a0`, `docker://${target.host}/big/app:v1`,
+        ], { maxBuffer: 1 << 26 });
+        await exec('skopeo', [
+          'copy', '--all', '--preserve-digests', '--src-tls-verify=false', '--dest-tls-verify=false',
+          '--dest-creds', `${user}:${password}`,
+          `docker://${source.host}/big/app:a1`, `docker://${target.host}/big/app:v1-arm64`,
+        ], { maxBuffer: 1 << 26 });
+        const ms = Math.round(performance.now() - t0);
+        skopeo.push(ms);
+        rows.push(`| skopeo copy --all | ${r + 1} | ${ms} | ${(totalMiB / (ms / 1000)).toFixed(0)} | |`);
+      } finally {
+        await target.stop();
+      }
+    }
+  } finally {
+    await source.stop();
+    rmSync(cfgDir, { recursive: true, force: true });
+  }
+  const a = median(action);
+  const s = median(skopeo);
+  console.log('| tool | median (ms) | throughput (MiB/s) | peak RSS (MiB) |');
+  console.log('| --- | --- | --- | --- |');
+  console.log(`| action | ${a} | ${(totalMiB / (a / 1000)).toFixed(0)} | ${Math.max(...rss)} (max of runs) |`);
+  console.log(`| skopeo copy --all (both images) | ${s} | ${(totalMiB / (s / 1000)).toFixed(0)} | |`);
+  console.log(`\nskopeo / action: ${(s / a).toFixed(2)}×\n\nRaw rows:\n\n| tool | run | ms | MiB/s | action peak RSS (MiB) |\n| --- | --- | --- | --- | --- |`);
+  for (const r of rows) console.log(r);
+}
