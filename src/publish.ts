@@ -334,36 +334,88 @@ class ChildPlacer {
     };
   }
 
-  /** Streams a blob from the child's repository into the target, verifying its digest on the way. */
+  /**
+   * Streams a blob from the child's repository into the target, verifying its digest on the way:
+   * one monolithic PUT where the registry takes it; when that fails (a registry that wants chunks,
+   * or a broken connection: a stream cannot be replayed), once more from a fresh GET in chunks.
+   */
   private async copyBlob(blob: Descriptor, child: Child, target: Target, location: string | undefined): Promise<void> {
     const release = await this.acquireCopySlot();
     try {
-      const source = this.pool.client(child.registry);
       const dest = this.pool.client(target.registry);
-      const uploadAt = location ?? (await dest.startUpload(target.repository));
-      const res = await source.getBlobResponse(child.repository, blob.digest, `copy blob ${blob.digest} from ${child.registry}/${child.repository}`);
-      const verifier = new DigestVerifier(blob.digest);
       const started = Date.now();
-      let lastReport = started;
-      verifier.onProgress = (done) => {
-        const now = Date.now();
-        if (now - lastReport >= 5000) {
-          lastReport = now;
-          const rate = done / 1024 / 1024 / ((now - started) / 1000);
-          log.info(`copy ${blob.digest.slice(0, 19)}… to ${target.registry}/${target.repository}: ${(done / 1048576).toFixed(1)} / ${(blob.size / 1048576).toFixed(1)} MiB (${rate.toFixed(1)} MiB/s)`);
-        }
-      };
-      const body = res.body.pipe(verifier);
-      res.body.on('error', (e) => verifier.destroy(e));
-      await dest.putUpload(target.repository, uploadAt, blob.digest, blob.size, () => body, false);
-      this.stats.blobsCopied++;
-      this.stats.bytesCopied += verifier.bytes;
-      log.debug(`copied ${blob.digest} (${blob.size} bytes) in ${Date.now() - started} ms`);
+      let body: DigestVerifier | undefined;
+      try {
+        const uploadAt = location ?? (await dest.startUpload(target.repository));
+        body = await this.sourceStream(blob, child, target, started);
+        const stream = body;
+        await dest.putUpload(target.repository, uploadAt, blob.digest, blob.size, () => stream, false);
+        this.recordCopy(blob, body.bytes, started);
+      } catch (e) {
+        body?.destroy();
+        if (e instanceof ActionError && (e.kind === 'integrity' || e.kind === 'auth')) throw e;
+        log.info(`upload of ${blob.digest} to ${target.registry}/${target.repository} failed (${describeError(e)}); trying again in chunks`);
+        await this.copyBlobChunked(blob, child, target, started);
+      }
     } finally {
       release();
     }
   }
+
+  private async copyBlobChunked(blob: Descriptor, child: Child, target: Target, started: number): Promise<void> {
+    const dest = this.pool.client(target.registry);
+    const session = await dest.startUploadSession(target.repository);
+    const chunkSize = Math.max(session.chunkMinLength, CHUNK_SIZE);
+    const body = await this.sourceStream(blob, child, target, started);
+    let location = session.location;
+    let offset = 0;
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const flush = async () => {
+      const chunk = Buffer.concat(pending, pendingBytes);
+      pending = [];
+      pendingBytes = 0;
+      location = await dest.patchChunk(target.repository, location, chunk, offset, `upload chunk of ${blob.digest} to ${target.registry}/${target.repository}`);
+      offset += chunk.length;
+    };
+    for await (const piece of body) {
+      pending.push(piece as Buffer);
+      pendingBytes += (piece as Buffer).length;
+      if (pendingBytes >= chunkSize) await flush();
+    }
+    if (pendingBytes > 0) await flush();
+    await dest.putUpload(target.repository, location, blob.digest, 0, Buffer.alloc(0), true);
+    this.recordCopy(blob, body.bytes, started);
+  }
+
+  /** A verified stream of the blob from the child's repository, reporting progress. */
+  private async sourceStream(blob: Descriptor, child: Child, target: Target, started: number): Promise<DigestVerifier> {
+    const source = this.pool.client(child.registry);
+    const res = await source.getBlobResponse(child.repository, blob.digest, `copy blob ${blob.digest} from ${child.registry}/${child.repository}`);
+    const verifier = new DigestVerifier(blob.digest);
+    let lastReport = started;
+    verifier.onProgress = (done) => {
+      const now = Date.now();
+      if (now - lastReport >= PROGRESS_INTERVAL_MS) {
+        lastReport = now;
+        const rate = done / 1048576 / ((now - started) / 1000);
+        log.info(`copy ${blob.digest.slice(0, 19)}… to ${target.registry}/${target.repository}: ${(done / 1048576).toFixed(1)} / ${(blob.size / 1048576).toFixed(1)} MiB (${rate.toFixed(1)} MiB/s)`);
+      }
+    };
+    res.body.on('error', (e) => verifier.destroy(e));
+    return res.body.pipe(verifier);
+  }
+
+  private recordCopy(blob: Descriptor, bytes: number, started: number): void {
+    this.stats.blobsCopied++;
+    this.stats.bytesCopied += bytes;
+    log.debug(`copied ${blob.digest} (${bytes} bytes) in ${Date.now() - started} ms`);
+  }
 }
+
+/** Chunk size for chunked uploads (raised to the registry's OCI-Chunk-Min-Length). */
+const CHUNK_SIZE = 8 * 1024 * 1024;
+const PROGRESS_INTERVAL_MS = 5000;
 
 function targetsOf(tags: Reference[]): Target[] {
   const map = new Map<string, Target>();

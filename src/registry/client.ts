@@ -256,6 +256,44 @@ export class RegistryClient {
     return new URL(location, res.url).toString();
   }
 
+  /** Opens an upload session; returns its location and the registry's minimum chunk size. */
+  async startUploadSession(repository: string): Promise<{ location: string; chunkMinLength: number }> {
+    const spec = {
+      method: 'POST' as const,
+      path: `${repository}/blobs/uploads/`,
+      repository,
+      access: 'push' as const,
+      what: `start upload to ${this.registry}/${repository}`,
+      headers: { 'content-length': '0' },
+    };
+    const res = await this.request(spec);
+    await res.body.dump().catch(() => undefined);
+    if (res.status !== 202) throw await responseError(res, this.ctx(spec), '202');
+    const min = Number(header(res, 'oci-chunk-min-length'));
+    return { location: await this.resolveLocation(res, spec), chunkMinLength: Number.isSafeInteger(min) && min > 0 ? min : 0 };
+  }
+
+  /** Sends one chunk of a chunked upload; returns the location for the next request. */
+  async patchChunk(repository: string, location: string, chunk: Buffer, start: number, what: string): Promise<string> {
+    const spec = {
+      method: 'PATCH' as const,
+      path: location,
+      repository,
+      access: 'push' as const,
+      what,
+      headers: {
+        'content-type': 'application/octet-stream',
+        'content-range': `${start}-${start + chunk.length - 1}`,
+        'content-length': String(chunk.length),
+      },
+      body: chunk,
+    };
+    const res = await this.request(spec);
+    await res.body.dump().catch(() => undefined);
+    if (res.status !== 202) throw await responseError(res, this.ctx(spec), '202');
+    return this.resolveLocation(res, spec);
+  }
+
   /** Opens an upload session; returns its location. */
   async startUpload(repository: string): Promise<string> {
     const spec = {

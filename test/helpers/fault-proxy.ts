@@ -21,6 +21,8 @@ export interface ProxiedRequest {
   n: number;
   method: string;
   url: string;
+  /** The request's Content-Length (0 when absent). */
+  length: number;
 }
 
 export type Rule = (req: ProxiedRequest) => Fault | undefined;
@@ -40,7 +42,7 @@ export async function startFaultProxy(upstream: string, rule: Rule = () => undef
   const log: FaultProxy['log'] = [];
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const entry = { n: ++n, method: req.method ?? 'GET', url: req.url ?? '/' } as FaultProxy['log'][number];
+    const entry = { n: ++n, method: req.method ?? 'GET', url: req.url ?? '/', length: Number(req.headers['content-length'] ?? 0) } as FaultProxy['log'][number];
     log.push(entry);
     const fault = current(entry);
     entry.fault = fault?.kind;
