@@ -64,7 +64,7 @@ if (parts.includes('latency')) {
       let dockerRequests = 0;
       for (let r = 0; r < runs; r++) {
         let from = await reg.mark();
-        const run = await runAction({ sources: sources.join('\n'), tags: `${proxy.host}/${repo}:action-${r}` });
+        const run = await runAction({ sources: sources.join('\n'), tags: `${proxy.host}/${repo}:action-${r}`, ...(process.env.BENCH_CONCURRENCY ? { concurrency: process.env.BENCH_CONCURRENCY } : {}) });
         if (run.code !== 0) throw new Error(`action failed: ${run.stdout}`);
         actionRequests = await requestsBetween(reg, from);
         action.push(run.ms);

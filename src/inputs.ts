@@ -238,6 +238,6 @@ export function getInputs(read: InputReader): Inputs {
     retries: parseNumber('retries', read('retries'), 5, 0, 20),
     retryMaxSeconds: parseNumber('retry-max-seconds', read('retry-max-seconds'), 120, 0, 3600),
     timeoutSeconds: parseNumber('timeout', read('timeout'), 60, 1, 3600),
-    concurrency: parseNumber('concurrency', read('concurrency'), 32, 1, 256),
+    concurrency: parseNumber('concurrency', read('concurrency'), 64, 1, 256),
   };
 }

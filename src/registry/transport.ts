@@ -34,7 +34,7 @@ export const DEFAULT_TRANSPORT_OPTIONS: TransportOptions = {
   retryMaxSeconds: 120,
   connectTimeoutSeconds: 15,
   requestTimeoutSeconds: 60,
-  concurrency: 32,
+  concurrency: 64,
 };
 
 export interface SendOptions {

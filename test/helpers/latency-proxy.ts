@@ -15,15 +15,32 @@ export async function startLatencyProxy(upstreamPort: number, rttMs: number): Pr
   const half = rttMs / 2;
   const sockets = new Set<Socket>();
   const forward = (from: Socket, to: Socket, openedAt: number | undefined) => {
-    from.on('data', (chunk) => {
-      // Until one RTT after the connection opened, data waits as if the handshake were under way.
-      const handshake = openedAt === undefined ? 0 : Math.max(0, openedAt + rttMs - Date.now());
-      setTimeout(() => {
-        if (!to.destroyed) to.write(chunk);
-      }, half + handshake);
+    // Everything from one side leaves in order: data and the final FIN alike.
+    let releaseAt = 0;
+    const later = (fn: () => void) => {
+      const handshakeDone = openedAt === undefined ? 0 : openedAt + rttMs;
+      releaseAt = Math.max(releaseAt, Date.now() + half, handshakeDone + half);
+      setTimeout(fn, Math.max(0, releaseAt - Date.now()));
+    };
+    let first = true;
+    from.on('data', (chunk: Buffer) => {
+      if (first && openedAt !== undefined && chunk[0] === 0x16 && chunk[1] === 0x03) {
+        // A TLS ClientHello to this plain-HTTP registry (a client probing for HTTPS). Go's server
+        // would wait for a newline before answering 400, which random handshake bytes may never
+        // contain; answer as it eventually does, one round trip later, and close.
+        later(() => {
+          from.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+          to.destroy();
+        });
+        first = false;
+        return;
+      }
+      first = false;
+      later(() => !to.destroyed && to.write(chunk));
     });
-    from.on('end', () => setTimeout(() => to.end(), half));
-    from.on('error', () => to.destroy());
+    from.on('end', () => later(() => to.end()));
+    from.on('error', () => later(() => to.destroy()));
+    from.on('close', () => later(() => to.destroy()));
   };
   const server: Server = createServer((client) => {
     const upstream = connect(upstreamPort, '127.0.0.1');
