@@ -130,7 +130,7 @@ export function parseKnownPlatform(name: string, value: string): Platform {
   let p: Platform;
   try {
     p = parsePlatform(value);
-  } catch (e) {
+  } catch {
     throw invalid(name, value, 'os/arch[/variant], e.g. linux/amd64, linux/arm64/v8, linux/arm/v7');
   }
   if (!isKnownOS(p.os)) throw invalid(name, value, `a known operating system (linux, windows, darwin, …), not '${p.os}'`);
@@ -214,8 +214,7 @@ export function getInputs(read: InputReader): Inputs {
     if (ref.digest) throw invalid('tag', t, 'a tag reference (name:tag), not a digest: an index is pushed to tags');
     return ref.tag ? ref : ref.withTag('latest');
   });
-  const seen = new Set<string>();
-  const uniqueTags = tags.filter((t) => (seen.has(t.toString()) ? false : (seen.add(t.toString()), true)));
+  const uniqueTags = [...new Map(tags.map((t) => [t.toString(), t])).values()];
   const username = read('username');
   const password = read('password');
   if (Boolean(username) !== Boolean(password)) {

@@ -119,13 +119,13 @@ export function parseManifest(fetched: FetchedManifest, where: string): ParsedMa
   const isIndex = INDEX_TYPES.has(mediaType) || (!IMAGE_TYPES.has(mediaType) && Array.isArray(m.manifests));
   if (isIndex) {
     if (!Array.isArray(m.manifests)) throw invalid('index has no manifests array', where);
-    m.manifests.forEach((d, i) => checkDescriptor(d, where, `manifests[${i}]`));
+    for (const [i, d] of m.manifests.entries()) checkDescriptor(d, where, `manifests[${i}]`);
     return { kind: 'index', mediaType: mediaType || MediaType.OciIndex, manifest: m as unknown as ImageIndex };
   }
   if (!m.config) throw invalid('image manifest has no config', where);
   checkDescriptor(m.config, where, 'config');
   if (!Array.isArray(m.layers)) throw invalid('image manifest has no layers array', where);
-  m.layers.forEach((d, i) => checkDescriptor(d, where, `layers[${i}]`));
+  for (const [i, d] of m.layers.entries()) checkDescriptor(d, where, `layers[${i}]`);
   return { kind: 'image', mediaType: mediaType || MediaType.OciManifest, manifest: m as unknown as ImageManifest };
 }
 

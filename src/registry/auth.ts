@@ -118,7 +118,7 @@ export class Authenticator {
     const realmEndpoint = this.realmEndpoint(realmUrl.host);
     const plaintextOk = realmUrl.protocol === 'https:' || isLoopback(hostnameOf(realmUrl.host)) || realmEndpoint.insecure;
     const scopeList = scopes ? scopes.split(' ') : [];
-    let res;
+    let res: Awaited<ReturnType<Endpoint['send']>>;
     if (c.identityToken) {
       if (!plaintextOk) throw authError(`refusing to send credentials to ${realmUrl.origin} over plain HTTP`, realm);
       const form = new URLSearchParams({

@@ -112,7 +112,7 @@ export class RegistryClient {
     } else {
       digest = sha256(bytes);
       const claimed = header(res, 'docker-content-digest');
-      if (claimed && claimed.startsWith('sha256:') && claimed !== digest) {
+      if (claimed?.startsWith('sha256:') && claimed !== digest) {
         throw new ActionError(`manifest ${this.registry}/${repository}:${reference}: Docker-Content-Digest ${claimed} does not match the body (${digest})`, {
           kind: 'integrity',
           code: 'DIGEST_INVALID',

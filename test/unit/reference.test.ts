@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ActionError } from '../../src/errors.ts';
 import {
-  DigestReference,
+  type DigestReference,
   Reference,
   anchoredDomainAndPortRegexp,
   anchoredIdentifierRegexp,

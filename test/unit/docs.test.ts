@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { getInputs } from '../../src/inputs.ts';
+import { inputsTable, outputsTable, readActionYml, section } from '../../scripts/docs.ts';
+import { projectRoot } from '../helpers/action.ts';
+
+const action = readActionYml();
+const readme = readFileSync(`${projectRoot}/README.md`, 'utf8');
+
+describe('README and action.yml agree', () => {
+  it('the inputs table matches action.yml (node scripts/docs.ts regenerates it)', () => {
+    assert.equal(section(readme, 'inputs'), inputsTable(action));
+  });
+  it('the outputs table matches action.yml', () => {
+    assert.equal(section(readme, 'outputs'), outputsTable(action));
+  });
+  it('the code reads exactly the inputs action.yml declares', () => {
+    const asked = new Set<string>();
+    getInputs((name) => {
+      asked.add(name);
+      return name === 'sources' ? 'r.io/a:1' : name === 'tags' ? 'r.io/a:2' : '';
+    });
+    assert.deepEqual([...asked].sort(), Object.keys(action.inputs).sort());
+  });
+  it('the code sets exactly the outputs action.yml declares', () => {
+    const main = readFileSync(`${projectRoot}/src/main.ts`, 'utf8');
+    const set = [...main.matchAll(/core\.setOutput\('([^']+)'/g)].map((m) => m[1]);
+    assert.deepEqual(set.sort(), Object.keys(action.outputs).sort());
+  });
+  it('every optional input has a default and a description; runs on node24 from dist/', () => {
+    for (const [name, input] of Object.entries(action.inputs)) {
+      assert.ok(input.description, `${name} has a description`);
+      if (!input.required) assert.notEqual(input.default, undefined, `${name} has a default`);
+    }
+    const raw = parse(readFileSync(`${projectRoot}/action.yml`, 'utf8'));
+    assert.deepEqual(raw.runs, { using: 'node24', main: 'dist/index.js' });
+    assert.ok(raw.branding?.icon && raw.branding?.color);
+  });
+});
