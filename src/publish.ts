@@ -346,7 +346,7 @@ class ChildPlacer {
       const started = Date.now();
       let body: DigestVerifier | undefined;
       try {
-        const uploadAt = location ?? (await dest.startUpload(target.repository));
+        const uploadAt = location ?? (await dest.startUploadSession(target.repository)).location;
         body = await this.sourceStream(blob, child, target, started);
         const stream = body;
         await dest.putUpload(target.repository, uploadAt, blob.digest, blob.size, () => stream, false);

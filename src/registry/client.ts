@@ -294,22 +294,6 @@ export class RegistryClient {
     return this.resolveLocation(res, spec);
   }
 
-  /** Opens an upload session; returns its location. */
-  async startUpload(repository: string): Promise<string> {
-    const spec = {
-      method: 'POST' as const,
-      path: `${repository}/blobs/uploads/`,
-      repository,
-      access: 'push' as const,
-      what: `start upload to ${this.registry}/${repository}`,
-      headers: { 'content-length': '0' },
-    };
-    const res = await this.request(spec);
-    await res.body.dump().catch(() => undefined);
-    if (res.status !== 202) throw await responseError(res, this.ctx(spec), '202');
-    return this.resolveLocation(res, spec);
-  }
-
   /**
    * Completes an upload with a monolithic PUT of the whole blob. The location's query is kept and
    * `digest` added to it.

@@ -241,6 +241,21 @@ export class Endpoint {
       if (!this.scheme) log.debug(`${this.registry}: using ${scheme}`);
       this.scheme ??= scheme;
     };
+    /** Asks over TLS once; undefined when the host does not speak TLS at all. */
+    const overTls = async (): Promise<Response | undefined> => {
+      let tls: Response;
+      try {
+        tls = await this.sendAbsolute(at('https'), true);
+      } catch (e) {
+        if (isTlsProtocolMismatch(e)) return undefined;
+        settle('https');
+        throw networkError(at('https'), e, 1);
+      }
+      settle('https');
+      if (!RETRYABLE_STATUS.has(tls.status)) return tls;
+      await tls.body.dump().catch(() => undefined);
+      return this.sendAbsolute(at('https'));
+    };
     let res: Response;
     try {
       res = await this.sendAbsolute(at(first), true);
@@ -251,16 +266,8 @@ export class Endpoint {
       }
       if (first === 'http' && isPlainToTlsMismatch(e)) {
         // A reset may be a TLS server refusing plain HTTP, or a transient fault: ask over TLS once.
-        try {
-          const tls = await this.sendAbsolute(at('https'), true);
-          settle('https');
-          return tls;
-        } catch (tlsError) {
-          if (!isTlsProtocolMismatch(tlsError)) {
-            settle('https');
-            throw networkError(at('https'), tlsError, 1);
-          }
-        }
+        const tls = await overTls();
+        if (tls) return tls;
       }
       settle(first);
       return this.sendAbsolute(at(first));
@@ -270,16 +277,8 @@ export class Endpoint {
       // server"). A HEAD carries no body to tell, so HEAD asks over TLS once.
       const text = (await readSmall(res.body)).toString('utf8');
       if (opts.method === 'HEAD') {
-        try {
-          const tls = await this.sendAbsolute(at('https'), true);
-          settle('https');
-          return tls;
-        } catch (e) {
-          if (!isTlsProtocolMismatch(e)) {
-            settle('https');
-            throw networkError(at('https'), e, 1);
-          }
-        }
+        const tls = await overTls();
+        if (tls) return tls;
       } else if (/https|tls|ssl/i.test(text)) {
         settle('https');
         return this.sendAbsolute(at('https'));
