@@ -2,6 +2,7 @@
  * run(): inputs → publish → outputs and summary. The one place that turns a failure into
  * setFailed. Imported by tests without side effects.
  */
+import { readFileSync } from 'node:fs';
 import * as core from '@actions/core';
 import { ActionError, describeError } from './errors.ts';
 import { type Inputs, getInputs } from './inputs.ts';
@@ -54,7 +55,7 @@ export async function run(): Promise<void> {
     core.info(
       `${result.dryRun ? 'dry run: would publish' : 'published'} ${result.digest} (${result.platforms.join(', ')}) in ${Math.round(performance.now())} ms; ` +
         `${result.stats.requests} requests, ${result.stats.retries} retries, ${result.stats.blobsMounted} blobs mounted, ${result.stats.blobsCopied} copied (${(result.stats.bytesCopied / 1048576).toFixed(1)} MiB); ` +
-        `first request ${firstRequest ?? '-'} ms after start; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(1)} MiB`,
+        `first request ${firstRequest ?? '-'} ms after start; peak RSS ${(peakRssKiB() / 1024).toFixed(1)} MiB`,
     );
     if (process.env.GITHUB_STEP_SUMMARY) {
       await core.summary.addRaw(renderSummary(result)).write();
@@ -66,6 +67,20 @@ export async function run(): Promise<void> {
     core.error(line, { title });
     process.exitCode = 1;
   }
+}
+
+/**
+ * Peak resident memory of this process in KiB. Linux's VmHWM starts afresh at exec; getrusage's
+ * maxrss does not, and would report the parent's size when a large process started this one.
+ */
+function peakRssKiB(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]);
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS;
 }
 
 function titleFor(e: ActionError): string {

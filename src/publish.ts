@@ -21,7 +21,7 @@ import {
 } from './oci/manifest.ts';
 import { type Platform, compact, formatPlatform, normalize } from './oci/platform.ts';
 import { Reference } from './oci/reference.ts';
-import { CONFIG_LIMIT, type RegistryClient, type RegistryPool } from './registry/client.ts';
+import { BLOB_STREAM_BUFFER, CONFIG_LIMIT, type RegistryClient, type RegistryPool } from './registry/client.ts';
 
 export interface PublishResult {
   digest: Digest;
@@ -230,7 +230,7 @@ class DigestVerifier extends Transform {
   bytes = 0;
   onProgress?: (bytes: number) => void;
   constructor(expected: Digest) {
-    super();
+    super({ highWaterMark: BLOB_STREAM_BUFFER });
     this.expected = expected;
     this.hash = createHash(expected.slice(0, expected.indexOf(':')));
   }
@@ -413,6 +413,8 @@ class ChildPlacer {
   }
 }
 
+/** Blobs copied at once (each a GET streamed into an upload); bounded by `concurrency` too. */
+const COPY_PARALLELISM = 8;
 /** Chunk size for chunked uploads (raised to the registry's OCI-Chunk-Min-Length). */
 const CHUNK_SIZE = 8 * 1024 * 1024;
 const PROGRESS_INTERVAL_MS = 5000;
@@ -500,7 +502,7 @@ export async function publish(inputs: Inputs, pool: RegistryPool): Promise<Publi
   for (const line of inputs.skippedAnnotations) log.info(`annotation skipped (does not apply to an index): ${line}`);
 
   // 3. Plan: which children each target repository lacks.
-  const placer = new ChildPlacer(pool, 4);
+  const placer = new ChildPlacer(pool, Math.min(COPY_PARALLELISM, inputs.concurrency));
   const plan = await log.group('Plan', async () => {
     const plans = await mapAll(targets, targets.length, async (t) => {
       const client = pool.client(t.registry);

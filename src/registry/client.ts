@@ -22,6 +22,8 @@ import {
 
 /** Registries SHOULD accept manifests of at least 4 MB; nothing larger is read into memory. */
 export const MANIFEST_LIMIT = 4 * 1024 * 1024;
+/** Buffer of a blob stream being copied: larger chunks mean less per-chunk work. */
+export const BLOB_STREAM_BUFFER = 256 * 1024;
 /** Image configs are read into memory to learn the platform; they are small. */
 export const CONFIG_LIMIT = 4 * 1024 * 1024;
 
@@ -36,6 +38,7 @@ interface RequestSpec {
   body?: Buffer | (() => Readable);
   replayable?: boolean;
   followRedirects?: boolean;
+  highWaterMark?: number;
 }
 
 export class RegistryClient {
@@ -63,6 +66,7 @@ export class RegistryClient {
         body: spec.body,
         replayable: spec.replayable,
         followRedirects: spec.followRedirects,
+        highWaterMark: spec.highWaterMark,
       });
       if (res.status === 401 && attempt < 2) {
         const retry = await this.auth.onUnauthorized(res.headers['www-authenticate'], authorization);
@@ -218,6 +222,7 @@ export class RegistryClient {
       access: 'pull' as const,
       what,
       followRedirects: true,
+      highWaterMark: BLOB_STREAM_BUFFER,
     };
     const res = await this.request(spec);
     if (res.status !== 200) throw await responseError(res, this.ctx(spec), '200');

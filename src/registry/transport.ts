@@ -47,6 +47,8 @@ export interface SendOptions {
   replayable?: boolean;
   /** Follow redirects (GET/HEAD of blobs); Authorization is dropped when the host changes. */
   followRedirects?: boolean;
+  /** Response body buffer size (large for blob streams: fewer, larger chunks). */
+  highWaterMark?: number;
 }
 
 export interface Response {
@@ -376,6 +378,7 @@ export class Endpoint {
           headers,
           body,
           dispatcher: this.dispatcher,
+          ...(opts.highWaterMark ? { highWaterMark: opts.highWaterMark } : {}),
         });
         log.debug(`${opts.method} ${redactUrl(url)} → ${res.statusCode} (${Date.now() - t0} ms)`);
         const location = header({ headers: res.headers }, 'location');
