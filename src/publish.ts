@@ -148,6 +148,9 @@ async function resolveImage(
 ): Promise<Child> {
   let fromImage: Partial<Platform> = known ?? {};
   if (!known && needsConfig(spec)) {
+    // Let the connection that brought the manifest go back to the pool first, so that the config
+    // request reuses it instead of opening (and paying the handshake for) a new one.
+    await new Promise((r) => setImmediate(r));
     const bytes = await client.getBlobBytes(repository, manifest.config.digest, CONFIG_LIMIT, `fetch config of ${spec.ref}`);
     let config: ImageConfig;
     try {

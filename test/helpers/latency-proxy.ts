@@ -8,6 +8,8 @@ import { type Server, type Socket, connect, createServer } from 'node:net';
 export interface LatencyProxy {
   host: string;
   port: number;
+  /** Connections accepted so far. */
+  connections(): number;
   stop(): Promise<void>;
 }
 
@@ -42,7 +44,9 @@ export async function startLatencyProxy(upstreamPort: number, rttMs: number): Pr
     from.on('error', () => later(() => to.destroy()));
     from.on('close', () => later(() => to.destroy()));
   };
+  let accepted = 0;
   const server: Server = createServer((client) => {
+    accepted++;
     const upstream = connect(upstreamPort, '127.0.0.1');
     sockets.add(client).add(upstream);
     client.on('close', () => sockets.delete(client));
@@ -55,6 +59,7 @@ export async function startLatencyProxy(upstreamPort: number, rttMs: number): Pr
   return {
     host: `127.0.0.1:${port}`,
     port,
+    connections: () => accepted,
     stop: () =>
       new Promise((r) => {
         for (const s of sockets) s.destroy();

@@ -25,6 +25,8 @@ export async function freePort(): Promise<number> {
 }
 
 export interface RegistryOptions {
+  /** distribution's application log level (the access log is always on); default info. */
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
   htpasswd?: { username: string; password: string };
   token?: { realm: string; service: string; issuer: string; rootCertBundle: string };
   tls?: { certificate: string; key: string };
@@ -58,7 +60,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
   const lines = [
     'version: 0.1',
     'log:',
-    '  level: info',
+    `  level: ${options.logLevel ?? 'info'}`,
     '  accesslog:',
     '    disabled: false',
     'storage:',
