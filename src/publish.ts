@@ -422,6 +422,20 @@ const COPY_PARALLELISM = 8;
 const CHUNK_SIZE = 8 * 1024 * 1024;
 const PROGRESS_INTERVAL_MS = 5000;
 
+/** Starts a HEAD of every tag; the promises are awaited when pushing. */
+function readCurrentDigests(pool: RegistryPool, tags: Reference[]): Map<string, Promise<Digest | undefined>> {
+  return new Map(
+    tags.map((tag) => {
+      const p = pool
+        .client(tag.domain)
+        .headManifest(tag.path, tag.tag as string)
+        .then((h) => h?.digest);
+      p.catch(() => undefined); // reported when awaited
+      return [tag.toString(), p] as const;
+    }),
+  );
+}
+
 function targetsOf(tags: Reference[]): Target[] {
   const map = new Map<string, Target>();
   for (const t of tags) {
@@ -470,19 +484,16 @@ export async function publish(inputs: Inputs, pool: RegistryPool): Promise<Publi
   for (const t of targets) pool.client(t.registry).auth.scopes.add(t.repository, ...(inputs.push ? ['pull', 'push'] : ['pull']));
   for (const s of inputs.sources) pool.client(s.ref.domain).auth.scopes.add(s.ref.path, 'pull');
 
-  // The tags' current digests are read while the sources resolve: independent requests overlap.
   const allTags = targets.flatMap((t) => t.tags);
-  const currentDigests = new Map(
-    allTags.map((tag) => {
-      const p = pool.client(tag.domain).headManifest(tag.path, tag.tag as string).then((h) => h?.digest);
-      p.catch(() => undefined); // reported when awaited
-      return [tag.toString(), p] as const;
-    }),
-  );
+  let currentDigests = new Map<string, Promise<Digest | undefined>>();
 
   // 1. Resolve every source; report all failures together.
   const resolved = await log.group('Resolve sources', async () => {
-    const settled = await mapSettled(inputs.sources, inputs.sources.length, (s) => resolveSource(pool, s, inputs.attestations));
+    const resolving = mapSettled(inputs.sources, inputs.sources.length, (s) => resolveSource(pool, s, inputs.attestations));
+    // The tags' current digests are read while the sources resolve (issued after them: they are
+    // needed last, and must not hold a connection slot a source could use).
+    currentDigests = readCurrentDigests(pool, allTags);
+    const settled = await resolving;
     const failures = settled.flatMap((r, i) => (r.status === 'rejected' ? [{ spec: inputs.sources[i] as SourceSpec, error: r.reason as unknown }] : []));
     if (failures.length) {
       const errors = failures.map(({ spec, error }) => ({

@@ -64,6 +64,9 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
     '  accesslog:',
     '    disabled: false',
     'storage:',
+    // As distribution's own sample configuration: blob descriptors cached in memory.
+    '  cache:',
+    '    blobdescriptor: inmemory',
     '  filesystem:',
     `    rootdirectory: ${join(dir, 'data')}`,
     '  delete:',

@@ -10,6 +10,8 @@ import { makeSigningCert } from './certs.ts';
 
 export interface TokenIssuerOptions {
   users: Record<string, string>;
+  /** OAuth2 refresh tokens (Docker's identitytoken) and the user each stands for. */
+  refreshTokens?: Record<string, string>;
   /** Actions a user may have on a repository; default: pull and push everywhere. */
   policy?: (user: string | undefined, repository: string, actions: string[]) => string[];
   service?: string;
@@ -67,6 +69,26 @@ export async function startTokenIssuer(options: TokenIssuerOptions): Promise<Tok
   };
 
   const server: Server = createServer((req, res) => {
+    if (req.method === 'POST') {
+      // OAuth2: grant_type=refresh_token with the identity token; scopes space-separated.
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        const form = new URLSearchParams(body);
+        const user = options.refreshTokens?.[form.get('refresh_token') ?? ''];
+        const scopes = (form.get('scope') ?? '').split(' ').filter(Boolean);
+        requests.push({ method: 'POST', scopes, user, authorization: false });
+        if (form.get('grant_type') !== 'refresh_token' || !user) {
+          res.writeHead(401, { 'content-type': 'application/json' });
+          res.end('{"error":"invalid_grant"}');
+          return;
+        }
+        const token = mint(user, scopes);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ access_token: token, expires_in: 300, refresh_token: form.get('refresh_token') }));
+      });
+      return;
+    }
     const url = new URL(req.url ?? '/', 'http://x');
     const scopes = url.searchParams.getAll('scope').flatMap((s) => s.split(' ')).filter(Boolean);
     const creds = parseBasic(req);

@@ -8,7 +8,10 @@ import { runAction } from '../helpers/action.ts';
 import { type CertSet, makeServerCerts } from '../helpers/certs.ts';
 import { getManifestBytes, pushImage, sha256 } from '../helpers/images.ts';
 import { type RunningRegistry, startRegistry } from '../helpers/registry.ts';
+import { startFaultProxy } from '../helpers/fault-proxy.ts';
+import { startForwardProxy } from '../helpers/forward-proxy.ts';
 import { type TokenIssuer, startTokenIssuer } from '../helpers/token-issuer.ts';
+import { createServer } from 'node:http';
 
 const USER = 'ci-bot';
 const PASSWORD = 's3cret-Pa55word-xyz';
@@ -81,6 +84,56 @@ describe('htpasswd registry', () => {
     assert.equal(run.code, 0, run.stdout + run.stderr);
     assert.equal((await getManifestBytes(target(), 'app', 'helper')).status, 200);
     assert.ok(!visible(run.stdout).includes(PASSWORD));
+
+    // The same helper as the default store (credsStore), for a registry with no other entry.
+    const viaStore = await runAction(
+      { ...inputs(), tags: `${reg.host}/app:store` },
+      { DOCKER_CONFIG: dockerConfig({ credsStore: 'testhelper', auths: { [reg.host]: {} } }), PATH: `${bin}:${process.env.PATH}` },
+    );
+    assert.equal(viaStore.code, 0, viaStore.stdout + viaStore.stderr);
+    assert.equal((await getManifestBytes(target(), 'app', 'store')).status, 200);
+  });
+
+  it('follows a blob redirect to storage without sending the credentials there', async () => {
+    const seen: Array<string | undefined> = [];
+    const storage = createServer(async (req, res) => {
+      seen.push(req.headers.authorization);
+      const digest = (req.url ?? '').split('/').pop() as string;
+      const blob = await fetch(`${reg.url}/v2/app/blobs/${digest}`, { headers: { authorization: basic(USER, PASSWORD) } });
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.end(Buffer.from(await blob.arrayBuffer()));
+    });
+    await new Promise<void>((r) => storage.listen(0, '127.0.0.1', r));
+    const storageUrl = `http://127.0.0.1:${(storage.address() as { port: number }).port}`;
+    const proxy = await startFaultProxy(reg.url, (r) => {
+      const m = /^\/v2\/app\/blobs\/(sha256:[a-f0-9]{64})$/.exec(r.url);
+      return r.method === 'GET' && m ? { kind: 'status', status: 307, headers: { location: `${storageUrl}/signed/${m[1]}?X-Signature=abc` }, body: '' } : undefined;
+    });
+    try {
+      const run = await runAction({ sources: `${proxy.host}/app:amd64\n${proxy.host}/app:arm64`, tags: `${proxy.host}/app:redirected`, username: USER, password: PASSWORD });
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+      assert.equal(seen.length, 2, 'both configs came from storage');
+      assert.deepEqual(seen, [undefined, undefined], 'no Authorization header went to the storage host');
+      assert.ok(!run.stdout.includes('X-Signature=abc'), 'signed query strings are redacted in logs');
+    } finally {
+      await proxy.stop();
+      storage.close();
+    }
+  });
+
+  it('honours HTTP_PROXY and NO_PROXY', async () => {
+    const fwd = await startForwardProxy();
+    try {
+      const viaProxy = await runAction({ ...inputs(), tags: `${reg.host}/app:proxied`, username: USER, password: PASSWORD }, { HTTP_PROXY: fwd.url, HTTPS_PROXY: fwd.url, NO_PROXY: '' });
+      assert.equal(viaProxy.code, 0, viaProxy.stdout + viaProxy.stderr);
+      assert.ok(fwd.carried.some((h) => h === reg.host), `the proxy carried the registry traffic (${fwd.carried.join(', ')})`);
+      const before = fwd.carried.length;
+      const bypass = await runAction({ ...inputs(), tags: `${reg.host}/app:bypass`, username: USER, password: PASSWORD }, { HTTP_PROXY: fwd.url, HTTPS_PROXY: fwd.url, NO_PROXY: '127.0.0.1' });
+      assert.equal(bypass.code, 0, bypass.stdout + bypass.stderr);
+      assert.equal(fwd.carried.length, before, 'NO_PROXY bypassed the proxy');
+    } finally {
+      await fwd.stop();
+    }
   });
 });
 
@@ -91,6 +144,7 @@ describe('token-auth registry (JWTs verified by the registry)', () => {
   before(async () => {
     issuer = await startTokenIssuer({
       users: { [USER]: PASSWORD, reader: 'reader-pass' },
+      refreshTokens: { 'refresh-abc-123': USER },
       policy: (user, _repo, actions) => (user === USER ? actions : user === 'reader' ? actions.filter((a) => a === 'pull') : []),
     });
     reg = await startRegistry({ token: { realm: issuer.realm, service: issuer.service, issuer: issuer.issuer, rootCertBundle: issuer.rootCertBundle } });
@@ -118,6 +172,16 @@ describe('token-auth registry (JWTs verified by the registry)', () => {
     for (const secret of [PASSWORD, auth, ...issuer.issued.slice(tokensBefore)]) assert.ok(!out.includes(secret), 'no secret in the output');
     // The children were mounted across repositories, not uploaded.
     assert.match(run.stdout, /0 present, 2 to mount/);
+  });
+
+  it('exchanges an identity token (OAuth2 refresh token) for the bearer token', async () => {
+    const from = issuer.requests.length;
+    const run = await runAction(inputs('oauth'), { DOCKER_CONFIG: dockerConfig({ auths: { [reg.host]: { identitytoken: 'refresh-abc-123' } } }) });
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    const posts = issuer.requests.slice(from).filter((r) => r.method === 'POST');
+    assert.equal(posts.length, 1);
+    assert.equal(posts[0]?.user, USER);
+    assert.ok(!visible(run.stdout).includes('refresh-abc-123'));
   });
 
   it('a wrong password fails naming the registry, and pushes nothing', async () => {
