@@ -11,13 +11,14 @@ import { getInputs } from './inputs.ts';
 import { consoleLogger, setLogger } from './log.ts';
 import { publishWithInputs } from './main.ts';
 import { parseManifest, INDEX_TYPES } from './oci/manifest.ts';
-import { formatPlatform, type Platform } from './oci/platform.ts';
+import { only, sortPlatforms } from './oci/match.ts';
+import { formatPlatform, type Platform, parsePlatform } from './oci/platform.ts';
 import { parseDockerRef } from './oci/reference.ts';
 import { RegistryPool } from './registry/client.ts';
 
 const USAGE = `Usage:
   multiarch-manifest publish --source REF [--source REF …] --tag REF [--tag REF …] [options]
-  multiarch-manifest inspect REF [--verbose] [--json] [--insecure-registry HOST]
+  multiarch-manifest inspect REF [--verbose] [--json] [--platform P] [--insecure-registry HOST]
 
 publish options (mirroring the action's inputs):
   --source REF            per-arch image (repeat; overrides may follow: "REF platform=linux/arm/v7")
@@ -115,6 +116,7 @@ async function inspectCommand(argv: string[]): Promise<number> {
     options: {
       verbose: { type: 'boolean', short: 'v' },
       json: { type: 'boolean' },
+      platform: { type: 'string' },
       'insecure-registry': { type: 'string', multiple: true },
       debug: { type: 'boolean' },
     },
@@ -145,6 +147,16 @@ async function inspectCommand(argv: string[]): Promise<number> {
         }
         entries.push(entry);
       }
+    }
+    if (values.platform && parsed.kind === 'index') {
+      // The entry a client on this platform pulls, as containerd selects it.
+      const want = parsePlatform(values.platform);
+      const comparer = only(want);
+      const candidates = parsed.manifest.manifests.filter((d) => d.platform && comparer.match(d.platform as Platform));
+      const chosen = sortPlatforms(candidates, comparer, (d) => d.platform as Platform)[0];
+      if (!chosen) throw new Error(`no entry of ${ref} runs on ${formatPlatform(want)} (${entries.map((e) => e.platform).join(', ')})`);
+      process.stdout.write(values.json ? `${JSON.stringify(chosen, null, 2)}\n` : `${formatPlatform(chosen.platform as Platform)}  ${chosen.digest}\n`);
+      return 0;
     }
     if (values.json) {
       const out = values.verbose

@@ -45,6 +45,13 @@ describe('command-line entry (dist/cli)', () => {
     assert.match(verbose, /linux\/arm64 sha256:[a-f0-9]{64}\n {2}sha256:[a-f0-9]{64} {2}\d+ {2}application\/vnd\.oci\.image\.layer/);
   });
 
+  it('inspect --platform shows the entry a client on that platform pulls', async () => {
+    const { stdout: arm } = await cli(['inspect', '--platform', 'linux/arm/v7', `${reg.host}/cli/app:1`]);
+    assert.match(arm, /^linux\/arm\/v7 {2}sha256:[a-f0-9]{64}\n$/);
+    // An amd64 host also runs 386 images, but not arm ones: linux/386 finds nothing here.
+    await assert.rejects(cli(['inspect', '--platform', 'linux/386', `${reg.host}/cli/app:1`]), /no entry of .* runs on linux\/386/);
+  });
+
   it('fails with one line and a non-zero exit on bad input', async () => {
     await assert.rejects(cli(['publish', '--source', 'Bad Ref', '--tag', `${reg.host}/x:1`]), (e: any) => e.code === 1 && /^error: Invalid source reference 'Bad'/.test(e.stderr));
   });
