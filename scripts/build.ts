@@ -28,6 +28,10 @@ function build(outDir: string) {
     if (!existsSync(join(root, entry))) continue;
     const tmp = mkdtempSync(join(tmpdir(), 'ncc-'));
     run(bin('ncc'), ['build', entry, '-o', tmp, '--minify', '--no-source-map-register', '--quiet', '--license', 'licenses.txt']);
+    // ncc minifies the entry file only; chunks split off at dynamic imports are minified here.
+    for (const chunk of readdirSync(tmp).filter((f) => /^\d+\.index\.js$/.test(f))) {
+      run(bin('terser'), [join(tmp, chunk), '--module', '--compress', '--mangle', '--output', join(tmp, chunk)]);
+    }
     cpSync(tmp, join(outDir, out), { recursive: true });
     rmSync(tmp, { recursive: true, force: true });
   }

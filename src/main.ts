@@ -43,6 +43,16 @@ export async function publishWithInputs(inputs: Inputs): Promise<PublishResult> 
 }
 
 export async function run(): Promise<void> {
+  // If the event loop ever drained with the run unfinished (a request that never settles), fail
+  // with a clear line instead of Node's silent exit code 13.
+  let finished = false;
+  const onBeforeExit = () => {
+    if (finished) return;
+    finished = true;
+    core.error('the run stopped with work still pending (an internal error): nothing more was written', { title: 'Publishing failed' });
+    process.exitCode = 1;
+  };
+  process.once('beforeExit', onBeforeExit);
   try {
     const inputs = getInputs((name) => core.getInput(name));
     const result = await publishWithInputs(inputs);
@@ -66,6 +76,9 @@ export async function run(): Promise<void> {
     // One annotation with a title; setFailed would add a second, untitled one.
     core.error(line, { title });
     process.exitCode = 1;
+  } finally {
+    finished = true;
+    process.removeListener('beforeExit', onBeforeExit);
   }
 }
 

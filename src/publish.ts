@@ -148,9 +148,6 @@ async function resolveImage(
 ): Promise<Child> {
   let fromImage: Partial<Platform> = known ?? {};
   if (!known && needsConfig(spec)) {
-    // Let the connection that brought the manifest go back to the pool first, so that the config
-    // request reuses it instead of opening (and paying the handshake for) a new one.
-    await new Promise((r) => setImmediate(r));
     const bytes = await client.getBlobBytes(repository, manifest.config.digest, CONFIG_LIMIT, `fetch config of ${spec.ref}`);
     let config: ImageConfig;
     try {
@@ -253,6 +250,11 @@ class DigestVerifier extends Transform {
   }
 }
 
+interface SourceStream {
+  verifier: DigestVerifier;
+  start: () => DigestVerifier;
+}
+
 interface Target {
   registry: string;
   repository: string;
@@ -347,15 +349,16 @@ class ChildPlacer {
     try {
       const dest = this.pool.client(target.registry);
       const started = Date.now();
-      let body: DigestVerifier | undefined;
+      let source: SourceStream | undefined;
       try {
         const uploadAt = location ?? (await dest.startUploadSession(target.repository)).location;
-        body = await this.sourceStream(blob, child, target, started);
-        const stream = body;
-        await dest.putUpload(target.repository, uploadAt, blob.digest, blob.size, () => stream, false);
-        this.recordCopy(blob, body.bytes, started);
+        source = await this.sourceStream(blob, child, target, started);
+        const { start } = source;
+        // The data starts flowing only when the upload takes the body.
+        await dest.putUpload(target.repository, uploadAt, blob.digest, blob.size, start, false);
+        this.recordCopy(blob, source.verifier.bytes, started);
       } catch (e) {
-        body?.destroy();
+        source?.verifier.destroy();
         if (e instanceof ActionError && (e.kind === 'integrity' || e.kind === 'auth')) throw e;
         log.info(`upload of ${blob.digest} to ${target.registry}/${target.repository} failed (${describeError(e)}); trying again in chunks`);
         await this.copyBlobChunked(blob, child, target, started);
@@ -369,7 +372,8 @@ class ChildPlacer {
     const dest = this.pool.client(target.registry);
     const session = await dest.startUploadSession(target.repository);
     const chunkSize = Math.max(session.chunkMinLength, CHUNK_SIZE);
-    const body = await this.sourceStream(blob, child, target, started);
+    const source = await this.sourceStream(blob, child, target, started);
+    const body = source.start();
     let location = session.location;
     let offset = 0;
     let pending: Buffer[] = [];
@@ -391,8 +395,11 @@ class ChildPlacer {
     this.recordCopy(blob, body.bytes, started);
   }
 
-  /** A verified stream of the blob from the child's repository, reporting progress. */
-  private async sourceStream(blob: Descriptor, child: Child, target: Target, started: number): Promise<DigestVerifier> {
+  /**
+   * The blob's GET from the child's repository, and `start()` to pipe it through a digest
+   * verifier (reporting progress) once the consumer is ready: nothing flows before that.
+   */
+  private async sourceStream(blob: Descriptor, child: Child, target: Target, started: number): Promise<SourceStream> {
     const source = this.pool.client(child.registry);
     const res = await source.getBlobResponse(child.repository, blob.digest, `copy blob ${blob.digest} from ${child.registry}/${child.repository}`);
     const verifier = new DigestVerifier(blob.digest);
@@ -406,7 +413,7 @@ class ChildPlacer {
       }
     };
     res.body.on('error', (e) => verifier.destroy(e));
-    return res.body.pipe(verifier);
+    return { verifier, start: () => res.body.pipe(verifier) };
   }
 
   private recordCopy(blob: Descriptor, bytes: number, started: number): void {

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { ActionError } from '../errors.ts';
 import { type Digest, digestWithAlgorithmOf, parseDigest, sha256 } from '../oci/digest.ts';
 import { type FetchedManifest, MANIFEST_ACCEPT, baseMediaType } from '../oci/manifest.ts';
+import { closeWarmSockets } from '../preconnect.ts';
 import { Authenticator } from './auth.ts';
 import { type CredentialOptions, type Credentials, resolveCredentials } from './credentials.ts';
 import { type RequestContext, readLimited, responseError } from './errors.ts';
@@ -367,6 +368,7 @@ export class RegistryPool {
   }
 
   async close(): Promise<void> {
+    closeWarmSockets();
     await Promise.all([...this.clients.values()].map((c) => c.close()));
     await Promise.all([...this.realmEndpoints.values()].map((e) => e.close()));
   }

@@ -6,7 +6,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Readable } from 'node:stream';
-import { Agent, type Dispatcher, EnvHttpProxyAgent, request as undiciRequest } from 'undici';
+import { Agent, type Dispatcher, EnvHttpProxyAgent, buildConnector, request as undiciRequest } from 'undici';
+import { takeWarmSocket } from '../preconnect.ts';
 import { ActionError } from '../errors.ts';
 import { log } from '../log.ts';
 
@@ -222,7 +223,18 @@ export class Endpoint {
     const proxied = Boolean(
       process.env.HTTPS_PROXY || process.env.https_proxy || process.env.HTTP_PROXY || process.env.http_proxy,
     );
-    this.dispatcher = proxied ? new EnvHttpProxyAgent({ ...common, requestTls: tls }) : new Agent(common);
+    if (proxied) {
+      this.dispatcher = new EnvHttpProxyAgent({ ...common, requestTls: tls });
+    } else {
+      // Connections opened during start-up (preconnect.ts) are used first, then new ones.
+      const connectNew = buildConnector({ ...tls, timeout: options.connectTimeoutSeconds * 1000 });
+      const connect: buildConnector.connector = (opts, callback) => {
+        const warm = takeWarmSocket(opts.protocol, opts.hostname, opts.port);
+        if (!warm) return connectNew(opts, callback);
+        warm.then((socket) => (socket ? callback(null, socket) : connectNew(opts, callback)));
+      };
+      this.dispatcher = new Agent({ ...common, connect });
+    }
     this.limiter = new Semaphore(options.concurrency);
   }
 
@@ -365,6 +377,9 @@ export class Endpoint {
 
   private async sendOnce(opts: SendOptions): Promise<Response> {
     const release = await this.limiter.acquire();
+    // One turn of the event loop first: a connection whose response body was just read goes back
+    // to undici's pool only then, and is reused instead of paying a new handshake.
+    await new Promise((r) => setImmediate(r));
     try {
       let url = opts.url;
       let headers = { ...opts.headers };
@@ -373,6 +388,9 @@ export class Endpoint {
         this.stats.firstRequestAt ??= t0;
         this.stats.requests++;
         const body = typeof opts.body === 'function' ? opts.body() : opts.body;
+        // A stream that failed before it could be sent (a digest mismatch, a broken source)
+        // is reported as its own error, not handed to undici.
+        if (body && !Buffer.isBuffer(body) && body.errored) throw body.errored;
         const res = await undiciRequest(url, {
           method: opts.method,
           headers,

@@ -48,6 +48,10 @@ export async function startLatencyProxy(upstreamPort: number, rttMs: number): Pr
   const server: Server = createServer((client) => {
     accepted++;
     const upstream = connect(upstreamPort, '127.0.0.1');
+    // No Nagle on the proxy's own sockets: it would add delayed-ACK stalls a real path does not
+    // have (both clients measured set TCP_NODELAY themselves).
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
     sockets.add(client).add(upstream);
     client.on('close', () => sockets.delete(client));
     upstream.on('close', () => sockets.delete(upstream));
