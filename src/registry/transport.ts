@@ -398,7 +398,10 @@ export class Endpoint {
           dispatcher: this.dispatcher,
           ...(opts.highWaterMark ? { highWaterMark: opts.highWaterMark } : {}),
         });
-        log.debug(`${opts.method} ${redactUrl(url)} → ${res.statusCode} (${Date.now() - t0} ms, at +${Math.round(performance.now())} ms)`);
+        // Request-level detail only under step debug logging (it costs a write per request).
+        if (log.isDebug()) {
+          log.debug(`${opts.method} ${redactUrl(url)} → ${res.statusCode} (${Date.now() - t0} ms, at +${Math.round(performance.now())} ms)`);
+        }
         const location = header({ headers: res.headers }, 'location');
         if (opts.followRedirects && [301, 302, 303, 307, 308].includes(res.statusCode) && location && hop < 5) {
           await res.body.dump();

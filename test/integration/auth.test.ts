@@ -110,8 +110,12 @@ describe('htpasswd registry', () => {
       return r.method === 'GET' && m ? { kind: 'status', status: 307, headers: { location: `${storageUrl}/signed/${m[1]}?X-Signature=abc` }, body: '' } : undefined;
     });
     try {
-      const run = await runAction({ sources: `${proxy.host}/app:amd64\n${proxy.host}/app:arm64`, tags: `${proxy.host}/app:redirected`, username: USER, password: PASSWORD });
+      const run = await runAction(
+        { sources: `${proxy.host}/app:amd64\n${proxy.host}/app:arm64`, tags: `${proxy.host}/app:redirected`, username: USER, password: PASSWORD },
+        { RUNNER_DEBUG: '1' },
+      );
       assert.equal(run.code, 0, run.stdout + run.stderr);
+      assert.match(run.stdout, new RegExp(`::debug::GET ${storageUrl}/signed/sha256:[a-f0-9]{64}\\?… → 200`), 'request-level debug lines show the storage hop');
       assert.equal(seen.length, 2, 'both configs came from storage');
       assert.deepEqual(seen, [undefined, undefined], 'no Authorization header went to the storage host');
       assert.ok(!run.stdout.includes('X-Signature=abc'), 'signed query strings are redacted in logs');
