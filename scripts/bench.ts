@@ -73,17 +73,18 @@ if (parts.includes('latency')) {
         action.push(run.ms);
         rows.push(`| ${n} | action | ${r + 1} | ${run.ms} | ${actionRequests} |`);
 
-        const cfg = mkdtempSync(join(tmpdir(), 'docker-bench-'));
-        const env = { ...process.env, DOCKER_CONFIG: cfg };
         // docker's registry ping through the proxy occasionally ends in EOF; such an attempt is
-        // reported and run again (it never counts towards the figures).
+        // reported and run again from scratch (fresh DOCKER_CONFIG, fresh tag); it never counts.
         let ms = 0;
         for (let attempt = 1; ; attempt++) {
+          const cfg = mkdtempSync(join(tmpdir(), 'docker-bench-'));
+          const env = { ...process.env, DOCKER_CONFIG: cfg };
+          const tag = `${proxy.host}/${repo}:docker-${r}-${attempt}`;
           from = await reg.mark();
           const t0 = performance.now();
           try {
-            await exec('docker', ['manifest', 'create', '--amend', '--insecure', `${proxy.host}/${repo}:docker-${r}`, ...sources], { env });
-            await exec('docker', ['manifest', 'push', '--insecure', `${proxy.host}/${repo}:docker-${r}`], { env });
+            await exec('docker', ['manifest', 'create', '--insecure', tag, ...sources], { env });
+            await exec('docker', ['manifest', 'push', '--insecure', tag], { env });
             ms = Math.round(performance.now() - t0);
             break;
           } catch (e) {
@@ -91,12 +92,13 @@ if (parts.includes('latency')) {
             console.error(`docker attempt ${attempt} failed (${first}); running it again`);
             dockerFailures++;
             if (attempt === 3) throw e;
+          } finally {
+            rmSync(cfg, { recursive: true, force: true });
           }
         }
         dockerRequests = await requestsBetween(reg, from);
         docker.push(ms);
         rows.push(`| ${n} | docker manifest | ${r + 1} | ${ms} | ${dockerRequests} |`);
-        rmSync(cfg, { recursive: true, force: true });
       }
       const a = median(action);
       const d = median(docker);

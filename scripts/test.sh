@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 run() { scripts/with-node24.sh "$@"; }
 scripts/ensure-tools.sh
 run npx --no-install tsc -p tsconfig.json --noEmit
-# Lint: code (biome) and the workflows (action-validator; its schema predates node24, so action.yml
+# Lint: code (eslint) and the workflows (action-validator; its schema predates node24, so action.yml
 # itself is checked by test/unit/docs.test.ts).
 run npm run --silent lint
 run node scripts/build.ts --check

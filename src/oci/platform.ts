@@ -137,19 +137,19 @@ export function parsePlatform(specifier: string): Platform {
         return withOsOptions({ os, architecture: host.architecture, variant: host.variant });
       }
       if (options !== undefined) throw platformError(specifier, `unknown operating system '${parts[0]}'`);
-      let [architecture, variant] = normalizeArch(parts[0] as string, '');
-      if (architecture === 'arm' && variant === 'v7') variant = '';
+      const [architecture, normalized] = normalizeArch(parts[0] as string, '');
+      const variant = architecture === 'arm' && normalized === 'v7' ? '' : normalized;
       if (isKnownArch(architecture)) return compact({ os: hostPlatform().os, architecture, variant });
       throw platformError(specifier, 'unknown operating system or architecture');
     }
     case 2: {
-      let [architecture, variant] = normalizeArch(parts[1] as string, '');
-      if (architecture === 'arm' && variant === 'v7') variant = '';
+      const [architecture, normalized] = normalizeArch(parts[1] as string, '');
+      const variant = architecture === 'arm' && normalized === 'v7' ? '' : normalized;
       return withOsOptions({ os: normalizeOS(parts[0] as string), architecture, variant });
     }
     case 3: {
-      let [architecture, variant] = normalizeArch(parts[1] as string, parts[2] as string);
-      if (architecture === 'arm64' && variant === '') variant = 'v8';
+      const [architecture, normalized] = normalizeArch(parts[1] as string, parts[2] as string);
+      const variant = architecture === 'arm64' && normalized === '' ? 'v8' : normalized;
       return withOsOptions({ os: normalizeOS(parts[0] as string), architecture, variant });
     }
     default:

@@ -30,10 +30,9 @@ export async function startLatencyProxy(upstreamPort: number, rttMs: number): Pr
         // A TLS ClientHello to this plain-HTTP registry (a client probing for HTTPS). Go's server
         // would wait for a newline before answering 400, which random handshake bytes may never
         // contain; answer as it eventually does, one round trip later, and close.
-        later(() => {
-          from.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-          to.destroy();
-        });
+        // The upstream connection stays idle and goes when the client closes; closing it here
+        // would race the answer and cut the client off without it.
+        later(() => from.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n'));
         first = false;
         return;
       }

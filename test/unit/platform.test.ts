@@ -9,14 +9,12 @@ const vectors = loadVectors<any[]>('platform-vectors.json');
 const host = hostPlatform();
 
 /** Substitutes the host placeholders; an empty HOST_VARIANT drops the key and its path segment. */
-// biome-ignore-start lint/suspicious/noTemplateCurlyInString: the vectors' placeholders are literal text
 function hostify<T>(value: T): T {
   const text = JSON.stringify(value)
     .replaceAll('/${HOST_VARIANT}', host.variant ? `/${host.variant}` : '')
     .replaceAll('${HOST_OS}', host.os)
     .replaceAll('${HOST_ARCH}', host.architecture)
     .replaceAll('${HOST_VARIANT}', host.variant);
-  // biome-ignore-end lint/suspicious/noTemplateCurlyInString: -
   const parsed = JSON.parse(text);
   if (parsed && typeof parsed === 'object' && parsed.variant === '') delete parsed.variant;
   return parsed as T;
