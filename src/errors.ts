@@ -79,10 +79,6 @@ export class AggregateActionError extends ActionError {
   }
 }
 
-export function isActionError(e: unknown): e is ActionError {
-  return e instanceof ActionError;
-}
-
 /** Describes any thrown value in one line, without stack traces. */
 export function describeError(e: unknown): string {
   if (e instanceof ActionError) return e.line;

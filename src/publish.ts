@@ -21,8 +21,8 @@ import {
   isNonDistributable,
   parseManifest,
 } from './oci/manifest.ts';
-import { type Platform, compact, formatPlatform, normalize } from './oci/platform.ts';
-import { Reference } from './oci/reference.ts';
+import { type Platform, compact, formatPlatform, normalize, platformKey } from './oci/platform.ts';
+import type { Reference } from './oci/reference.ts';
 import { BLOB_STREAM_BUFFER, CONFIG_LIMIT, type RegistryClient, type RegistryPool } from './registry/client.ts';
 
 export interface PublishResult {
@@ -484,10 +484,13 @@ function targetsOf(tags: Reference[]): Target[] {
 
 /** Children already in the index at the first tag, for `append`. */
 async function existingChildren(pool: RegistryPool, tag: Reference): Promise<Child[]> {
-  const client = pool.client(tag.domain);
-  const head = await client.headManifest(tag.path, tag.tag as string);
-  if (!head) return [];
-  const fetched = await client.getManifest(tag.path, tag.tag as string, `fetch existing index ${tag}`);
+  let fetched: FetchedManifest;
+  try {
+    fetched = await pool.client(tag.domain).getManifest(tag.path, tag.tag as string, `fetch existing index ${tag}`);
+  } catch (e) {
+    if (e instanceof ActionError && e.status === 404) return []; // nothing there yet: start empty
+    throw e;
+  }
   const parsed = parseManifest(fetched, tag.toString());
   if (parsed.kind !== 'index') {
     throw new ActionError(`append: ${tag} is an image, not an index`, { kind: 'input', hint: 'Append needs an existing index at the first tag, or none' });
@@ -503,7 +506,7 @@ async function existingChildren(pool: RegistryPool, tag: Reference): Promise<Chi
 
 /** Merges existing entries with new ones: new platforms replace old (with their attestations). */
 export function mergeAppend(existing: Child[], fresh: Child[]): Child[] {
-  const key = (c: Child) => (c.descriptor.platform ? `${c.descriptor.platform.os}/${c.descriptor.platform.architecture}/${c.descriptor.platform.variant ?? ''}/${c.descriptor.platform['os.version'] ?? ''}` : '');
+  const key = (c: Child) => (c.descriptor.platform ? platformKey(c.descriptor.platform) : '');
   const freshKeys = new Set(fresh.filter((c) => !c.attestation).map(key));
   const replaced = new Set(existing.filter((c) => !c.attestation && freshKeys.has(key(c))).map((c) => c.descriptor.digest as string));
   const kept = existing.filter((c) => {
@@ -624,4 +627,3 @@ function finish(result: PublishResult, pool: RegistryPool, placer: ChildPlacer):
   return result;
 }
 
-export { Reference };

@@ -7,7 +7,7 @@ import { ActionError } from '../errors.ts';
 import { log } from '../log.ts';
 import { type Challenge, ScopeSet, parseChallenges, parseTokenResponse } from './challenge.ts';
 import type { Credentials } from './credentials.ts';
-import { type Endpoint, header, isLoopback, hostnameOf } from './transport.ts';
+import { type Endpoint, isLoopback, hostnameOf } from './transport.ts';
 import { readLimited } from './errors.ts';
 
 const TOKEN_BODY_LIMIT = 64 * 1024;
@@ -184,4 +184,3 @@ function authError(message: string, registry: string): ActionError {
   return new ActionError(message, { kind: 'auth', hint: `Check the registry's authentication setup for ${registry}` });
 }
 
-export { header };

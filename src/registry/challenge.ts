@@ -83,8 +83,6 @@ function parseOne(header: string): Challenge[] {
   return challenges;
 }
 
-export type Action = 'pull' | 'push';
-
 /** repository:<name>:<actions> scopes, merged per repository. */
 export class ScopeSet {
   private readonly byRepo = new Map<string, Set<string>>();

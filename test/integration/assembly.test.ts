@@ -109,5 +109,9 @@ describe('manifest assembly against a real registry', () => {
     assert.equal(appended.outputs.platforms, 'linux/amd64,linux/arm64/v8,linux/s390x');
     const index = JSON.parse((await getManifestBytes(t(), 'apd', 'latest')).bytes.toString());
     assert.deepEqual(index.manifests.map((m: any) => m.digest), [amd.digest, arm.digest, s390x.digest]);
+    // append to a tag that does not exist yet starts from an empty index.
+    const fresh = await runAction({ sources: `${reg.host}/apd:s390x`, tags: `${reg.host}/apd:new`, append: 'true' });
+    assert.equal(fresh.code, 0, fresh.stdout);
+    assert.equal(fresh.outputs.platforms, 'linux/s390x');
   });
 });
