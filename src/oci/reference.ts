@@ -29,7 +29,8 @@ export const referenceRegexp = new RegExp(`^(${namePattern})(?::(${tagPattern}))
 export const anchoredNameRegexp = new RegExp(`^(?:(${domainAndPort})/)?(${remoteName})$`);
 export const anchoredDomainAndPortRegexp = new RegExp(`^${domainAndPort}$`);
 export const anchoredIdentifierRegexp = /^[a-f0-9]{64}$/;
-const anchoredTagRegexp = new RegExp(`^${tagPattern}$`);
+export const anchoredRemoteNameRegexp = new RegExp(`^${remoteName}$`);
+export const anchoredTagRegexp = new RegExp(`^${tagPattern}$`);
 const anchoredDigestRegexp = new RegExp(`^${digestPattern}$`);
 
 export const ERR = {

@@ -28,6 +28,32 @@ export const BLOB_STREAM_BUFFER = 256 * 1024;
 /** Image configs are read into memory to learn the platform; they are small. */
 export const CONFIG_LIMIT = 4 * 1024 * 1024;
 
+/**
+ * The distribution-spec endpoints this client uses and the statuses it takes as success (the
+ * spec's own, plus `lenient` ones some registries send), and as "absent" for existence checks.
+ * The conformance test checks this table against the spec's endpoint table.
+ */
+export const OPERATIONS = {
+  getManifest: { endpoint: 'end-3', method: 'GET', success: [200] },
+  headManifest: { endpoint: 'end-3', method: 'HEAD', success: [200], absent: 404 },
+  putManifest: { endpoint: 'end-7a', method: 'PUT', success: [201], lenient: [200] },
+  getBlob: { endpoint: 'end-2', method: 'GET', success: [200] },
+  headBlob: { endpoint: 'end-2', method: 'HEAD', success: [200], absent: 404 },
+  startUpload: { endpoint: 'end-4a', method: 'POST', success: [202] },
+  mountBlob: { endpoint: 'end-11', method: 'POST', success: [201, 202] },
+  patchChunk: { endpoint: 'end-5', method: 'PATCH', success: [202] },
+  putUpload: { endpoint: 'end-6', method: 'PUT', success: [201] },
+} as const;
+
+type Operation = { success: readonly number[]; lenient?: readonly number[]; absent?: number };
+const succeeded = (op: Operation, status: number) => op.success.includes(status) || (op.lenient?.includes(status) ?? false);
+const expected = (op: Operation) => [...op.success, ...(op.absent ? [op.absent] : [])].join(' or ');
+
+/** `start-end` (inclusive) for a chunk, as PATCH's Content-Range. */
+export function contentRange(start: number, length: number): string {
+  return `${start}-${start + length - 1}`;
+}
+
 interface RequestSpec {
   method: Method;
   /** Path under /v2/ (`<repo>/manifests/<ref>`), or an absolute URL (upload locations). */
@@ -99,7 +125,8 @@ export class RegistryClient {
       headers: { accept: MANIFEST_ACCEPT },
     };
     const res = await this.request(spec);
-    if (res.status !== 200) throw await responseError(res, this.ctx(spec), '200');
+    const op = OPERATIONS.getManifest;
+    if (!succeeded(op, res.status)) throw await responseError(res, this.ctx(spec), expected(op));
     const declared = Number(header(res, 'content-length'));
     const bytes = await readLimited(res.body, MANIFEST_LIMIT, `manifest ${this.registry}/${repository}:${reference}`, Number.isFinite(declared) ? declared : undefined);
     const mediaType = baseMediaType(header(res, 'content-type'));
@@ -140,8 +167,9 @@ export class RegistryClient {
     };
     const res = await this.request(spec);
     await res.body.dump().catch(() => undefined);
-    if (res.status === 404) return undefined;
-    if (res.status !== 200) throw await responseError(res, this.ctx(spec), '200 or 404');
+    const op = OPERATIONS.headManifest;
+    if (res.status === op.absent) return undefined;
+    if (!succeeded(op, res.status)) throw await responseError(res, this.ctx(spec), expected(op));
     const claimed = header(res, 'docker-content-digest');
     let digest: Digest | undefined;
     try {
@@ -165,7 +193,8 @@ export class RegistryClient {
       body: bytes,
     };
     const res = await this.request(spec);
-    if (res.status !== 201 && res.status !== 200) throw await responseError(res, this.ctx(spec), '201');
+    const op = OPERATIONS.putManifest;
+    if (!succeeded(op, res.status)) throw await responseError(res, this.ctx(spec), expected(op));
     await res.body.dump().catch(() => undefined);
     const claimed = header(res, 'docker-content-digest');
     if (claimed && claimed !== digest) {
@@ -190,8 +219,9 @@ export class RegistryClient {
     };
     const res = await this.request(spec);
     await res.body.dump().catch(() => undefined);
-    if (res.status === 404) return undefined;
-    if (res.status !== 200) throw await responseError(res, this.ctx(spec), '200 or 404');
+    const op = OPERATIONS.headBlob;
+    if (res.status === op.absent) return undefined;
+    if (!succeeded(op, res.status)) throw await responseError(res, this.ctx(spec), expected(op));
     return Number(header(res, 'content-length') ?? 0);
   }
 
@@ -226,7 +256,8 @@ export class RegistryClient {
       highWaterMark: BLOB_STREAM_BUFFER,
     };
     const res = await this.request(spec);
-    if (res.status !== 200) throw await responseError(res, this.ctx(spec), '200');
+    const op = OPERATIONS.getBlob;
+    if (!succeeded(op, res.status)) throw await responseError(res, this.ctx(spec), expected(op));
     return res;
   }
 
@@ -246,9 +277,10 @@ export class RegistryClient {
     };
     const res = await this.request(spec);
     await res.body.dump().catch(() => undefined);
+    // 201: mounted. 202: not mounted, but an upload session was opened instead.
     if (res.status === 201) return { mounted: true };
     if (res.status === 202) return { mounted: false, location: await this.resolveLocation(res, spec) };
-    throw await responseError(res, this.ctx(spec), '201 or 202');
+    throw await responseError(res, this.ctx(spec), expected(OPERATIONS.mountBlob));
   }
 
   private async resolveLocation(res: Response, spec: { method: string; repository: string; what: string; access: 'pull' | 'push' }): Promise<string> {
@@ -274,7 +306,8 @@ export class RegistryClient {
     };
     const res = await this.request(spec);
     await res.body.dump().catch(() => undefined);
-    if (res.status !== 202) throw await responseError(res, this.ctx(spec), '202');
+    const op = OPERATIONS.startUpload;
+    if (!succeeded(op, res.status)) throw await responseError(res, this.ctx(spec), expected(op));
     const min = Number(header(res, 'oci-chunk-min-length'));
     return { location: await this.resolveLocation(res, spec), chunkMinLength: Number.isSafeInteger(min) && min > 0 ? min : 0 };
   }
@@ -289,14 +322,15 @@ export class RegistryClient {
       what,
       headers: {
         'content-type': 'application/octet-stream',
-        'content-range': `${start}-${start + chunk.length - 1}`,
+        'content-range': contentRange(start, chunk.length),
         'content-length': String(chunk.length),
       },
       body: chunk,
     };
     const res = await this.request(spec);
     await res.body.dump().catch(() => undefined);
-    if (res.status !== 202) throw await responseError(res, this.ctx(spec), '202');
+    const op = OPERATIONS.patchChunk;
+    if (!succeeded(op, res.status)) throw await responseError(res, this.ctx(spec), expected(op));
     return this.resolveLocation(res, spec);
   }
 
@@ -318,7 +352,8 @@ export class RegistryClient {
       replayable,
     };
     const res = await this.request(spec);
-    if (res.status !== 201) throw await responseError(res, this.ctx(spec), '201');
+    const op = OPERATIONS.putUpload;
+    if (!succeeded(op, res.status)) throw await responseError(res, this.ctx(spec), expected(op));
     await res.body.dump().catch(() => undefined);
   }
 

@@ -55,7 +55,8 @@ export function parseErrorBody(text: string): RegistryErrorEntry[] {
   }
 }
 
-const STATUS_CODES: Record<number, string> = {
+/** The error code assumed for a status when the body names none. */
+export const STATUS_CODES: Record<number, string> = {
   401: 'UNAUTHORIZED',
   403: 'DENIED',
   404: 'NOT_FOUND',

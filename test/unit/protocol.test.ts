@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { referrersTag } from '../../src/oci/digest.ts';
 import { ScopeSet, parseChallenges, parseScope, parseTokenResponse } from '../../src/registry/challenge.ts';
-import { hintFor, parseErrorBody } from '../../src/registry/errors.ts';
+import { anchoredRemoteNameRegexp, anchoredTagRegexp } from '../../src/oci/reference.ts';
+import { OPERATIONS, contentRange } from '../../src/registry/client.ts';
+import { STATUS_CODES, hintFor, parseErrorBody } from '../../src/registry/errors.ts';
 import { parseRetryAfter, redactUrl } from '../../src/registry/transport.ts';
 import { loadVectors } from '../helpers/conformance.ts';
 
@@ -127,5 +129,62 @@ describe('retry-after and redaction', () => {
   it('removes query strings', () => {
     assert.equal(redactUrl('https://s3/x?X-Amz-Signature=secret'), 'https://s3/x?…');
     assert.equal(redactUrl('https://r/v2/'), 'https://r/v2/');
+  });
+});
+
+describe('endpoint table (distribution-spec) against the operations the client performs', () => {
+  const rows = new Map<string, { methods: string[]; success: number[]; failure: number[] }>(vectors.endpoints.rows.map((r: any) => [r.id, r]));
+  for (const [name, op] of Object.entries(OPERATIONS)) {
+    it(`${name}: ${op.method} ${op.endpoint}`, () => {
+      const row = rows.get(op.endpoint);
+      assert.ok(row, `endpoint ${op.endpoint} exists`);
+      assert.ok(row.methods.includes(op.method));
+      assert.deepEqual([...op.success].sort(), [...row.success].sort(), 'the spec’s success statuses, all and only');
+      if ('absent' in op) assert.ok(row.failure.includes(op.absent), 'absence is one of the spec’s failure statuses');
+      if ('lenient' in op) for (const s of op.lenient) assert.ok(!row.failure.includes(s), 'a lenient status is never a spec failure');
+    });
+  }
+  it('chunk Content-Range follows the spec grammar', () => {
+    const re = new RegExp(vectors.grammar.chunkContentRange);
+    assert.match(contentRange(0, 1024), re);
+    assert.equal(contentRange(1024, 1024), '1024-2047');
+  });
+});
+
+describe('distribution error codes', () => {
+  const codes: Array<{ code: string; httpStatus: number; message: string }> = vectors.distributionErrorCodes.codes;
+  it('has the 20 registered codes', () => assert.equal(codes.length, 20));
+  for (const c of codes) {
+    it(`${c.code} (${c.httpStatus}) is parsed and, where the status says it alone, assumed from it`, () => {
+      assert.deepEqual(parseErrorBody(JSON.stringify({ errors: [{ code: c.code, message: c.message }] })), [{ code: c.code, message: c.message }]);
+      const sameStatus = codes.filter((x) => x.httpStatus === c.httpStatus);
+      const assumed = STATUS_CODES[c.httpStatus];
+      if (assumed && sameStatus.length === 1) assert.equal(assumed, c.code);
+      if (assumed) assert.ok(codes.some((x) => x.code === assumed && x.httpStatus === c.httpStatus) || assumed === 'NOT_FOUND' || assumed === 'SIZE_INVALID');
+    });
+  }
+});
+
+describe('name and tag grammar (distribution-spec) agree with the reference parser', () => {
+  const specName = new RegExp(`^${vectors.grammar.name}$`);
+  const specTag = new RegExp(`^${vectors.grammar.tag}$`);
+  const refs = loadVectors<Array<{ input: string }>>('reference-vectors.json');
+  const samples = new Set<string>(['a', 'a/b', 'a__b', 'a---b', 'a._b', 'A', 'a/', '/a', 'a//b', 'a.-b', 'library/ubuntu', 'v1.0', '-tag', '_tag', 'x'.repeat(128), 'x'.repeat(129)]);
+  for (const r of refs) if (typeof r.input === 'string') for (const part of r.input.split(/[:@]/)) samples.add(part);
+  it(`on ${samples.size} strings`, () => {
+    for (const s of samples) {
+      assert.equal(anchoredRemoteNameRegexp.test(s), specName.test(s), `name ${JSON.stringify(s)}`);
+      assert.equal(anchoredTagRegexp.test(s), specTag.test(s), `tag ${JSON.stringify(s)}`);
+    }
+    assert.equal(vectors.grammar.tagMaxLength, 128);
+  });
+});
+
+describe('token response rules', () => {
+  it('the defaults the rules state are the parser’s', () => {
+    assert.match(vectors.tokenResponseRules.fields.expires_in, /default 60/);
+    assert.equal(parseTokenResponse('{"token":"t"}')?.expiresIn, 60);
+    assert.match(vectors.tokenResponseRules.fields.access_token, /alias of token/);
+    assert.equal(parseTokenResponse('{"access_token":"a"}')?.token, 'a');
   });
 });
