@@ -11,7 +11,7 @@ import { ActionError, AggregateActionError, describeError } from './errors.ts';
 import type { Inputs, SourceSpec } from './inputs.ts';
 import { log } from './log.ts';
 import { type AssembledIndex, type Child, assembleIndex, isAttestation } from './oci/assemble.ts';
-import type { Digest } from './oci/digest.ts';
+import { type Digest, sha256 } from './oci/digest.ts';
 import {
   type Descriptor,
   type FetchedManifest,
@@ -550,7 +550,7 @@ export async function publish(inputs: Inputs, pool: RegistryPool): Promise<Publi
   // 2. Assemble (append merges with what the first tag holds).
   const all = inputs.append ? mergeAppend(await existingChildren(pool, inputs.tags[0] as Reference), resolved) : resolved;
   const index: AssembledIndex = assembleIndex(all, inputs);
-  const digest = `sha256:${createHash('sha256').update(index.bytes).digest('hex')}` as Digest;
+  const digest = sha256(index.bytes);
   for (const line of inputs.skippedAnnotations) log.info(`annotation skipped (does not apply to an index): ${line}`);
 
   // 3. Plan: which children each target repository lacks.
@@ -618,6 +618,10 @@ export async function publish(inputs: Inputs, pool: RegistryPool): Promise<Publi
       result.pushed.push(tag.toString());
       log.info(`${tag} → ${digest}`);
     });
+    // In the order the tags were given, not the order the registries answered.
+    const order = allTags.map(String);
+    result.pushed.sort((a, b) => order.indexOf(a) - order.indexOf(b));
+    result.unchanged.sort((a, b) => order.indexOf(a) - order.indexOf(b));
   });
   return finish(result, pool, placer);
 }
