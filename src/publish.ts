@@ -24,6 +24,7 @@ import {
 import { type Platform, compact, formatPlatform, normalize, platformKey } from './oci/platform.ts';
 import type { Reference } from './oci/reference.ts';
 import { BLOB_STREAM_BUFFER, CONFIG_LIMIT, type RegistryClient, type RegistryPool } from './registry/client.ts';
+import { Semaphore } from './registry/transport.ts';
 
 export interface PublishResult {
   digest: Digest;
@@ -301,13 +302,11 @@ class ChildPlacer {
   private readonly manifestCache = new Map<string, Promise<Buffer>>();
   private readonly pool: RegistryPool;
   readonly stats: CopyStats = { blobsCopied: 0, bytesCopied: 0, blobsMounted: 0 };
-  private readonly copyLimiter: Array<() => void> = [];
-  private copying = 0;
-  private readonly copyLimit: number;
+  private readonly copySlots: Semaphore;
 
   constructor(pool: RegistryPool, copyLimit: number) {
     this.pool = pool;
-    this.copyLimit = copyLimit;
+    this.copySlots = new Semaphore(copyLimit);
   }
 
   async manifestBytes(child: Child): Promise<Buffer> {
@@ -358,22 +357,13 @@ class ChildPlacer {
     await this.copyBlob(blob, child, target, undefined);
   }
 
-  private async acquireCopySlot(): Promise<() => void> {
-    if (this.copying >= this.copyLimit) await new Promise<void>((r) => this.copyLimiter.push(r));
-    this.copying++;
-    return () => {
-      this.copying--;
-      this.copyLimiter.shift()?.();
-    };
-  }
-
   /**
    * Streams a blob from the child's repository into the target, verifying its digest on the way:
    * one monolithic PUT where the registry takes it; when that fails (a registry that wants chunks,
    * or a broken connection: a stream cannot be replayed), once more from a fresh GET in chunks.
    */
   private async copyBlob(blob: Descriptor, child: Child, target: Target, location: string | undefined): Promise<void> {
-    const release = await this.acquireCopySlot();
+    const release = await this.copySlots.acquire();
     try {
       const dest = this.pool.client(target.registry);
       const started = Date.now();

@@ -102,11 +102,6 @@ export class Reference {
     if (!anchoredDigestRegexp.test(digest)) throw referenceError('DigestInvalidFormat', digest);
     return new Reference(this.domain, this.path, this.tag, digest as Digest);
   }
-
-  /** Name only, no tag or digest. */
-  repository(): Reference {
-    return new Reference(this.domain, this.path);
-  }
 }
 
 /** A reference that is only a digest (ParseAnyReference of a bare digest or 64-hex id). */

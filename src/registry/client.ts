@@ -14,7 +14,7 @@ import { type RequestContext, readLimited, responseError } from './errors.ts';
 import {
   DEFAULT_TRANSPORT_OPTIONS,
   Endpoint,
-  type Method,
+  type SendOptions,
   type Response,
   type TransportOptions,
   type TransportStats,
@@ -54,18 +54,13 @@ export function contentRange(start: number, length: number): string {
   return `${start}-${start + length - 1}`;
 }
 
-interface RequestSpec {
-  method: Method;
+/** A request on this registry: the transport's options, addressed by path, with its context. */
+interface RequestSpec extends Omit<SendOptions, 'url'> {
   /** Path under /v2/ (`<repo>/manifests/<ref>`), or an absolute URL (upload locations). */
   path: string;
   repository: string;
   access: 'pull' | 'push';
   what: string;
-  headers?: Record<string, string>;
-  body?: Buffer | (() => Readable);
-  replayable?: boolean;
-  followRedirects?: boolean;
-  highWaterMark?: number;
 }
 
 export class RegistryClient {
@@ -86,15 +81,8 @@ export class RegistryClient {
       const authorization = await this.auth.authorization(spec.repository, spec.access);
       const headers: Record<string, string> = { ...spec.headers };
       if (authorization) headers.authorization = authorization;
-      const res = await this.endpoint.send({
-        method: spec.method,
-        url,
-        headers,
-        body: spec.body,
-        replayable: spec.replayable,
-        followRedirects: spec.followRedirects,
-        highWaterMark: spec.highWaterMark,
-      });
+      const { path: _path, repository: _repository, access: _access, what: _what, ...send } = spec;
+      const res = await this.endpoint.send({ ...send, url, headers });
       if (res.status === 401 && attempt < 2) {
         const retry = await this.auth.onUnauthorized(res.headers['www-authenticate'], authorization);
         if (retry) {

@@ -161,8 +161,8 @@ function isTlsProtocolMismatch(e: unknown): boolean {
   );
 }
 
-/** A counting semaphore bounding concurrent requests per registry. */
-class Semaphore {
+/** A counting semaphore: requests per registry here, blob copies in publish.ts. */
+export class Semaphore {
   private active = 0;
   private readonly waiting: Array<() => void> = [];
   private readonly limit: number;
@@ -312,6 +312,12 @@ export class Endpoint {
     await this.dispatcher.close().catch(() => undefined);
   }
 
+  /** Exponential backoff with jitter: between half and all of base × 2^(attempt−1), at most 30 s. */
+  private backoffMs(attempt: number): number {
+    const backoff = Math.min(30_000, (this.options.backoffBaseMs ?? 500) * 2 ** (attempt - 1));
+    return Math.round(backoff / 2 + Math.random() * (backoff / 2));
+  }
+
   /**
    * Runs a whole read (request and body) again when the body breaks off mid-way: send() retries
    * only up to the response headers.
@@ -322,7 +328,7 @@ export class Endpoint {
       try {
         return await read();
       } catch (e) {
-        const wait = Math.min(30_000, (this.options.backoffBaseMs ?? 500) * 2 ** (attempt - 1));
+        const wait = this.backoffMs(attempt);
         const cause = e instanceof ActionError ? e.cause : e;
         const retryable = isRetryableNetworkError(cause ?? e) && !(e instanceof ActionError && e.kind === 'network');
         if (!retryable || attempt > this.options.retries || Date.now() - started + wait > this.options.retryMaxSeconds * 1000) throw e;
@@ -343,7 +349,6 @@ export class Endpoint {
       (opts.body === undefined || Buffer.isBuffer(opts.body) || opts.replayable === true);
     const started = Date.now();
     const maxAttempts = replayable && !noRetry ? this.options.retries + 1 : 1;
-    const base = this.options.backoffBaseMs ?? 500;
     for (let attempt = 1; ; attempt++) {
       let res: Response | undefined;
       let failure: unknown;
@@ -359,8 +364,7 @@ export class Endpoint {
         throw networkError(opts, failure, attempt);
       }
       const retryAfter = res ? parseRetryAfter(header(res, 'retry-after')) : undefined;
-      const backoff = Math.min(30_000, base * 2 ** (attempt - 1));
-      const wait = retryAfter ?? Math.round(backoff / 2 + Math.random() * (backoff / 2));
+      const wait = retryAfter ?? this.backoffMs(attempt);
       if (elapsed + wait > this.options.retryMaxSeconds * 1000) {
         if (res) return res;
         throw networkError(opts, failure, attempt);

@@ -46,6 +46,11 @@ export interface RunningRegistry {
    * asynchronously) and returns the log's length: a position to compare later requests against.
    */
   mark(): Promise<number>;
+  /**
+   * Write requests (anything but GET and HEAD) the registry accepted or refused since position
+   * `from` of the access log; requests refused with 401 (before credentials) do not count.
+   */
+  writesSince(from: number): Promise<string[]>;
   stop(): Promise<void>;
 }
 
@@ -141,6 +146,13 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
         if (Date.now() > until) throw new Error('access log did not show the marker request');
         await sleep(20);
       }
+    },
+    async writesSince(from) {
+      const upTo = await registry.mark();
+      return registry
+        .requests()
+        .slice(from, upTo)
+        .filter((l) => !/"(GET|HEAD) /.test(l) && !/" 401 /.test(l));
     },
     async stop() {
       if (child.exitCode === null) {

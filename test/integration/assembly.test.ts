@@ -15,11 +15,6 @@ describe('manifest assembly against a real registry', () => {
   });
   after(async () => reg?.stop());
 
-  async function writesSince(from: number): Promise<string[]> {
-    const upTo = await reg.mark();
-    return reg.requests().slice(from, upTo).filter((l) => !/"(GET|HEAD) /.test(l));
-  }
-
   it('flattens buildx-style indexes, keeping attestations that point at images in the result', async () => {
     const amd = await pushBuildxStyle(t(), 'bx', 'amd64', { os: 'linux', architecture: 'amd64' });
     const arm = await pushBuildxStyle(t(), 'bx', 'arm64', { os: 'linux', architecture: 'arm64' });
@@ -60,7 +55,7 @@ describe('manifest assembly against a real registry', () => {
     const docker = await runAction({ sources, tags: `${reg.host}/ann:d`, annotations, 'media-type': 'docker' });
     assert.notEqual(docker.code, 0);
     assert.match(docker.stdout, /media-type is docker/);
-    assert.deepEqual(await writesSince(before), []);
+    assert.deepEqual(await reg.writesSince(before), []);
 
     const forced = await runAction({ sources, tags: `${reg.host}/ann:o`, 'media-type': 'oci' });
     assert.equal(forced.code, 0, forced.stdout);
@@ -95,7 +90,7 @@ describe('manifest assembly against a real registry', () => {
     const req = await runAction({ sources: `${reg.host}/dup:a`, tags: `${reg.host}/dup:1`, 'require-platforms': 'linux/amd64,linux/arm64' });
     assert.notEqual(req.code, 0);
     assert.match(req.stdout, /required platform linux\/arm64 is not among the sources/);
-    assert.deepEqual(await writesSince(before), []);
+    assert.deepEqual(await reg.writesSince(before), []);
   });
 
   it('append adds linux/s390x to an existing amd64 + arm64 index and keeps both', async () => {

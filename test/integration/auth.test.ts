@@ -26,11 +26,6 @@ function dockerConfig(config: unknown): string {
 /** Output without the runner's ::add-mask:: commands (which carry the secrets by design). */
 const visible = (out: string) => out.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n');
 
-async function writesSince(reg: RunningRegistry, from: number): Promise<string[]> {
-  const upTo = await reg.mark();
-  return reg.requests().slice(from, upTo).filter((l) => !/"(GET|HEAD) /.test(l) && !/" 401 /.test(l));
-}
-
 describe('htpasswd registry', () => {
   let reg: RunningRegistry;
   const target = () => ({ url: reg.url, authorization: basic(USER, PASSWORD) });
@@ -66,7 +61,7 @@ describe('htpasswd registry', () => {
     assert.match(errors[0] as string, /UNAUTHORIZED/);
     assert.match(errors[0] as string, new RegExp(`check the credentials for ${reg.host}`));
     assert.ok(!visible(run.stdout).includes('not-the-password'));
-    assert.deepEqual(await writesSince(reg, before), []);
+    assert.deepEqual(await reg.writesSince(before), []);
   });
 
   it('gets credentials from a docker-credential helper on PATH', async () => {
@@ -194,7 +189,7 @@ describe('token-auth registry (JWTs verified by the registry)', () => {
     assert.notEqual(run.code, 0);
     assert.match(run.stdout, new RegExp(`${reg.host}: the token server .* refused the credentials \\(docker config\\) with HTTP 401`));
     assert.ok(!visible(run.stdout).includes('wrong-pass'));
-    assert.deepEqual(await writesSince(reg, before), []);
+    assert.deepEqual(await reg.writesSince(before), []);
     assert.equal((await getManifestBytes(target(), 'app', '2')).status, 404);
   });
 

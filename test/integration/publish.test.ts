@@ -12,12 +12,6 @@ const FOUR = [
   { os: 'linux', architecture: 's390x' },
 ];
 
-/** Requests that write (anything but GET/HEAD) in the registry's access log since `from`. */
-async function writesSince(reg: RunningRegistry, from: number): Promise<string[]> {
-  const upTo = await reg.mark();
-  return reg.requests().slice(from, upTo).filter((l) => !/"(GET|HEAD) /.test(l));
-}
-
 describe('publish end to end (real registry, bundled action)', () => {
   let reg: RunningRegistry;
   const t = () => ({ url: reg.url });
@@ -103,7 +97,7 @@ describe('publish end to end (real registry, bundled action)', () => {
     assert.match(run.stdout, new RegExp(`${reg.host}/svc:nope-arm64: MANIFEST_UNKNOWN`));
     assert.match(run.stdout, new RegExp(`${reg.host}/other:missing: (NAME_UNKNOWN|MANIFEST_UNKNOWN)`));
     assert.match(run.stdout, /::error title=Registry error::/);
-    assert.deepEqual(await writesSince(reg, before), []);
+    assert.deepEqual(await reg.writesSince(before), []);
     assert.equal(sha256((await getManifestBytes(t(), 'svc', 'stable')).bytes), existing.digest);
     assert.equal((await getManifestBytes(t(), 'svc', 'new')).status, 404);
     assert.ok(good.digest);
@@ -115,7 +109,7 @@ describe('publish end to end (real registry, bundled action)', () => {
     const before = await reg.mark();
     const dry = await runAction({ ...inputs, push: 'false' });
     assert.equal(dry.code, 0, dry.stdout + dry.stderr);
-    assert.deepEqual(await writesSince(reg, before), [], 'a dry run makes no write request');
+    assert.deepEqual(await reg.writesSince(before), [], 'a dry run makes no write request');
     assert.equal((await getManifestBytes(t(), 'det', '1')).status, 404);
     assert.match(dry.summary, /dry run/);
 
@@ -127,7 +121,7 @@ describe('publish end to end (real registry, bundled action)', () => {
     assert.equal(second.code, 0);
     assert.equal(second.outputs.digest, first.outputs.digest);
     assert.equal(second.outputs.manifest, first.outputs.manifest);
-    assert.deepEqual(await writesSince(reg, mid), [], 'the second run PUT nothing: the tag was already at the digest');
+    assert.deepEqual(await reg.writesSince(mid), [], 'the second run PUT nothing: the tag was already at the digest');
     assert.match(second.stdout, /already at sha256:/);
   });
 });
