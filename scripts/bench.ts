@@ -2,10 +2,10 @@
  * Benchmarks (npm run bench). Not timed tests: figures for BENCHMARKS.md.
  *
  * latency: a real registry behind a TCP proxy adding a round trip (BENCH_RTT_MS, default 50);
- *   N per-arch images (BENCH_N, default 4,16,64); alternating runs (BENCH_RUNS, default 5) of the
- *   bundled action in a fresh `node dist/index.js` process and of `docker manifest create --insecure`
- *   + `docker manifest push --insecure`. Medians, the ratio docker / action, and request counts from
- *   the registry's access log.
+ *   N per-arch images (BENCH_N, default 4,16,64); rounds (BENCH_RUNS, default 7), each running every
+ *   N in turn with both tools: the bundled action in a fresh `node dist/index.js` process, and
+ *   `docker manifest create --insecure` + `docker manifest push --insecure`. Medians, the ratio
+ *   docker / action, and request counts from the registry's access log.
  * copy: two real registries on loopback (the target with basic auth), per-arch images with
  *   incompressible layers (BENCH_COPY_MIB in total, default 256); the action against
  *   `skopeo copy --all` of the same images between the same registries. Wall time, throughput and
@@ -47,31 +47,44 @@ console.log(`# machine: ${cpus().length} × ${cpus()[0]?.model}, ${(totalmem() /
 if (parts.includes('latency')) {
   const rtt = Number(process.env.BENCH_RTT_MS ?? 50);
   const sizes = (process.env.BENCH_N ?? '4,16,64').split(',').map(Number);
-  const runs = Number(process.env.BENCH_RUNS ?? 5);
-  // The registry's application log at warn: per-request info lines cost its CPU for both tools
-  // alike; the access log that counts requests stays on.
-  const reg = await startRegistry({ logLevel: 'warn' });
+  const runs = Number(process.env.BENCH_RUNS ?? 7);
+  // The registry shares this machine's cores with the tools measured, which a remote registry does
+  // not; two settings keep its own CPU cost from standing in for network time, for both tools
+  // alike. Application log at warn: per-request info lines (the access log that counts requests
+  // stays on). GOGC=400: distribution 2.8 reads every blob through a 4 MiB buffer, and with the few
+  // MiB of live heap this registry has, Go's default (100) means a collection for every blob
+  // served; a production registry's heap is far larger. BENCH_REGISTRY_GOGC='' runs Go's default.
+  const gogc = process.env.BENCH_REGISTRY_GOGC ?? '400';
+  const reg = await startRegistry({ logLevel: 'warn', env: gogc ? { GOGC: gogc } : {} });
   const proxy = await startLatencyProxy(reg.port, rtt);
-  console.log(`\n## latency: round trip ${rtt} ms added by a TCP proxy; ${runs} alternating runs per N\n`);
+  console.log(`\n## latency: round trip ${rtt} ms added by a TCP proxy; ${runs} rounds, each running every N with both tools in turn; registry GOGC=${gogc || 'default'}\n`);
+  interface Tally {
+    action: number[];
+    docker: number[];
+    actionRequests: number;
+    dockerRequests: number;
+    dockerFailures: number;
+  }
+  const tally = new Map<number, Tally>();
   const rows: string[] = [];
-  const summary: string[] = [];
   try {
     for (const n of sizes) {
-      const repo = `bench/n${n}`;
-      for (let i = 0; i < n; i++) await pushImage({ url: reg.url }, repo, `a${i}`, platformFor(i));
-      const sources = Array.from({ length: n }, (_, i) => `${proxy.host}/${repo}:a${i}`);
-      const action: number[] = [];
-      const docker: number[] = [];
-      let actionRequests = 0;
-      let dockerRequests = 0;
-      let dockerFailures = 0;
-      for (let r = 0; r < runs; r++) {
+      for (let i = 0; i < n; i++) await pushImage({ url: reg.url }, `bench/n${n}`, `a${i}`, platformFor(i));
+      tally.set(n, { action: [], docker: [], actionRequests: 0, dockerRequests: 0, dockerFailures: 0 });
+    }
+    // Rounds rather than one N after another: a machine whose speed drifts (shared hosts do) then
+    // weighs on every N alike, and the ratio between sizes compares like with like.
+    for (let r = 0; r < runs; r++) {
+      for (const n of sizes) {
+        const t = tally.get(n) as Tally;
+        const repo = `bench/n${n}`;
+        const sources = Array.from({ length: n }, (_, i) => `${proxy.host}/${repo}:a${i}`);
         let from = await reg.mark();
         const run = await runAction({ sources: sources.join('\n'), tags: `${proxy.host}/${repo}:action-${r}`, ...(process.env.BENCH_CONCURRENCY ? { concurrency: process.env.BENCH_CONCURRENCY } : {}) });
         if (run.code !== 0) throw new Error(`action failed: ${run.stdout}`);
-        actionRequests = await requestsBetween(reg, from);
-        action.push(run.ms);
-        rows.push(`| ${n} | action | ${r + 1} | ${run.ms} | ${actionRequests} |`);
+        t.actionRequests = await requestsBetween(reg, from);
+        t.action.push(run.ms);
+        rows.push(`| ${n} | action | ${r + 1} | ${run.ms} | ${t.actionRequests} |`);
 
         // docker's registry ping through the proxy occasionally ends in EOF; such an attempt is
         // reported and run again from scratch (fresh DOCKER_CONFIG, fresh tag); it never counts.
@@ -90,19 +103,16 @@ if (parts.includes('latency')) {
           } catch (e) {
             const first = String((e as { stderr?: string }).stderr ?? e).split('\n')[0];
             console.error(`docker attempt ${attempt} failed (${first}); running it again`);
-            dockerFailures++;
+            t.dockerFailures++;
             if (attempt === 3) throw e;
           } finally {
             rmSync(cfg, { recursive: true, force: true });
           }
         }
-        dockerRequests = await requestsBetween(reg, from);
-        docker.push(ms);
-        rows.push(`| ${n} | docker manifest | ${r + 1} | ${ms} | ${dockerRequests} |`);
+        t.dockerRequests = await requestsBetween(reg, from);
+        t.docker.push(ms);
+        rows.push(`| ${n} | docker manifest | ${r + 1} | ${ms} | ${t.dockerRequests} |`);
       }
-      const a = median(action);
-      const d = median(docker);
-      summary.push(`| ${n} | ${a} | ${d} | ${(d / a).toFixed(1)}× | ${actionRequests} (limit ${2 * n + 4}) | ${dockerRequests} | ${dockerFailures} |`);
     }
   } finally {
     await proxy.stop();
@@ -110,11 +120,20 @@ if (parts.includes('latency')) {
   }
   console.log('| N | action median (ms) | docker manifest median (ms) | docker / action | action requests | docker requests | docker attempts run again |');
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
-  for (const s of summary) console.log(s);
-  const a4 = Number(summary[0]?.split('|')[2]);
-  const aLast = Number(summary[summary.length - 1]?.split('|')[2]);
-  if (sizes.length > 1) console.log(`\nAction time at N=${sizes[sizes.length - 1]} / at N=${sizes[0]}: ${(aLast / a4).toFixed(2)}`);
-  console.log('\nRaw rows:\n\n| N | tool | run | ms | requests |\n| --- | --- | --- | --- | --- |');
+  for (const n of sizes) {
+    const t = tally.get(n) as Tally;
+    const a = median(t.action);
+    const d = median(t.docker);
+    console.log(`| ${n} | ${a} | ${d} | ${(d / a).toFixed(1)}× | ${t.actionRequests} (limit ${2 * n + 4}) | ${t.dockerRequests} | ${t.dockerFailures} |`);
+  }
+  if (sizes.length > 1) {
+    const first = sizes[0] as number;
+    const last = sizes[sizes.length - 1] as number;
+    const ratio = median((tally.get(last) as Tally).action) / median((tally.get(first) as Tally).action);
+    console.log(`\nAction time at N=${last} / at N=${first}: ${ratio.toFixed(2)}`);
+  }
+  rows.sort((a, b) => Number(a.split('|')[1]) - Number(b.split('|')[1]));
+  console.log('\nRaw rows (in the order run within each N):\n\n| N | tool | run | ms | requests |\n| --- | --- | --- | --- | --- |');
   for (const r of rows) console.log(r);
 }
 

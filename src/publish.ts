@@ -531,8 +531,9 @@ export async function publish(inputs: Inputs, pool: RegistryPool): Promise<Publi
       throw new AggregateActionError(`${failures.length} of ${inputs.sources.length} source(s) could not be read; nothing was written`, errors);
     }
     const children = settled.flatMap((r) => (r as PromiseFulfilledResult<Child[]>).value);
-    for (const c of children) {
-      log.info(`${c.attestation ? 'attestation' : formatPlatform(c.descriptor.platform as Platform)}  ${c.descriptor.digest}  ${c.source}`);
+    // One write for the whole list: this runs between the last source read and the first write.
+    if (children.length) {
+      log.info(children.map((c) => `${c.attestation ? 'attestation' : formatPlatform(c.descriptor.platform as Platform)}  ${c.descriptor.digest}  ${c.source}`).join('\n'));
     }
     return children;
   });

@@ -5,6 +5,7 @@
  * credentials to another host.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { Agent, type Dispatcher, EnvHttpProxyAgent, buildConnector, request as undiciRequest } from 'undici';
 import { takeWarmSocket } from '../preconnect.ts';
@@ -161,7 +162,10 @@ function isTlsProtocolMismatch(e: unknown): boolean {
   );
 }
 
-/** A counting semaphore: requests per registry here, blob copies in publish.ts. */
+/**
+ * A counting semaphore: requests per registry here, blob copies in publish.ts. A slot goes
+ * straight from the holder that releases it to the next waiter, in order.
+ */
 export class Semaphore {
   private active = 0;
   private readonly waiting: Array<() => void> = [];
@@ -169,13 +173,86 @@ export class Semaphore {
   constructor(limit: number) {
     this.limit = Math.max(1, limit);
   }
-  async acquire(): Promise<() => void> {
-    if (this.active >= this.limit) await new Promise<void>((r) => this.waiting.push(r));
-    this.active++;
+  acquire(): Promise<() => void> {
+    if (this.active < this.limit) {
+      this.active++;
+      return Promise.resolve(this.releaser());
+    }
+    return new Promise((resolve) => this.waiting.push(() => resolve(this.releaser())));
+  }
+  private releaser(): () => void {
+    let released = false;
     return () => {
-      this.active--;
-      this.waiting.shift()?.();
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
     };
+  }
+}
+
+/**
+ * Connections opened ahead of need to replace ones the server closed. undici's pool gives the
+ * next request to the first free slot, connected or not, so a slot whose connection was closed
+ * would connect only when a request is already waiting on it. Here the replacement is opened as
+ * soon as the close is seen, with the same connector (TLS settings, timeouts) and the same
+ * parameters undici used for that origin; the slot's next connect takes it. At most `limit` wait
+ * per origin; idle ones never keep the process alive and are closed with the endpoint.
+ */
+class SpareConnections {
+  private readonly waiting = new Map<string, Array<Promise<Socket | undefined>>>();
+  /** Connect parameters undici used, per origin (`http://host:port`). */
+  private readonly seen = new Map<string, buildConnector.Options>();
+  private readonly opened = new Set<Socket>();
+  private readonly connect: buildConnector.connector;
+  private readonly limit: number;
+
+  constructor(connect: buildConnector.connector, limit: number) {
+    this.connect = connect;
+    this.limit = limit;
+  }
+
+  /** A replacement for this origin, when one was opened; records the parameters otherwise. */
+  take(opts: buildConnector.Options): Promise<Socket | undefined> | undefined {
+    const origin = `${opts.protocol}//${opts.host ?? `${opts.hostname}:${opts.port}`}`;
+    this.seen.set(origin, opts);
+    const next = this.waiting.get(origin)?.shift();
+    return next?.then((socket) => {
+      if (!socket || socket.destroyed) return undefined;
+      this.opened.delete(socket);
+      socket.removeAllListeners('error');
+      socket.ref();
+      return socket;
+    });
+  }
+
+  /** Opens a replacement for a connection to the origin of `url` that the server closed. */
+  replace(url: string): void {
+    const u = new URL(url);
+    const origin = `${u.protocol}//${u.host}`;
+    const opts = this.seen.get(origin);
+    const list = this.waiting.get(origin) ?? [];
+    if (!opts || list.length >= this.limit) return;
+    this.waiting.set(origin, list);
+    list.push(
+      new Promise((resolve) => {
+        this.connect(opts, (err, socket) => {
+          if (err || !socket) return resolve(undefined);
+          socket.unref(); // an unused replacement never keeps the process alive
+          socket.on('error', () => socket.destroy());
+          this.opened.add(socket);
+          socket.once('close', () => this.opened.delete(socket));
+          resolve(socket);
+        });
+      }),
+    );
+  }
+
+  close(): void {
+    for (const socket of this.opened) socket.destroy();
+    this.opened.clear();
+    this.waiting.clear();
   }
 }
 
@@ -196,6 +273,7 @@ export class Endpoint {
   private scheme: 'https' | 'http' | undefined;
   private readonly preferredScheme: 'https' | 'http';
   private readonly dispatcher: Dispatcher;
+  private readonly spares: SpareConnections | undefined;
   private readonly limiter: Semaphore;
   private readonly options: TransportOptions;
   readonly stats: TransportStats;
@@ -226,12 +304,15 @@ export class Endpoint {
     if (proxied) {
       this.dispatcher = new EnvHttpProxyAgent({ ...common, requestTls: tls });
     } else {
-      // Connections opened during start-up (preconnect.ts) are used first, then new ones.
+      // Connections opened ahead of need are used first (replacements for connections the server
+      // closed, then those opened during start-up by preconnect.ts), then new ones.
       const connectNew = buildConnector({ ...tls, timeout: options.connectTimeoutSeconds * 1000 });
+      this.spares = new SpareConnections(connectNew, Math.max(options.concurrency, 1));
+      const spares = this.spares;
       const connect: buildConnector.connector = (opts, callback) => {
-        const warm = takeWarmSocket(opts.protocol, opts.hostname, opts.port);
-        if (!warm) return connectNew(opts, callback);
-        warm.then((socket) => (socket ? callback(null, socket) : connectNew(opts, callback)));
+        const ready = spares.take(opts) ?? takeWarmSocket(opts.protocol, opts.hostname, opts.port);
+        if (!ready) return connectNew(opts, callback);
+        ready.then((socket) => (socket ? callback(null, socket) : connectNew(opts, callback)));
       };
       this.dispatcher = new Agent({ ...common, connect });
     }
@@ -309,6 +390,7 @@ export class Endpoint {
   }
 
   async close(): Promise<void> {
+    this.spares?.close();
     await this.dispatcher.close().catch(() => undefined);
   }
 
@@ -402,6 +484,10 @@ export class Endpoint {
           dispatcher: this.dispatcher,
           ...(opts.highWaterMark ? { highWaterMark: opts.highWaterMark } : {}),
         });
+        // A server that closes the connection after its answer (distribution does after every
+        // HEAD) leaves the pool a connection short: the next request given to that slot would
+        // pay a new handshake. The replacement is opened now, while other requests are in flight.
+        if (/\bclose\b/i.test(header({ headers: res.headers }, 'connection') ?? '')) this.spares?.replace(url);
         // Request-level detail only under step debug logging (it costs a write per request).
         if (log.isDebug()) {
           log.debug(`${opts.method} ${redactUrl(url)} → ${res.statusCode} (${Date.now() - t0} ms, at +${Math.round(performance.now())} ms)`);
