@@ -49,15 +49,20 @@ if (parts.includes('latency')) {
   const sizes = (process.env.BENCH_N ?? '4,16,64').split(',').map(Number);
   const runs = Number(process.env.BENCH_RUNS ?? 7);
   // The registry shares this machine's cores with the tools measured, which a remote registry does
-  // not; two settings keep its own CPU cost from standing in for network time, for both tools
+  // not; these settings keep its own CPU cost from standing in for network time, for both tools
   // alike. Application log at warn: per-request info lines (the access log that counts requests
   // stays on). GOGC=400: distribution 2.8 reads every blob through a 4 MiB buffer, and with the few
   // MiB of live heap this registry has, Go's default (100) means a collection for every blob
-  // served; a production registry's heap is far larger. BENCH_REGISTRY_GOGC='' runs Go's default.
+  // served. GODEBUG=madvdontneed=0: between bursts Go hands the heap back to the kernel, and the
+  // next burst faults it in again, page by zeroed page; a production registry's heap stays large.
+  // BENCH_REGISTRY_GOGC='' and BENCH_REGISTRY_GODEBUG='' run Go's defaults.
   const gogc = process.env.BENCH_REGISTRY_GOGC ?? '400';
-  const reg = await startRegistry({ logLevel: 'warn', env: gogc ? { GOGC: gogc } : {} });
+  const godebug = process.env.BENCH_REGISTRY_GODEBUG ?? 'madvdontneed=0';
+  const reg = await startRegistry({ logLevel: 'warn', env: { ...(gogc ? { GOGC: gogc } : {}), ...(godebug ? { GODEBUG: godebug } : {}) } });
   const proxy = await startLatencyProxy(reg.port, rtt);
-  console.log(`\n## latency: round trip ${rtt} ms added by a TCP proxy; ${runs} rounds, each running every N with both tools in turn; registry GOGC=${gogc || 'default'}\n`);
+  console.log(
+    `\n## latency: round trip ${rtt} ms added by a TCP proxy; ${runs} rounds, each running every N with both tools in turn; registry GOGC=${gogc || '(default)'} GODEBUG=${godebug || '(default)'}\n`,
+  );
   interface Tally {
     action: number[];
     docker: number[];
@@ -104,7 +109,7 @@ if (parts.includes('latency')) {
             const first = String((e as { stderr?: string }).stderr ?? e).split('\n')[0];
             console.error(`docker attempt ${attempt} failed (${first}); running it again`);
             t.dockerFailures++;
-            if (attempt === 3) throw e;
+            if (attempt === 5) throw e;
           } finally {
             rmSync(cfg, { recursive: true, force: true });
           }
@@ -139,7 +144,7 @@ if (parts.includes('latency')) {
 
 if (parts.includes('copy')) {
   const totalMiB = Number(process.env.BENCH_COPY_MIB ?? 256);
-  const runs = Number(process.env.BENCH_COPY_RUNS ?? 3);
+  const runs = Number(process.env.BENCH_COPY_RUNS ?? 7);
   const arches = [
     { os: 'linux', architecture: 'amd64' },
     { os: 'linux', architecture: 'arm64', variant: 'v8' },
