@@ -30,7 +30,7 @@ export interface RegistryOptions {
   htpasswd?: { username: string; password: string };
   token?: { realm: string; service: string; issuer: string; rootCertBundle: string };
   tls?: { certificate: string; key: string };
-  /** Extra environment for the registry process (GOGC for benchmarks). */
+  /** Extra environment for the registry process (Go runtime settings, for benchmarks). */
   env?: Record<string, string>;
 }
 
