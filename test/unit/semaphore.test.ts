@@ -4,6 +4,14 @@ import { Semaphore } from '../../src/registry/transport.ts';
 
 const tick = () => new Promise((r) => setImmediate(r));
 
+/** Starts an acquire; `admitted()` tells, after a tick, whether it got a slot. */
+async function attempt(s: Semaphore): Promise<{ admitted: () => boolean }> {
+  let got = false;
+  void s.acquire().then(() => (got = true));
+  await tick();
+  return { admitted: () => got };
+}
+
 describe('Semaphore', () => {
   it('admits up to its limit, then hands each released slot to the longest waiter', async () => {
     const s = new Semaphore(2);
@@ -28,10 +36,7 @@ describe('Semaphore', () => {
     // All released: the limit is whole again.
     const x = await s.acquire();
     const y = await s.acquire();
-    let third = false;
-    void s.acquire().then(() => (third = true));
-    await tick();
-    assert.equal(third, false);
+    assert.equal((await attempt(s)).admitted(), false);
     x();
     y();
   });
@@ -54,22 +59,17 @@ describe('Semaphore', () => {
     release();
     release();
     const one = await s.acquire();
-    let two = false;
-    void s.acquire().then(() => (two = true));
-    await tick();
-    assert.equal(two, false);
+    assert.equal((await attempt(s)).admitted(), false);
     one();
   });
 
   it('treats a limit below 1 as 1', async () => {
     const s = new Semaphore(0);
     const release = await s.acquire();
-    let second = false;
-    void s.acquire().then(() => (second = true));
-    await tick();
-    assert.equal(second, false);
+    const second = await attempt(s);
+    assert.equal(second.admitted(), false);
     release();
     await tick();
-    assert.equal(second, true);
+    assert.equal(second.admitted(), true);
   });
 });
