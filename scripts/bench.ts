@@ -18,10 +18,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { runAction } from '../test/helpers/action.ts';
-import { pushImage } from '../test/helpers/images.ts';
-import { startLatencyProxy } from '../test/helpers/latency-proxy.ts';
-import { type RunningRegistry, startRegistry } from '../test/helpers/registry.ts';
+import { runAction } from '../__tests__/helpers/action.ts';
+import { pushImage } from '../__tests__/helpers/images.ts';
+import { startLatencyProxy } from '../__tests__/helpers/latency-proxy.ts';
+import { type RunningRegistry, startRegistry } from '../__tests__/helpers/registry.ts';
 
 const exec = promisify(execFile);
 const parts = process.argv.slice(2).length ? process.argv.slice(2) : ['latency', 'copy'];

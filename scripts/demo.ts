@@ -3,9 +3,9 @@
  * the bundled action run as the runner runs it, and the result read back.
  */
 import { execFileSync } from 'node:child_process';
-import { runAction } from '../test/helpers/action.ts';
-import { pushImage } from '../test/helpers/images.ts';
-import { startRegistry } from '../test/helpers/registry.ts';
+import { runAction } from '../__tests__/helpers/action.ts';
+import { pushImage } from '../__tests__/helpers/images.ts';
+import { startRegistry } from '../__tests__/helpers/registry.ts';
 
 const platforms = [
   { os: 'linux', architecture: 'amd64' },

@@ -1,5 +1,5 @@
 /**
- * The OCI image-spec JSON schemas (draft-04) from ../shared/conformance/oci-schema, registered
+ * The OCI image-spec JSON schemas (draft-04) from __tests__/fixtures/conformance/oci-schema, registered
  * under every alias URL the upstream validator uses, plus the three checks upstream makes outside
  * the schemas (go-digest validation, padded base64 `data`, `Env` entries with '=').
  */
