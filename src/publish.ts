@@ -23,6 +23,7 @@ import {
 } from './oci/manifest.ts';
 import { type Platform, compact, formatPlatform, normalize, platformKey } from './oci/platform.ts';
 import type { Reference } from './oci/reference.ts';
+import { type ImageConfig, platformFromConfig } from './oci/config.ts';
 import { BLOB_STREAM_BUFFER, CONFIG_LIMIT, type RegistryClient, type RegistryPool } from './registry/client.ts';
 import { Semaphore } from './registry/transport.ts';
 
@@ -74,27 +75,6 @@ async function mapAll<T, R>(items: T[], limit: number, fn: (item: T, i: number) 
   const failed = settled.find((s) => s.status === 'rejected') as PromiseRejectedResult | undefined;
   if (failed) throw failed.reason;
   return settled.map((s) => (s as PromiseFulfilledResult<R>).value);
-}
-
-interface ImageConfig {
-  os?: unknown;
-  architecture?: unknown;
-  variant?: unknown;
-  'os.version'?: unknown;
-  'os.features'?: unknown;
-}
-
-/** Platform from an image config blob. */
-export function platformFromConfig(config: ImageConfig): Partial<Platform> {
-  const p: Partial<Platform> = {};
-  if (typeof config.os === 'string') p.os = config.os;
-  if (typeof config.architecture === 'string') p.architecture = config.architecture;
-  if (typeof config.variant === 'string' && config.variant) p.variant = config.variant;
-  if (typeof config['os.version'] === 'string' && config['os.version']) p['os.version'] = config['os.version'];
-  if (Array.isArray(config['os.features']) && config['os.features'].length) {
-    p['os.features'] = config['os.features'].filter((f): f is string => typeof f === 'string');
-  }
-  return p;
 }
 
 /** Applies a source line's overrides over what the config (or index) says. */
