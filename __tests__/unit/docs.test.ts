@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { getInputs } from '../../src/inputs.ts';
+import { getInputs, parseAnnotations } from '../../src/inputs.ts';
 import { inputsTable, outputsTable, readActionYml, section } from '../../scripts/docs.ts';
 import { projectRoot } from '../helpers/action.ts';
 
@@ -28,6 +28,16 @@ describe('README and action.yml agree', () => {
     const main = readFileSync(`${projectRoot}/src/main.ts`, 'utf8');
     const set = [...main.matchAll(/core\.setOutput\('([^']+)'/g)].map((m) => m[1]);
     assert.deepEqual(set.sort(), Object.keys(action.outputs).sort());
+  });
+  it('the annotations description names the prefixes as the parser reads them', () => {
+    const description = action.inputs.annotations?.description ?? '';
+    const parsed = parseAnnotations('a=1\nindex:b=2\nmanifest-descriptor:c=3\nmanifest:d=4\nindex-descriptor:e=5');
+    assert.deepEqual(parsed.indexAnnotations, { a: '1', b: '2' }, 'unprefixed and index: lines');
+    assert.deepEqual(parsed.descriptorAnnotations, { c: '3' }, 'manifest-descriptor: lines');
+    assert.deepEqual(parsed.skippedAnnotations, ['manifest:d=4', 'index-descriptor:e=5']);
+    for (const prefix of ['Unprefixed', '`index:`', '`manifest-descriptor:`', '`manifest:`', '`index-descriptor:`']) assert.ok(description.includes(prefix), prefix);
+    assert.doesNotMatch(description, /\b(index|manifest)-(?!descriptor)/, 'no index-/manifest- prefixes: the parser wants a colon');
+    assert.match(description, /DOCKER_METADATA_ANNOTATIONS_LEVELS=index/);
   });
   it('every optional input has a default and a description; runs on node24 from dist/', () => {
     for (const [name, input] of Object.entries(action.inputs)) {
