@@ -6,8 +6,8 @@ cd "$(dirname "$0")/.."
 run() { scripts/with-node24.sh "$@"; }
 scripts/ensure-tools.sh
 run npx --no-install tsc -p tsconfig.json --noEmit
-# Lint: code (eslint) and the workflows (action-validator; its schema predates node24, so action.yml
-# itself is checked by __tests__/unit/docs.test.ts).
+# Lint: code (eslint). action.yml, the workflows and the README snippets are checked against
+# SchemaStore schemas by __tests__/unit/workflows.test.ts and readme-yaml.test.ts.
 run npm run --silent lint
 run node scripts/build.ts --check
 run node --test --test-reporter=spec --test-reporter-destination=stdout '__tests__/unit/**/*.test.ts' '__tests__/integration/**/*.test.ts' "$@"
