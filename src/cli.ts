@@ -9,11 +9,11 @@ import { parseArgs } from 'node:util';
 import { describeError } from './errors.ts';
 import { getInputs } from './inputs.ts';
 import { consoleLogger, setLogger } from './log.ts';
-import { publishWithInputs } from './main.ts';
 import { parseManifest, INDEX_TYPES } from './oci/manifest.ts';
 import { only, sortPlatforms } from './oci/match.ts';
 import { formatPlatform, type Platform, parsePlatform } from './oci/platform.ts';
 import { parseDockerRef } from './oci/reference.ts';
+import { publishInputs } from './publish/index.ts';
 import { RegistryPool } from './registry/client.ts';
 
 const USAGE = `Usage:
@@ -89,9 +89,9 @@ async function publishCommand(argv: string[]): Promise<number> {
     concurrency: values.concurrency ?? '',
   };
   const inputs = getInputs((name) => raw[name] ?? '');
-  const result = await publishWithInputs(inputs);
+  const result = await publishInputs(inputs);
   if (values.json) {
-    const { children: _children, ...rest } = result;
+    const { entries: _entries, ...rest } = result;
     process.stdout.write(`${JSON.stringify({ ...rest, manifest: JSON.parse(result.manifest) }, null, 2)}\n`);
   } else {
     process.stdout.write(`${result.dryRun ? 'would publish' : 'published'} ${result.digest}\n`);
@@ -126,9 +126,9 @@ async function inspectCommand(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new Error(`inspect takes one reference\n${USAGE}`);
   setLogger(consoleLogger({ debug: values.debug }));
   const ref = parseDockerRef(positionals[0] as string);
-  const pool = new RegistryPool({ transport: { insecureRegistries: values['insecure-registry'] ?? [] } });
+  const registries = new RegistryPool({ transport: { insecureRegistries: values['insecure-registry'] ?? [] } });
   try {
-    const client = pool.client(ref.domain);
+    const client = registries.client(ref.domain);
     const fetched = await client.getManifest(ref.path, ref.identifier);
     const parsed = parseManifest(fetched, ref.toString());
     const entries: InspectEntry[] = [];
@@ -182,7 +182,7 @@ async function inspectCommand(argv: string[]): Promise<number> {
     }
     return 0;
   } finally {
-    await pool.close();
+    await registries.close();
   }
 }
 

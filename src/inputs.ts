@@ -17,7 +17,7 @@ export interface SourceOverrides {
 
 export interface SourceSpec {
   /** The line as written (reference and options). */
-  raw: string;
+  line: string;
   /** Normalized reference; `:latest` when neither tag nor digest was given. */
   ref: Reference;
   overrides: SourceOverrides;
@@ -122,7 +122,7 @@ export function parseSourceSpec(entry: string): SourceSpec {
         break;
     }
   }
-  return { raw: entry, ref, overrides };
+  return { line: entry, ref, overrides };
 }
 
 /** Parses a platform and refuses unknown OS or architecture names (typos must not ship). */

@@ -1,46 +1,14 @@
 /**
- * run(): inputs → publish → outputs and summary. The one place that turns a failure into
- * setFailed. Imported by tests without side effects.
+ * run(): the runner glue. Reads the inputs, calls the shared publish entry (src/publish/), writes
+ * the outputs and the summary; the one place that turns a failure into an error annotation.
+ * Imported by tests without side effects.
  */
 import { readFileSync } from 'node:fs';
 import * as core from '@actions/core';
 import { ActionError, describeError } from './errors.ts';
-import { type Inputs, getInputs } from './inputs.ts';
-import { log } from './log.ts';
-import { type PublishResult, publish } from './publish.ts';
-import { RegistryPool } from './registry/client.ts';
+import { getInputs } from './inputs.ts';
+import { publishInputs } from './publish/index.ts';
 import { renderSummary } from './summary.ts';
-
-export function poolFor(inputs: Inputs): RegistryPool {
-  const firstTagRegistry = inputs.tags[0]?.domain ?? '';
-  const explicitRegistry = (inputs.registry ?? firstTagRegistry).replace(/^https?:\/\//, '').replace(/\/.*$/, '');
-  return new RegistryPool({
-    transport: {
-      insecureRegistries: inputs.insecureRegistries,
-      retries: inputs.retries,
-      retryMaxSeconds: inputs.retryMaxSeconds,
-      requestTimeoutSeconds: inputs.timeoutSeconds,
-      concurrency: inputs.concurrency,
-    },
-    credentials: {
-      explicit:
-        inputs.username && inputs.password
-          ? { registry: explicitRegistry === 'index.docker.io' ? 'docker.io' : explicitRegistry, username: inputs.username, password: inputs.password }
-          : undefined,
-    },
-  });
-}
-
-/** Publishes with already-parsed inputs (the CLI uses this too). */
-export async function publishWithInputs(inputs: Inputs): Promise<PublishResult> {
-  if (inputs.password) log.setSecret(inputs.password);
-  const pool = poolFor(inputs);
-  try {
-    return await publish(inputs, pool);
-  } finally {
-    await pool.close();
-  }
-}
 
 export async function run(): Promise<void> {
   // If the event loop ever drained with the run unfinished (a request that never settles), fail
@@ -55,7 +23,7 @@ export async function run(): Promise<void> {
   process.once('beforeExit', onBeforeExit);
   try {
     const inputs = getInputs((name) => core.getInput(name));
-    const result = await publishWithInputs(inputs);
+    const result = await publishInputs(inputs);
     core.setOutput('digest', result.digest);
     core.setOutput('manifest', result.manifest);
     core.setOutput('media-type', result.mediaType);

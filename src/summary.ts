@@ -1,8 +1,8 @@
 /**
- * The job summary: per published index, a table of platform, child digest, size and source
+ * The job summary: per published index, a table of platform, entry digest, size and source
  * (attestations marked), then the digest, media type and every tag. All text is HTML-escaped.
  */
-import type { PublishResult } from './publish.ts';
+import type { PublishResult } from './publish/index.ts';
 import { formatPlatform } from './oci/platform.ts';
 
 export function escapeHtml(s: string): string {
@@ -22,10 +22,10 @@ export function renderSummary(r: PublishResult): string {
   lines.push('');
   lines.push('| Platform | Digest | Size | Source |');
   lines.push('| --- | --- | --- | --- |');
-  for (const c of r.children) {
-    const platform = c.attestation ? 'attestation' : formatPlatform(c.descriptor.platform ?? { os: 'unknown', architecture: 'unknown' });
+  for (const e of r.entries) {
+    const platform = e.attestation ? 'attestation' : formatPlatform(e.descriptor.platform ?? { os: 'unknown', architecture: 'unknown' });
     lines.push(
-      `| ${escapeHtml(platform)} | \`${escapeHtml(c.descriptor.digest)}\` | ${humanSize(c.descriptor.size)} | ${escapeHtml(c.source)} |`,
+      `| ${escapeHtml(platform)} | \`${escapeHtml(e.descriptor.digest)}\` | ${humanSize(e.descriptor.size)} | ${escapeHtml(e.line)} |`,
     );
   }
   lines.push('');

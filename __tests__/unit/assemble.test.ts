@@ -1,19 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ActionError } from '../../src/errors.ts';
-import { type Child, assembleIndex } from '../../src/oci/assemble.ts';
+import { type IndexEntry, assembleIndex } from '../../src/oci/assemble.ts';
 import { MediaType } from '../../src/oci/manifest.ts';
-import { mergeAppend } from '../../src/publish.ts';
 
 const d = (n: number) => `sha256:${String(n).padStart(64, '0')}` as const;
-const image = (n: number, os: string, architecture: string, variant?: string, mediaType: string = MediaType.DockerManifest): Child => ({
+const image = (n: number, os: string, architecture: string, variant?: string, mediaType: string = MediaType.DockerManifest): IndexEntry => ({
   descriptor: { mediaType, digest: d(n), size: 100 + n, platform: { os, architecture, ...(variant ? { variant } : {}) } },
-  source: `src${n}`,
+  line: `src${n}`,
   registry: 'r.io',
   repository: 'app',
   attestation: false,
 });
-const attestation = (n: number, of: number): Child => ({
+const attestation = (n: number, of: number): IndexEntry => ({
   descriptor: {
     mediaType: MediaType.OciManifest,
     digest: d(n),
@@ -21,7 +20,7 @@ const attestation = (n: number, of: number): Child => ({
     platform: { os: 'unknown', architecture: 'unknown' },
     annotations: { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': d(of) },
   },
-  source: `src${of}`,
+  line: `src${of}`,
   registry: 'r.io',
   repository: 'app',
   attestation: true,
@@ -29,7 +28,7 @@ const attestation = (n: number, of: number): Child => ({
 const opts = { mediaType: 'auto' as const, attestations: 'keep' as const, requirePlatforms: [], indexAnnotations: {}, descriptorAnnotations: {} };
 
 describe('assembleIndex', () => {
-  it('gives a Docker list for Docker children, byte-identical every time', () => {
+  it('gives a Docker list for Docker entries, byte-identical every time', () => {
     const a = assembleIndex([image(1, 'linux', 'amd64'), image(2, 'linux', 'arm64', 'v8')], opts);
     const b = assembleIndex([image(1, 'linux', 'amd64'), image(2, 'linux', 'arm64', 'v8')], opts);
     assert.equal(a.mediaType, MediaType.DockerList);
@@ -40,7 +39,7 @@ describe('assembleIndex', () => {
     assert.deepEqual(Object.keys(doc.manifests[1]), ['mediaType', 'digest', 'size', 'platform']);
     assert.deepEqual(Object.keys(doc.manifests[1].platform), ['architecture', 'os', 'variant']);
   });
-  it('gives OCI when any child is OCI, when forced, or with annotations', () => {
+  it('gives OCI when any entry is OCI, when forced, or with annotations', () => {
     assert.equal(assembleIndex([image(1, 'linux', 'amd64'), image(2, 'linux', 'arm64', undefined, MediaType.OciManifest)], opts).mediaType, MediaType.OciIndex);
     assert.equal(assembleIndex([image(1, 'linux', 'amd64')], { ...opts, mediaType: 'oci' }).mediaType, MediaType.OciIndex);
     const annotated = assembleIndex([image(1, 'linux', 'amd64')], { ...opts, indexAnnotations: { 'org.opencontainers.image.version': '1' }, descriptorAnnotations: { k: 'v' } });
@@ -53,11 +52,11 @@ describe('assembleIndex', () => {
     assert.throws(() => assembleIndex([image(1, 'linux', 'amd64')], { ...opts, mediaType: 'docker', indexAnnotations: { a: 'b' } }), /media-type is docker/);
   });
   it('orders images first, then attestations, and drops them on request', () => {
-    const children = [image(1, 'linux', 'amd64'), attestation(11, 1), image(2, 'linux', 'arm64'), attestation(12, 2)];
-    const kept = assembleIndex(children, opts);
+    const entries = [image(1, 'linux', 'amd64'), attestation(11, 1), image(2, 'linux', 'arm64'), attestation(12, 2)];
+    const kept = assembleIndex(entries, opts);
     assert.deepEqual(JSON.parse(kept.bytes.toString()).manifests.map((m: any) => m.digest), [d(1), d(2), d(11), d(12)]);
     assert.deepEqual(kept.platforms, ['linux/amd64', 'linux/arm64']);
-    const dropped = assembleIndex(children, { ...opts, attestations: 'drop' });
+    const dropped = assembleIndex(entries, { ...opts, attestations: 'drop' });
     assert.deepEqual(JSON.parse(dropped.bytes.toString()).manifests.map((m: any) => m.digest), [d(1), d(2)]);
   });
   it('refuses duplicate platforms naming both sources', () => {
@@ -78,14 +77,5 @@ describe('assembleIndex', () => {
       /required platform linux\/arm64 is not among the sources \(linux\/amd64\)/,
     );
     assert.doesNotThrow(() => assembleIndex([image(1, 'linux', 'arm64', 'v8')], { ...opts, requirePlatforms: [{ os: 'linux', architecture: 'arm64' }] }));
-  });
-});
-
-describe('mergeAppend', () => {
-  it('keeps existing entries, replaces same-platform ones with their attestations', () => {
-    const existing = [image(1, 'linux', 'amd64'), image(2, 'linux', 'arm64'), attestation(11, 1), attestation(12, 2)];
-    const fresh = [image(3, 'linux', 's390x'), image(4, 'linux', 'arm64'), attestation(14, 4)];
-    const merged = mergeAppend(existing, fresh);
-    assert.deepEqual(merged.map((c) => c.descriptor.digest), [d(1), d(3), d(4), d(11), d(14)]);
   });
 });

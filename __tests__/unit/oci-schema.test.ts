@@ -21,9 +21,9 @@ describe('assembled OCI indexes validate against the image-index schema', () => 
     const d = (n: number) => `sha256:${String(n).padStart(64, '0')}` as const;
     const index = assembleIndex(
       [
-        { descriptor: { mediaType: MediaType.OciManifest, digest: d(1), size: 10, platform: { os: 'linux', architecture: 'arm', variant: 'v7' } }, source: 'a', registry: 'r', repository: 'x', attestation: false },
-        { descriptor: { mediaType: MediaType.OciManifest, digest: d(2), size: 10, platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.20348.1', 'os.features': ['win32k'] } }, source: 'b', registry: 'r', repository: 'x', attestation: false },
-        { descriptor: { mediaType: MediaType.OciManifest, digest: d(3), size: 10, platform: { os: 'unknown', architecture: 'unknown' }, annotations: { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': d(1) } }, source: 'a', registry: 'r', repository: 'x', attestation: true },
+        { descriptor: { mediaType: MediaType.OciManifest, digest: d(1), size: 10, platform: { os: 'linux', architecture: 'arm', variant: 'v7' } }, line: 'a', registry: 'r', repository: 'x', attestation: false },
+        { descriptor: { mediaType: MediaType.OciManifest, digest: d(2), size: 10, platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.20348.1', 'os.features': ['win32k'] } }, line: 'b', registry: 'r', repository: 'x', attestation: false },
+        { descriptor: { mediaType: MediaType.OciManifest, digest: d(3), size: 10, platform: { os: 'unknown', architecture: 'unknown' }, annotations: { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': d(1) } }, line: 'a', registry: 'r', repository: 'x', attestation: true },
       ],
       { mediaType: 'auto', attestations: 'keep', requirePlatforms: [], indexAnnotations: { 'org.opencontainers.image.version': '1.0' }, descriptorAnnotations: { 'org.opencontainers.image.title': 't' } },
     );

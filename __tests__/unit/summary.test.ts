@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { PublishResult } from '../../src/publish.ts';
+import type { PublishResult } from '../../src/publish/index.ts';
 import { escapeHtml, renderSummary } from '../../src/summary.ts';
 
 const d = (n: number) => `sha256:${String(n).padStart(64, '0')}` as const;
@@ -10,9 +10,9 @@ const base: PublishResult = {
   mediaType: 'application/vnd.oci.image.index.v1+json',
   platforms: ['linux/amd64'],
   images: ['r.io/app@' + d(9)],
-  children: [
-    { descriptor: { mediaType: 'm', digest: d(1), size: 2048, platform: { os: 'linux', architecture: 'amd64' } }, source: 'r.io/app:<amd64>', registry: 'r.io', repository: 'app', attestation: false },
-    { descriptor: { mediaType: 'm', digest: d(2), size: 10, platform: { os: 'unknown', architecture: 'unknown' } }, source: 'r.io/app:<amd64>', registry: 'r.io', repository: 'app', attestation: true },
+  entries: [
+    { descriptor: { mediaType: 'm', digest: d(1), size: 2048, platform: { os: 'linux', architecture: 'amd64' } }, line: 'r.io/app:<amd64>', registry: 'r.io', repository: 'app', attestation: false },
+    { descriptor: { mediaType: 'm', digest: d(2), size: 10, platform: { os: 'unknown', architecture: 'unknown' } }, line: 'r.io/app:<amd64>', registry: 'r.io', repository: 'app', attestation: true },
   ],
   pushed: ['r.io/app:1'],
   unchanged: ['r.io/app:latest'],
@@ -22,7 +22,7 @@ const base: PublishResult = {
 };
 
 describe('job summary', () => {
-  it('lists every platform, child digest, size, source, the index digest and the tags', () => {
+  it('lists every platform, entry digest, size, source, the index digest and the tags', () => {
     const md = renderSummary(base);
     assert.match(md, /\| linux\/amd64 \| `sha256:0+1` \| 2\.0 KiB \| r\.io\/app:&lt;amd64&gt; \|/);
     assert.match(md, /\| attestation \| `sha256:0+2` \| 10 B \|/);

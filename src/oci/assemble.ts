@@ -1,5 +1,5 @@
 /**
- * Index assembly: pure code from resolved children to the index document. Deterministic: the same
+ * Index assembly: pure code from resolved index entries to the index document. Deterministic: the same
  * inputs always give the same bytes.
  */
 import { ActionError } from '../errors.ts';
@@ -11,15 +11,18 @@ export const REFERENCE_TYPE_ANNOTATION = 'vnd.docker.reference.type';
 export const REFERENCE_DIGEST_ANNOTATION = 'vnd.docker.reference.digest';
 
 /** One entry of the index to be, with where it came from. */
-export interface Child {
+export interface IndexEntry {
   descriptor: Descriptor;
-  /** The source line it came from (for messages and the summary). */
-  source: string;
-  /** Where the child manifest lives now. */
+  /**
+   * The source line it came from, as written (SourceSpec.line), or `<tag> (existing)` for an entry
+   * kept by append: for messages and the summary.
+   */
+  line: string;
+  /** Where the manifest it points at lives now. */
   registry: string;
   repository: string;
   attestation: boolean;
-  /** The child manifest bytes, when already fetched. */
+  /** That manifest's bytes, when already fetched. */
   manifestBytes?: Buffer;
 }
 
@@ -39,16 +42,16 @@ export interface AssembledIndex {
   bytes: Buffer;
   mediaType: string;
   format: IndexFormat;
-  children: Child[];
+  entries: IndexEntry[];
   /** os/arch[/variant] of each image entry, in index order. */
   platforms: string[];
 }
 
 /**
- * Orders children (images in input order, then attestations in the same order), refuses duplicate
+ * Orders entries (images in input order, then attestations in the same order), refuses duplicate
  * platforms and missing required ones, picks the format and serialises.
  */
-export function assembleIndex(input: Child[], options: AssembleOptions): AssembledIndex {
+export function assembleIndex(input: IndexEntry[], options: AssembleOptions): AssembledIndex {
   const images = input.filter((c) => !c.attestation);
   const imageDigests = new Set(images.map((c) => c.descriptor.digest));
   let attestations = input.filter((c) => c.attestation);
@@ -59,11 +62,11 @@ export function assembleIndex(input: Child[], options: AssembleOptions): Assembl
     return !subject || imageDigests.has(subject as Descriptor['digest']);
   });
 
-  const byPlatform = new Map<string, Child>();
+  const byPlatform = new Map<string, IndexEntry>();
   for (const c of images) {
     const p = c.descriptor.platform;
     if (!p) {
-      throw new ActionError(`source '${c.source}' has an image ${c.descriptor.digest} with no platform`, {
+      throw new ActionError(`source '${c.line}' has an image ${c.descriptor.digest} with no platform`, {
         kind: 'input',
         hint: 'Give one with platform=os/arch[/variant] after the reference',
       });
@@ -72,7 +75,7 @@ export function assembleIndex(input: Child[], options: AssembleOptions): Assembl
     const other = byPlatform.get(key);
     if (other) {
       throw new ActionError(
-        `two images have platform ${formatPlatform(p)}${p['os.version'] ? ` (os.version ${p['os.version']})` : ''}: '${other.source}' and '${c.source}'`,
+        `two images have platform ${formatPlatform(p)}${p['os.version'] ? ` (os.version ${p['os.version']})` : ''}: '${other.line}' and '${c.line}'`,
         { kind: 'input', hint: 'Each platform may appear once in an index: remove one source, or set platform=… to tell them apart' },
       );
     }
@@ -90,7 +93,7 @@ export function assembleIndex(input: Child[], options: AssembleOptions): Assembl
 
   const hasAnnotations =
     Object.keys(options.indexAnnotations).length > 0 || Object.keys(options.descriptorAnnotations).length > 0;
-  const children = [...images, ...attestations];
+  const entries = [...images, ...attestations];
   let format: IndexFormat;
   if (options.mediaType === 'oci') format = 'oci';
   else if (options.mediaType === 'docker') {
@@ -102,11 +105,11 @@ export function assembleIndex(input: Child[], options: AssembleOptions): Assembl
     }
     format = 'docker';
   } else {
-    const allDocker = children.every((c) => c.descriptor.mediaType === MediaType.DockerManifest);
-    format = allDocker && !hasAnnotations && children.length > 0 ? 'docker' : 'oci';
+    const allDocker = entries.every((c) => c.descriptor.mediaType === MediaType.DockerManifest);
+    format = allDocker && !hasAnnotations && entries.length > 0 ? 'docker' : 'oci';
   }
 
-  const descriptors = children.map((c) => {
+  const descriptors = entries.map((c) => {
     const annotations = c.attestation
       ? { ...options.descriptorAnnotations, ...c.descriptor.annotations }
       : { ...c.descriptor.annotations, ...options.descriptorAnnotations };
@@ -121,7 +124,7 @@ export function assembleIndex(input: Child[], options: AssembleOptions): Assembl
     bytes,
     mediaType,
     format,
-    children,
+    entries,
     platforms: images.map((c) => formatPlatform(c.descriptor.platform as Platform)),
   };
 }

@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 import { Agent, type Dispatcher, EnvHttpProxyAgent, buildConnector, request as undiciRequest } from 'undici';
 import { takeWarmSocket } from '../preconnect.ts';
 import { ActionError } from '../errors.ts';
+import { Semaphore } from '../concurrency.ts';
 import { log } from '../log.ts';
 
 export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
@@ -160,36 +161,6 @@ function isTlsProtocolMismatch(e: unknown): boolean {
     code === 'EPROTO' ||
     /wrong version number|packet length too long|http request/i.test(message)
   );
-}
-
-/**
- * A counting semaphore: requests per registry here, blob copies in publish.ts. A slot goes
- * straight from the holder that releases it to the next waiter, in order.
- */
-export class Semaphore {
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
-  private readonly limit: number;
-  constructor(limit: number) {
-    this.limit = Math.max(1, limit);
-  }
-  acquire(): Promise<() => void> {
-    if (this.active < this.limit) {
-      this.active++;
-      return Promise.resolve(this.releaser());
-    }
-    return new Promise((resolve) => this.waiting.push(() => resolve(this.releaser())));
-  }
-  private releaser(): () => void {
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.active--;
-    };
-  }
 }
 
 /**

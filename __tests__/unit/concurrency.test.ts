@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Semaphore } from '../../src/registry/transport.ts';
+import { Semaphore, mapAll, mapSettled } from '../../src/concurrency.ts';
 
 const tick = () => new Promise((r) => setImmediate(r));
 

@@ -1,0 +1,181 @@
+/**
+ * The publish plan: resolve sources → assemble the index → make every entry present in every
+ * target repository → push the identical index bytes to every tag. Nothing is written until every
+ * source has been read and the index assembled; no tag is written until every entry is in place.
+ * `publishInputs` is the one entry the action (main.ts) and the CLI share.
+ */
+import { mapAll } from '../concurrency.ts';
+import { ActionError } from '../errors.ts';
+import type { Inputs } from '../inputs.ts';
+import { log } from '../log.ts';
+import { type IndexEntry, assembleIndex, isAttestation } from '../oci/assemble.ts';
+import { type Digest, sha256 } from '../oci/digest.ts';
+import { type FetchedManifest, parseManifest } from '../oci/manifest.ts';
+import type { Reference } from '../oci/reference.ts';
+import { RegistryPool } from '../registry/client.ts';
+import { EntryPlacer } from './place.ts';
+import { type TargetPlan, mergeAppend, planTargets, presenceKey, presenceQuestions, targetsOf } from './plan.ts';
+import { type CurrentDigests, pushTags, readCurrentDigests } from './push.ts';
+import { resolveSources } from './resolve.ts';
+
+export interface PublishResult {
+  digest: Digest;
+  manifest: string;
+  mediaType: string;
+  platforms: string[];
+  /** `<registry>/<repository>@<digest>` per target repository. */
+  images: string[];
+  entries: IndexEntry[];
+  /** Tags written, and tags that already pointed at the digest. */
+  pushed: string[];
+  unchanged: string[];
+  dryRun: boolean;
+  /** Per target repository: entries mounted, copied or already present. */
+  plan: TargetPlan[];
+  stats: { requests: number; retries: number; blobsCopied: number; bytesCopied: number; blobsMounted: number; firstRequestAt?: number };
+}
+
+/** The registries a run talks to, configured from its inputs (credentials for `registry`). */
+export function registriesFor(inputs: Inputs): RegistryPool {
+  const firstTagRegistry = inputs.tags[0]?.domain ?? '';
+  const explicitRegistry = (inputs.registry ?? firstTagRegistry).replace(/^https?:\/\//, '').replace(/\/.*$/, '');
+  return new RegistryPool({
+    transport: {
+      insecureRegistries: inputs.insecureRegistries,
+      retries: inputs.retries,
+      retryMaxSeconds: inputs.retryMaxSeconds,
+      requestTimeoutSeconds: inputs.timeoutSeconds,
+      concurrency: inputs.concurrency,
+    },
+    credentials: {
+      explicit:
+        inputs.username && inputs.password
+          ? { registry: explicitRegistry === 'index.docker.io' ? 'docker.io' : explicitRegistry, username: inputs.username, password: inputs.password }
+          : undefined,
+    },
+  });
+}
+
+/** Publishes with parsed inputs: masks the password, opens the registries, closes them after. */
+export async function publishInputs(inputs: Inputs): Promise<PublishResult> {
+  if (inputs.password) log.setSecret(inputs.password);
+  const registries = registriesFor(inputs);
+  try {
+    return await publish(inputs, registries);
+  } finally {
+    await registries.close();
+  }
+}
+
+/** Entries already in the index at the first tag, for `append`. */
+async function existingEntries(registries: RegistryPool, tag: Reference): Promise<IndexEntry[]> {
+  let fetched: FetchedManifest;
+  try {
+    fetched = await registries.client(tag.domain).getManifest(tag.path, tag.tag as string, `fetch existing index ${tag}`);
+  } catch (e) {
+    if (e instanceof ActionError && e.status === 404) return []; // nothing there yet: start empty
+    throw e;
+  }
+  const parsed = parseManifest(fetched, tag.toString());
+  if (parsed.kind !== 'index') {
+    throw new ActionError(`append: ${tag} is an image, not an index`, { kind: 'input', hint: 'Append needs an existing index at the first tag, or none' });
+  }
+  return parsed.manifest.manifests.map((d) => ({
+    descriptor: d,
+    line: `${tag} (existing)`,
+    registry: tag.domain,
+    repository: tag.path,
+    attestation: isAttestation(d),
+  }));
+}
+
+/**
+ * Annotation lines that do not apply to an index: one info line each, or, when no line applied at
+ * all, one warning. That is what docker/metadata-action gives by default (every line `manifest:`).
+ */
+export function reportSkippedAnnotations(inputs: Pick<Inputs, 'indexAnnotations' | 'descriptorAnnotations' | 'skippedAnnotations'>): void {
+  const skipped = inputs.skippedAnnotations;
+  if (!skipped.length) return;
+  const applied = Object.keys(inputs.indexAnnotations).length + Object.keys(inputs.descriptorAnnotations).length;
+  if (applied > 0) {
+    for (const line of skipped) log.info(`annotation skipped (does not apply to an index): ${line}`);
+    return;
+  }
+  log.warning(
+    `none of the ${skipped.length} annotation line(s) was applied: each is for image manifests (such as '${skipped[0]}'), and this action writes an index. ` +
+      "docker/metadata-action writes manifest: lines unless told otherwise: set its env DOCKER_METADATA_ANNOTATIONS_LEVELS: index (or index,manifest-descriptor), or prefix the lines with index:",
+  );
+}
+
+export async function publish(inputs: Inputs, registries: RegistryPool): Promise<PublishResult> {
+  const targets = targetsOf(inputs.tags);
+  // Every scope of the run up front, so one token per registry covers them all.
+  for (const t of targets) registries.client(t.registry).auth.scopes.add(t.repository, ...(inputs.push ? ['pull', 'push'] : ['pull']));
+  for (const s of inputs.sources) registries.client(s.ref.domain).auth.scopes.add(s.ref.path, 'pull');
+  const allTags = targets.flatMap((t) => t.tags);
+  // Every phase keeps at most `concurrency` tasks in flight, each holding one request at a time.
+  const limit = inputs.concurrency;
+
+  // 1. Resolve every source; the tags' current digests are read meanwhile (issued after the
+  // sources: they are needed last, and must not hold a connection slot a source could use).
+  let currentDigests: CurrentDigests = new Map();
+  const resolved = await log.group('Resolve sources', async () => {
+    const resolving = resolveSources(registries, inputs.sources, inputs.attestations, limit);
+    currentDigests = readCurrentDigests(registries, allTags);
+    return resolving;
+  });
+
+  // 2. Assemble (append merges with what the first tag holds).
+  const entries = inputs.append ? mergeAppend(await existingEntries(registries, inputs.tags[0] as Reference), resolved) : resolved;
+  const index = assembleIndex(entries, inputs);
+  const digest = sha256(index.bytes);
+  reportSkippedAnnotations(inputs);
+
+  // 3. Plan: which entries each target repository lacks.
+  const plan = await log.group('Plan', async () => {
+    const questions = presenceQuestions(targets, index.entries);
+    const answers = await mapAll(questions, limit, async ({ target, entry }) => (await registries.client(target.registry).headManifest(target.repository, entry.descriptor.digest)) !== undefined);
+    const present = new Set(questions.filter((_, i) => answers[i]).map(({ target, entry }) => presenceKey(target, entry)));
+    const needs = planTargets(targets, index.entries, present);
+    for (const p of needs) log.info(`${p.target}: ${p.present} present, ${p.toMount} to mount, ${p.toCopy} to copy; tags ${p.destination.tags.map((x) => x.tag).join(', ')}`);
+    log.info(`index ${digest} (${index.mediaType}, ${index.bytes.length} bytes): ${index.platforms.join(', ')}`);
+    return needs;
+  });
+
+  const placer = new EntryPlacer(registries, limit);
+  const result: PublishResult = {
+    digest,
+    manifest: index.bytes.toString('utf8'),
+    mediaType: index.mediaType,
+    platforms: index.platforms,
+    images: targets.map((t) => `${t.registry}/${t.repository}@${digest}`),
+    entries: index.entries,
+    pushed: [],
+    unchanged: [],
+    dryRun: !inputs.push,
+    plan: plan.map(({ target, present, toMount, toCopy }) => ({ target, present, toMount, toCopy })),
+    stats: { requests: 0, retries: 0, blobsCopied: 0, bytesCopied: 0, blobsMounted: 0 },
+  };
+  if (!inputs.push) {
+    log.info('push is false: nothing was written');
+    return withStats(result, registries, placer);
+  }
+
+  // 4. Every entry into every target repository.
+  await log.group('Copy', async () => {
+    const jobs = plan.flatMap((p) => p.missing.map((entry) => ({ entry, target: p.destination })));
+    if (!jobs.length) log.info('every child is already in every target repository');
+    await mapAll(jobs, limit, ({ entry, target }) => placer.place(entry, target));
+  });
+
+  // 5. Only now the tags.
+  await log.group('Push', async () => {
+    Object.assign(result, await pushTags(registries, { bytes: index.bytes, mediaType: index.mediaType, digest }, allTags, currentDigests, limit));
+  });
+  return withStats(result, registries, placer);
+}
+
+function withStats(result: PublishResult, registries: RegistryPool, placer: EntryPlacer): PublishResult {
+  result.stats = { requests: registries.stats.requests, retries: registries.stats.retries, firstRequestAt: registries.stats.firstRequestAt, ...placer.stats };
+  return result;
+}

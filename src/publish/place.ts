@@ -1,0 +1,209 @@
+/**
+ * Place: makes an index entry present in a target repository. Its blobs are mounted (same
+ * registry) or streamed from the source (another registry) through a digest check, then the
+ * manifest is PUT by digest. Each blob is placed once per repository however many entries share it.
+ */
+import { createHash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import { mapAll, Semaphore } from '../concurrency.ts';
+import { ActionError, describeError } from '../errors.ts';
+import { log } from '../log.ts';
+import type { IndexEntry } from '../oci/assemble.ts';
+import type { Digest } from '../oci/digest.ts';
+import { type Descriptor, isNonDistributable, parseManifest } from '../oci/manifest.ts';
+import { BLOB_STREAM_BUFFER, type RegistryPool } from '../registry/client.ts';
+import { collectAfter } from './memory.ts';
+import type { Target } from './plan.ts';
+
+/** Blobs copied at once (each a GET streamed into an upload); bounded by `concurrency` too. */
+const COPY_PARALLELISM = 8;
+/** Chunk size for chunked uploads (raised to the registry's OCI-Chunk-Min-Length). */
+const CHUNK_SIZE = 8 * 1024 * 1024;
+const PROGRESS_INTERVAL_MS = 5000;
+
+/** Hashes a stream as it passes; fails at the end (aborting the upload) when the digest differs. */
+class DigestVerifier extends Transform {
+  private readonly hash;
+  readonly expected: Digest;
+  bytes = 0;
+  onProgress?: (bytes: number) => void;
+  constructor(expected: Digest) {
+    super({ highWaterMark: BLOB_STREAM_BUFFER });
+    this.expected = expected;
+    this.hash = createHash(expected.slice(0, expected.indexOf(':')));
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    collectAfter(chunk.length);
+    this.onProgress?.(this.bytes);
+    cb(null, chunk);
+  }
+  override _flush(cb: TransformCallback): void {
+    const got = `${this.expected.slice(0, this.expected.indexOf(':'))}:${this.hash.digest('hex')}`;
+    if (got !== this.expected) {
+      cb(new ActionError(`blob ${this.expected} hashes to ${got} while copying`, { kind: 'integrity', code: 'DIGEST_INVALID', hint: 'The source registry returned corrupted content; nothing was tagged' }));
+      return;
+    }
+    cb();
+  }
+}
+
+/** A blob's GET from the source, not yet flowing: `start()` pipes it through the verifier. */
+interface SourceStream {
+  verifier: DigestVerifier;
+  start: () => DigestVerifier;
+}
+
+export interface CopyStats {
+  blobsCopied: number;
+  bytesCopied: number;
+  blobsMounted: number;
+}
+
+export class EntryPlacer {
+  private readonly blobJobs = new Map<string, Promise<void>>();
+  private readonly manifestCache = new Map<string, Promise<Buffer>>();
+  private readonly registries: RegistryPool;
+  readonly stats: CopyStats = { blobsCopied: 0, bytesCopied: 0, blobsMounted: 0 };
+  private readonly copySlots: Semaphore;
+  private readonly concurrency: number;
+
+  /** `concurrency`: the run's request bound; blob copies at once are fewer still (COPY_PARALLELISM). */
+  constructor(registries: RegistryPool, concurrency: number) {
+    this.registries = registries;
+    this.concurrency = concurrency;
+    this.copySlots = new Semaphore(Math.min(COPY_PARALLELISM, concurrency));
+  }
+
+  private async manifestBytes(entry: IndexEntry): Promise<Buffer> {
+    if (entry.manifestBytes) return entry.manifestBytes;
+    const key = `${entry.registry}/${entry.repository}@${entry.descriptor.digest}`;
+    let p = this.manifestCache.get(key);
+    if (!p) {
+      p = this.registries
+        .client(entry.registry)
+        .getManifest(entry.repository, entry.descriptor.digest, `fetch child ${key}`)
+        .then((m) => m.bytes);
+      this.manifestCache.set(key, p);
+    }
+    return p;
+  }
+
+  async place(entry: IndexEntry, target: Target): Promise<void> {
+    const bytes = await this.manifestBytes(entry);
+    const parsed = parseManifest({ bytes, digest: entry.descriptor.digest, mediaType: entry.descriptor.mediaType }, `${entry.registry}/${entry.repository}@${entry.descriptor.digest}`);
+    if (parsed.kind !== 'image') throw new ActionError(`child ${entry.descriptor.digest} is not an image manifest`, { kind: 'input' });
+    const blobs = [parsed.manifest.config, ...parsed.manifest.layers].filter((b) => !isNonDistributable(b));
+    // Each blob task holds one request at a time (a mount, or a HEAD then a copy slot).
+    await mapAll(blobs, this.concurrency, (blob) => this.placeBlob(blob, entry, target));
+    await this.registries.client(target.registry).putManifest(target.repository, entry.descriptor.digest, bytes, entry.descriptor.mediaType);
+  }
+
+  private placeBlob(blob: Descriptor, entry: IndexEntry, target: Target): Promise<void> {
+    const key = `${target.registry}/${target.repository}@${blob.digest}`;
+    let job = this.blobJobs.get(key);
+    if (!job) {
+      job = this.ensureBlob(blob, entry, target);
+      this.blobJobs.set(key, job);
+    }
+    return job;
+  }
+
+  private async ensureBlob(blob: Descriptor, entry: IndexEntry, target: Target): Promise<void> {
+    const dest = this.registries.client(target.registry);
+    if (entry.registry === target.registry) {
+      const mount = await dest.mountBlob(target.repository, blob.digest, entry.repository);
+      if (mount.mounted) {
+        this.stats.blobsMounted++;
+        return;
+      }
+      await this.copyBlob(blob, entry, target, mount.location);
+      return;
+    }
+    if ((await dest.headBlob(target.repository, blob.digest)) !== undefined) return;
+    await this.copyBlob(blob, entry, target, undefined);
+  }
+
+  /**
+   * Streams a blob from the entry's repository into the target, verifying its digest on the way:
+   * one monolithic PUT where the registry takes it; when that fails (a registry that wants chunks,
+   * or a broken connection: a stream cannot be replayed), once more from a fresh GET in chunks.
+   */
+  private async copyBlob(blob: Descriptor, entry: IndexEntry, target: Target, location: string | undefined): Promise<void> {
+    const release = await this.copySlots.acquire();
+    try {
+      const dest = this.registries.client(target.registry);
+      const started = Date.now();
+      let source: SourceStream | undefined;
+      try {
+        const uploadAt = location ?? (await dest.startUploadSession(target.repository)).location;
+        source = await this.sourceStream(blob, entry, target, started);
+        // The data starts flowing only when the upload takes the body.
+        await dest.putUpload(target.repository, uploadAt, blob.digest, blob.size, source.start, false);
+        this.recordCopy(blob, source.verifier.bytes, started);
+      } catch (e) {
+        source?.verifier.destroy();
+        if (e instanceof ActionError && (e.kind === 'integrity' || e.kind === 'auth')) throw e;
+        log.info(`upload of ${blob.digest} to ${target.registry}/${target.repository} failed (${describeError(e)}); trying again in chunks`);
+        await this.copyBlobChunked(blob, entry, target, started);
+      }
+    } finally {
+      release();
+    }
+  }
+
+  private async copyBlobChunked(blob: Descriptor, entry: IndexEntry, target: Target, started: number): Promise<void> {
+    const dest = this.registries.client(target.registry);
+    const session = await dest.startUploadSession(target.repository);
+    const chunkSize = Math.max(session.chunkMinLength, CHUNK_SIZE);
+    const source = await this.sourceStream(blob, entry, target, started);
+    const body = source.start();
+    let location = session.location;
+    let offset = 0;
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const flush = async () => {
+      const chunk = Buffer.concat(pending, pendingBytes);
+      pending = [];
+      pendingBytes = 0;
+      location = await dest.patchChunk(target.repository, location, chunk, offset, `upload chunk of ${blob.digest} to ${target.registry}/${target.repository}`);
+      offset += chunk.length;
+    };
+    for await (const piece of body) {
+      pending.push(piece as Buffer);
+      pendingBytes += (piece as Buffer).length;
+      if (pendingBytes >= chunkSize) await flush();
+    }
+    if (pendingBytes > 0) await flush();
+    await dest.putUpload(target.repository, location, blob.digest, 0, Buffer.alloc(0), true);
+    this.recordCopy(blob, body.bytes, started);
+  }
+
+  /**
+   * The blob's GET from the entry's repository, and `start()` to pipe it through a digest
+   * verifier (reporting progress) once the consumer is ready: nothing flows before that.
+   */
+  private async sourceStream(blob: Descriptor, entry: IndexEntry, target: Target, started: number): Promise<SourceStream> {
+    const source = this.registries.client(entry.registry);
+    const res = await source.getBlobResponse(entry.repository, blob.digest, `copy blob ${blob.digest} from ${entry.registry}/${entry.repository}`);
+    const verifier = new DigestVerifier(blob.digest);
+    let lastReport = started;
+    verifier.onProgress = (done) => {
+      const now = Date.now();
+      if (now - lastReport >= PROGRESS_INTERVAL_MS) {
+        lastReport = now;
+        const rate = done / 1048576 / ((now - started) / 1000);
+        log.info(`copy ${blob.digest.slice(0, 19)}… to ${target.registry}/${target.repository}: ${(done / 1048576).toFixed(1)} / ${(blob.size / 1048576).toFixed(1)} MiB (${rate.toFixed(1)} MiB/s)`);
+      }
+    };
+    res.body.on('error', (e) => verifier.destroy(e));
+    return { verifier, start: () => res.body.pipe(verifier) };
+  }
+
+  private recordCopy(blob: Descriptor, bytes: number, started: number): void {
+    this.stats.blobsCopied++;
+    this.stats.bytesCopied += bytes;
+    log.debug(`copied ${blob.digest} (${bytes} bytes) in ${Date.now() - started} ms`);
+  }
+}
