@@ -73,3 +73,51 @@ describe('Semaphore', () => {
     assert.equal(second.admitted(), true);
   });
 });
+
+describe('mapSettled and mapAll', () => {
+  /** Runs `map` over `n` items whose calls wait until released; reports the most in flight at once. */
+  async function peakInFlight(n: number, limit: number): Promise<number> {
+    let inFlight = 0;
+    let peak = 0;
+    await mapSettled(Array.from({ length: n }, (_, i) => i), limit, async () => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      await tick();
+      inFlight--;
+    });
+    return peak;
+  }
+  const limits: Array<[number, number, number]> = [
+    // items, limit, most in flight
+    [10, 3, 3],
+    [10, 1, 1],
+    [2, 8, 2],
+    [5, 0, 1],
+    [0, 4, 0],
+  ];
+  for (const [n, limit, want] of limits) {
+    it(`${n} items with limit ${limit}: at most ${want} in flight`, async () => assert.equal(await peakInFlight(n, limit), want));
+  }
+
+  it('mapSettled keeps the items order and settles every item', async () => {
+    const settled = await mapSettled([3, 1, 2], 2, async (x, i) => {
+      await new Promise((r) => setTimeout(r, x));
+      if (x === 1) throw new Error(`no ${i}`);
+      return x * 10;
+    });
+    assert.deepEqual(settled.map((s) => (s.status === 'fulfilled' ? s.value : (s.reason as Error).message)), [30, 'no 1', 20]);
+  });
+
+  it('mapAll returns the values in order, or throws the first failure once all settled', async () => {
+    assert.deepEqual(await mapAll([1, 2, 3], 2, async (x) => x + 1), [2, 3, 4]);
+    const ran: number[] = [];
+    await assert.rejects(
+      mapAll([1, 2, 3, 4], 2, async (x) => {
+        ran.push(x);
+        if (x % 2 === 0) throw new Error(`fail ${x}`);
+      }),
+      /fail 2/,
+    );
+    assert.deepEqual(ran.sort(), [1, 2, 3, 4], 'a failure does not stop the others');
+  });
+});

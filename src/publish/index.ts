@@ -102,8 +102,8 @@ export function reportSkippedAnnotations(inputs: Pick<Inputs, 'indexAnnotations'
     return;
   }
   log.warning(
-    `none of the ${skipped.length} annotation line(s) was applied: each is for image manifests (such as '${skipped[0]}'), and this action writes an index. ` +
-      "docker/metadata-action writes manifest: lines unless told otherwise: set its env DOCKER_METADATA_ANNOTATIONS_LEVELS: index (or index,manifest-descriptor), or prefix the lines with index:",
+    `none of the ${skipped.length} annotation line(s) was applied: none is for an index (e.g. '${skipped[0]}'), and an index is what this action writes. ` +
+      'docker/metadata-action writes manifest: lines by default: set DOCKER_METADATA_ANNOTATIONS_LEVELS: index (or index,manifest-descriptor) in its env, or prefix the lines with index:',
   );
 }
 
