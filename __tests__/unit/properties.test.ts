@@ -57,8 +57,6 @@ describe('property: reference parser', () => {
         const again = parseNormalizedNamed(parsed.toString());
         assert.deepEqual({ ...again }, { ...parsed });
         assert.equal(again.toString(), parsed.toString());
-        const familiar = parseNormalizedNamed(parsed.familiarString());
-        assert.equal(familiar.toString(), parsed.toString());
       }),
       runs,
     );
