@@ -2,9 +2,11 @@
  * Where registry credentials come from, first match wins: the action's username/password inputs
  * (for one registry), Docker's config file (credHelpers, auths, credsStore), anonymous.
  */
-import { readFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access, readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, isAbsolute, join } from 'node:path';
 import { ActionError } from '../errors.ts';
 import { log } from '../log.ts';
 
@@ -20,8 +22,11 @@ export interface Credentials {
 export interface CredentialOptions {
   /** Explicit credentials from the action inputs, for `registry`. */
   explicit?: { registry: string; username: string; password: string };
-  /** Runs `docker-credential-<name> get`; injectable for tests. */
-  runHelper?: (helper: string, serverUrl: string) => Promise<string>;
+  /**
+   * Runs `docker-credential-<helper> get` for `serverUrl` and returns its stdout; injectable for
+   * tests. `where` names the config key, for errors. Called only with valid helper names.
+   */
+  runHelper?: (helper: string, serverUrl: string, where: string) => Promise<string>;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -73,22 +78,121 @@ async function readDockerConfig(env: NodeJS.ProcessEnv): Promise<DockerConfig | 
   }
 }
 
-async function defaultRunHelper(helper: string, serverUrl: string): Promise<string> {
-  const { getExecOutput } = await import('@actions/exec');
-  const result = await getExecOutput(`docker-credential-${helper}`, ['get'], {
-    input: Buffer.from(serverUrl),
-    silent: true,
-    ignoreReturnCode: true,
-  });
-  if (result.exitCode !== 0) {
-    const first = (result.stdout || result.stderr).trim().split('\n')[0] ?? '';
-    if (/credentials not found/i.test(first)) return '';
-    throw new ActionError(`credential helper docker-credential-${helper} failed for ${serverUrl}: ${first}`, {
+/** Docker's rule for a helper name: the program run is `docker-credential-<name>`, found on PATH. */
+const HELPER_NAME = /^[A-Za-z0-9._-]+$/;
+const HELPER_TIMEOUT_MS = 60_000;
+const HELPER_OUTPUT_LIMIT = 1024 * 1024;
+/**
+ * Secrets shorter than this are not sent to `add-mask`: the runner masks any non-empty value it is
+ * given (actions/runner SecretMasker.AddValue has no minimum length), so masking "pw7" would turn
+ * every "pw7" in the rest of the job's log into ***, garbling it and showing where the secret is.
+ */
+export const MIN_MASKED_LENGTH = 4;
+
+/**
+ * Registers a secret with the logger so that it is masked in every later line; a value too short
+ * to mask is left out with a warning (this action never prints secrets, masked or not). Each line
+ * of a multi-line value is masked too: the runner matches whole values.
+ */
+export function maskSecret(value: string | undefined, what: string): void {
+  if (!value || value.trim() === '') return;
+  if (value.length < MIN_MASKED_LENGTH) {
+    log.warning(`${what} is shorter than ${MIN_MASKED_LENGTH} characters, too short to mask: the runner would mask every occurrence of it in the job's log. It is not masked; this action never prints it`);
+    return;
+  }
+  log.setSecret(value);
+  for (const line of value.split(/\r?\n|\r/)) if (line !== value && line.trim().length >= MIN_MASKED_LENGTH) log.setSecret(line);
+}
+
+/** A config value shown in an error: JSON-quoted, at most 80 characters. */
+function quoted(value: string): string {
+  return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+}
+
+/**
+ * The program for a helper named in the Docker config under `where` (`credHelpers["ghcr.io"]`,
+ * `credsStore`). Anything but a plain name (a path, arguments, shell syntax) is refused: the value
+ * is never split, resolved as a path or given to a shell.
+ */
+export function helperProgram(name: unknown, where: string): string {
+  if (typeof name !== 'string' || !HELPER_NAME.test(name)) {
+    throw new ActionError(
+      `the Docker config's ${where} is ${quoted(String(name))}, which is not a credential helper name (letters, digits, '.', '_' and '-' only)`,
+      { kind: 'input', hint: `Set it to the helper's name (ecr-login runs docker-credential-ecr-login from PATH), or remove it from ${dockerConfigPath()}` },
+    );
+  }
+  return `docker-credential-${name}`;
+}
+
+/** An executable `program` in an absolute PATH directory (relative entries are skipped, as Go's exec.LookPath refuses them). */
+async function findOnPath(program: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  const names = process.platform === 'win32' ? [`${program}.exe`] : [program];
+  for (const dir of (env.PATH ?? env.Path ?? '').split(delimiter)) {
+    if (!isAbsolute(dir)) continue;
+    for (const n of names) {
+      const file = join(dir, n);
+      try {
+        if ((await stat(file)).isFile()) {
+          await access(file, constants.X_OK);
+          return file;
+        }
+      } catch {
+        // not here
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Runs `<program> get` with the server URL on stdin and returns its stdout. Its output may hold a
+ * secret, so no error carries it: a failure says which helper, and its exit code.
+ */
+async function runHelperProgram(program: string, where: string, serverUrl: string, env: NodeJS.ProcessEnv): Promise<string> {
+  const file = await findOnPath(program, env);
+  if (!file) {
+    throw new ActionError(`credential helper ${program} (the Docker config's ${where}) is not on PATH`, {
       kind: 'auth',
-      hint: `Check that docker-credential-${helper} is installed and logged in`,
+      hint: `Install ${program}, or remove ${where} from ${dockerConfigPath(env)}`,
     });
   }
-  return result.stdout;
+  const child = spawn(file, ['get'], { env, stdio: ['pipe', 'pipe', 'ignore'], shell: false, windowsHide: true });
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let overflow = false;
+  child.stdout.on('data', (c: Buffer) => {
+    size += c.length;
+    if (size > HELPER_OUTPUT_LIMIT) {
+      overflow = true;
+      child.kill();
+    } else chunks.push(c);
+  });
+  child.stdin.on('error', () => undefined); // a helper that exits without reading stdin
+  child.stdin.end(serverUrl);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill();
+  }, HELPER_TIMEOUT_MS);
+  const result = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
+    child.once('error', (error) => resolve({ code: null, signal: null, error }));
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  }).finally(() => clearTimeout(timer));
+  const stdout = Buffer.concat(chunks).toString('utf8');
+  const failed = (how: string) =>
+    new ActionError(`credential helper ${program} (the Docker config's ${where}) ${how} for ${serverUrl}`, {
+      kind: 'auth',
+      hint: `Check that ${program} is installed and logged in (its output is not shown: it may hold a secret)`,
+    });
+  if (result.error) throw failed(`could not be started (${(result.error as NodeJS.ErrnoException).code ?? 'error'})`);
+  if (timedOut) throw failed(`did not answer within ${HELPER_TIMEOUT_MS / 1000} s`);
+  if (overflow) throw failed(`printed more than ${HELPER_OUTPUT_LIMIT} bytes`);
+  if (result.code !== 0) {
+    // docker-credential-helpers' "not found" answer, which Docker treats as no credentials.
+    if (/^credentials not found/i.test(stdout.trim())) return '';
+    throw failed(result.code === null ? `was stopped by ${result.signal ?? 'a signal'}` : `failed with exit code ${result.code}`);
+  }
+  return stdout;
 }
 
 function decodeAuth(auth: string, key: string): { username: string; password: string } {
@@ -104,10 +208,10 @@ function decodeAuth(auth: string, key: string): { username: string; password: st
 }
 
 /** Registers every secret of a credential set with the logger, so none is ever printed. */
-function mask(c: Credentials): Credentials {
-  if (c.password) log.setSecret(c.password);
-  if (c.identityToken) log.setSecret(c.identityToken);
-  if (c.username && c.password) log.setSecret(Buffer.from(`${c.username}:${c.password}`).toString('base64'));
+function mask(c: Credentials, registry: string): Credentials {
+  maskSecret(c.password, `the password for ${registry} (${c.source})`);
+  maskSecret(c.identityToken, `the identity token for ${registry} (${c.source})`);
+  if (c.username && c.password) maskSecret(Buffer.from(`${c.username}:${c.password}`).toString('base64'), `the Basic credentials for ${registry}`);
   return c;
 }
 
@@ -116,47 +220,48 @@ export async function resolveCredentials(registry: string, options: CredentialOp
   const env = options.env ?? process.env;
   const explicit = options.explicit;
   if (explicit && (explicit.registry === registry || credentialKeys(registry).includes(explicit.registry))) {
-    return mask({ username: explicit.username, password: explicit.password, source: 'inputs' });
+    return mask({ username: explicit.username, password: explicit.password, source: 'inputs' }, registry);
   }
   const config = await readDockerConfig(env);
   if (!config) return { source: 'anonymous' };
   const keys = credentialKeys(registry);
-  const runHelper = options.runHelper ?? defaultRunHelper;
+  const runHelper = options.runHelper ?? ((helper: string, serverUrl: string, where: string) => runHelperProgram(`docker-credential-${helper}`, where, serverUrl, env));
 
-  const fromHelper = async (helper: string): Promise<Credentials | undefined> => {
-    const out = await runHelper(helper, helperServerUrl(registry));
+  const fromHelper = async (helper: unknown, where: string): Promise<Credentials | undefined> => {
+    const program = helperProgram(helper, where);
+    const out = await runHelper(helper as string, helperServerUrl(registry), where);
     if (!out.trim()) return undefined;
     let parsed: { Username?: string; Secret?: string };
     try {
       parsed = JSON.parse(out) as { Username?: string; Secret?: string };
     } catch {
-      throw new ActionError(`credential helper docker-credential-${helper} printed something that is not JSON`, {
+      throw new ActionError(`credential helper ${program} (the Docker config's ${where}) printed something that is not JSON`, {
         kind: 'auth',
+        hint: 'Its output is not shown: it may hold a secret',
       });
     }
-    if (!parsed.Secret) return undefined;
-    if (parsed.Username === '<token>') {
-      return mask({ identityToken: parsed.Secret, source: `docker-credential-${helper}` });
-    }
-    return mask({ username: parsed.Username ?? '', password: parsed.Secret, source: `docker-credential-${helper}` });
+    if (typeof parsed !== 'object' || parsed === null || typeof parsed.Secret !== 'string' || !parsed.Secret) return undefined;
+    const username = typeof parsed.Username === 'string' ? parsed.Username : '';
+    if (username === '<token>') return mask({ identityToken: parsed.Secret, source: program }, registry);
+    return mask({ username, password: parsed.Secret, source: program }, registry);
   };
 
   for (const [key, helper] of Object.entries(config.credHelpers ?? {})) {
     if (keys.includes(key) || keys.includes(convertToHostname(key))) {
-      const c = await fromHelper(helper);
+      const c = await fromHelper(helper, `credHelpers[${quoted(key)}]`);
       if (c) return c;
     }
   }
   for (const [key, entry] of Object.entries(config.auths ?? {})) {
     if (!keys.includes(key) && !keys.includes(convertToHostname(key))) continue;
-    if (entry.identitytoken) return mask({ identityToken: entry.identitytoken, source: 'docker config' });
-    if (entry.auth) return mask({ ...decodeAuth(entry.auth, key), source: 'docker config' });
+    if (entry.identitytoken) return mask({ identityToken: entry.identitytoken, source: 'docker config' }, registry);
+    if (entry.auth) return mask({ ...decodeAuth(entry.auth, key), source: 'docker config' }, registry);
     if (entry.username && entry.password) {
-      return mask({ username: entry.username, password: entry.password, source: 'docker config' });
+      return mask({ username: entry.username, password: entry.password, source: 'docker config' }, registry);
     }
   }
   if (config.credsStore) {
-    const c = await fromHelper(config.credsStore);
+    const c = await fromHelper(config.credsStore, 'credsStore');
     if (c) return c;
   }
   return { source: 'anonymous' };
