@@ -23,6 +23,9 @@ function run(cmd: string, args: string[]) {
 function build(outDir: string) {
   rmSync(join(root, 'lib'), { recursive: true, force: true });
   run(bin('tsc'), ['-p', 'tsconfig.build.json']);
+  // The version is inlined: the bundle never reads package.json (src/version.ts says so).
+  const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+  writeFileSync(join(root, 'lib', 'version.js'), `export const VERSION = ${JSON.stringify(version)};\n`);
   rmSync(outDir, { recursive: true, force: true });
   for (const { entry, out } of entries) {
     if (!existsSync(join(root, entry))) continue;

@@ -14,7 +14,7 @@ import { only, sortPlatforms } from './oci/match.ts';
 import { formatPlatform, type Platform, parsePlatform } from './oci/platform.ts';
 import { parseDockerRef } from './oci/reference.ts';
 import { publishInputs } from './publish/index.ts';
-import { RegistryPool } from './registry/client.ts';
+import { Registries } from './registry/registries.ts';
 
 const USAGE = `Usage:
   multiarch-manifest publish --source REF [--source REF …] --tag REF [--tag REF …] [options]
@@ -126,7 +126,7 @@ async function inspectCommand(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new Error(`inspect takes one reference\n${USAGE}`);
   setLogger(consoleLogger({ debug: values.debug }));
   const ref = parseDockerRef(positionals[0] as string);
-  const registries = new RegistryPool({ transport: { insecureRegistries: values['insecure-registry'] ?? [] } });
+  const registries = new Registries({ transport: { insecureRegistries: values['insecure-registry'] ?? [] } });
   try {
     const client = registries.client(ref.domain);
     const fetched = await client.getManifest(ref.path, ref.identifier);

@@ -12,6 +12,13 @@ export type ErrorKind =
   | 'integrity' // digest or size mismatch, hostile response
   | 'auth'; // credentials refused or missing
 
+/** One entry of a registry's error response (`errors[]`), already sanitised. */
+export interface RegistryDiagnostic {
+  code: string;
+  message?: string;
+  detail?: string;
+}
+
 export interface ActionErrorDetails {
   kind: ErrorKind;
   /** The distribution-spec error code when the registry gave one (MANIFEST_UNKNOWN, DENIED, …). */
@@ -22,10 +29,10 @@ export interface ActionErrorDetails {
   hint?: string;
   /** Sentinel name for parser errors (mirrors distribution/reference's Err* names). */
   sentinel?: string;
-  /** True when retrying later may succeed. */
-  transient?: boolean;
-  /** The registry's own short message (or the network error's), for compact listings. */
+  /** The registry's own short message (or the network error's, or the parser's reason), for compact listings. */
   detail?: string;
+  /** Every entry of the registry's error response. */
+  diagnostics?: RegistryDiagnostic[];
   cause?: unknown;
 }
 
@@ -35,8 +42,8 @@ export class ActionError extends Error {
   readonly status: number | undefined;
   readonly hint: string | undefined;
   readonly sentinel: string | undefined;
-  readonly transient: boolean;
   readonly detail: string | undefined;
+  readonly diagnostics: readonly RegistryDiagnostic[];
 
   constructor(message: string, details: ActionErrorDetails) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -46,8 +53,8 @@ export class ActionError extends Error {
     this.status = details.status;
     this.hint = details.hint;
     this.sentinel = details.sentinel;
-    this.transient = details.transient ?? false;
     this.detail = details.detail;
+    this.diagnostics = details.diagnostics ?? [];
   }
 
   /** The one line shown to the user. */

@@ -3,6 +3,8 @@
  * bad input fails here, before any network request, quoting the value and the expected form.
  */
 import { ActionError } from './errors.ts';
+import { splitList } from './list.ts';
+import { parseInsecureRegistries } from './registry/hosts.ts';
 import { type Reference, parseNormalizedNamed } from './oci/reference.ts';
 import { type Platform, isKnownArch, isKnownOS, parsePlatform } from './oci/platform.ts';
 
@@ -52,17 +54,6 @@ export type InputReader = (name: string) => string;
 
 function invalid(name: string, value: string, expected: string): ActionError {
   return new ActionError(`Invalid ${name} '${value}'. Expected ${expected}`, { kind: 'input' });
-}
-
-/** Splits a list input on newlines and commas, trimming, dropping blanks and # comments. */
-export function splitList(value: string): string[] {
-  return value
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('#'))
-    .flatMap((l) => l.split(','))
-    .map((s) => s.trim())
-    .filter(Boolean);
 }
 
 /**
@@ -144,7 +135,7 @@ export function parseReferenceInput(name: string, value: string): Reference {
   try {
     return parseNormalizedNamed(value);
   } catch (e) {
-    const why = e instanceof ActionError ? e.message.replace(/: '.*'$/, '') : String(e);
+    const why = e instanceof ActionError ? (e.detail ?? e.message) : String(e);
     throw invalid(
       name === 'sources' ? 'source reference' : 'tag',
       value,
@@ -233,7 +224,7 @@ export function getInputs(read: InputReader): Inputs {
     registry,
     username: username || undefined,
     password: password || undefined,
-    insecureRegistries: splitList(read('insecure-registries')).map((r) => r.replace(/^https?:\/\//, '').replace(/\/+$/, '')),
+    insecureRegistries: parseInsecureRegistries(read('insecure-registries')),
     retries: parseNumber('retries', read('retries'), 5, 0, 20),
     retryMaxSeconds: parseNumber('retry-max-seconds', read('retry-max-seconds'), 120, 0, 3600),
     timeoutSeconds: parseNumber('timeout', read('timeout'), 60, 1, 3600),

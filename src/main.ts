@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import * as core from '@actions/core';
 import { ActionError, describeError } from './errors.ts';
 import { getInputs } from './inputs.ts';
+import { startupConnections } from './preconnect.ts';
 import { publishInputs } from './publish/index.ts';
 import { renderSummary } from './summary.ts';
 
@@ -23,7 +24,7 @@ export async function run(): Promise<void> {
   process.once('beforeExit', onBeforeExit);
   try {
     const inputs = getInputs((name) => core.getInput(name));
-    const result = await publishInputs(inputs);
+    const result = await publishInputs(inputs, startupConnections);
     core.setOutput('digest', result.digest);
     core.setOutput('manifest', result.manifest);
     core.setOutput('media-type', result.mediaType);

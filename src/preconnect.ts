@@ -10,6 +10,7 @@
  */
 import { type Socket, connect as netConnect } from 'node:net';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
+import { DOCKER_HUB_DIAL_HOST, dialHost, isListedInsecure, isLoopback, parseInsecureRegistries, proxyEnvironment, splitHostPort, usesProxy } from './registry/hosts.ts';
 
 interface Warm {
   socket: Socket | TLSSocket;
@@ -22,18 +23,12 @@ const MAX_PER_HOST = 64;
 
 const key = (protocol: string, hostname: string, port: string | number) => `${protocol}//${hostname}:${port}`;
 
-function isLoopbackHost(h: string): boolean {
-  return h === 'localhost' || h === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(h);
-}
-
-/** registry host:port of a reference, with Docker's rule for what counts as a registry. */
-function registryOf(reference: string): string {
+/** host:port to dial for a reference, with Docker's rule for what counts as a registry. */
+function dialHostOf(reference: string): string {
   const slash = reference.indexOf('/');
   const first = slash === -1 ? '' : reference.slice(0, slash);
-  if (first && (first.includes('.') || first.includes(':') || first === 'localhost') && first.toLowerCase() === first) {
-    return first === 'docker.io' || first === 'index.docker.io' ? 'registry-1.docker.io' : first;
-  }
-  return 'registry-1.docker.io';
+  if (first && (first.includes('.') || first.includes(':') || first === 'localhost') && first.toLowerCase() === first) return dialHost(first);
+  return DOCKER_HUB_DIAL_HOST;
 }
 
 function open(protocol: 'http:' | 'https:', hostname: string, port: number): void {
@@ -64,25 +59,24 @@ function open(protocol: 'http:' | 'https:', hostname: string, port: number): voi
 export function preconnectFromEnv(env: NodeJS.ProcessEnv = process.env): void {
   if (env.MULTIARCH_NO_PRECONNECT) return;
   // Through a proxy the connections go elsewhere; the HTTP client handles that alone.
-  if (env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy) return;
+  if (usesProxy(proxyEnvironment(env))) return;
   const entries = `${env.INPUT_SOURCES ?? ''}\n${env.INPUT_TAGS ?? ''}`
     .split(/[\n,]/)
     .map((l) => l.trim().split(/\s+/)[0] ?? '')
     .filter((l) => l && !l.startsWith('#') && !l.includes('='));
-  const insecure = new Set((env['INPUT_INSECURE-REGISTRIES'] ?? '').split(/[\n,]/).map((s) => s.trim()).filter(Boolean));
+  const insecure = parseInsecureRegistries(env['INPUT_INSECURE-REGISTRIES'] ?? '');
   const counts = new Map<string, number>();
   for (const e of entries) {
-    const r = registryOf(e);
-    counts.set(r, (counts.get(r) ?? 0) + 1);
+    const host = dialHostOf(e);
+    counts.set(host, (counts.get(host) ?? 0) + 1);
   }
-  for (const [registry, count] of counts) {
-    if (insecure.has(registry)) continue;
-    const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(registry);
-    if (!m) continue;
-    const hostname = m[1] as string;
+  for (const [host, count] of counts) {
+    if (isListedInsecure(host, insecure)) continue;
+    const { hostname, port: explicitPort } = splitHostPort(host);
+    if (!hostname) continue;
     // Loopback registries are tried over plain HTTP first; everything else is HTTPS.
-    const protocol = isLoopbackHost(hostname) ? 'http:' : 'https:';
-    const port = m[2] ? Number(m[2]) : protocol === 'https:' ? 443 : 80;
+    const protocol = isLoopback(hostname) ? 'http:' : 'https:';
+    const port = explicitPort ? Number(explicitPort) : protocol === 'https:' ? 443 : 80;
     for (let i = 0; i < Math.min(count, MAX_PER_HOST); i++) open(protocol, hostname, port);
   }
 }
@@ -91,7 +85,7 @@ export function preconnectFromEnv(env: NodeJS.ProcessEnv = process.env): void {
  * A connection opened at start-up for exactly this scheme, host and port, once it is up; or
  * undefined (the caller then connects as usual).
  */
-export function takeWarmSocket(protocol: string, hostname: string, port: string): Promise<Socket | undefined> | undefined {
+function takeWarmSocket(protocol: string, hostname: string, port: string): Promise<Socket | undefined> | undefined {
   const effectivePort = port || (protocol === 'https:' ? '443' : '80');
   const list = pool.get(key(protocol, hostname, effectivePort));
   const warm = list?.find((w) => !w.failed);
@@ -112,6 +106,9 @@ export function takeWarmSocket(protocol: string, hostname: string, port: string)
 }
 
 /** Closes the connections nobody took. */
-export function closeWarmSockets(): void {
+function closeWarmSockets(): void {
   for (const list of pool.values()) for (const w of list.splice(0)) w.socket.destroy();
 }
+
+/** What the HTTP client is handed (registry/base.ts's WarmSockets): take one, close the rest. */
+export const startupConnections = { take: takeWarmSocket, close: closeWarmSockets };

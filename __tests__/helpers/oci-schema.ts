@@ -7,8 +7,17 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv04 from 'ajv-draft-04';
 import addFormats from 'ajv-formats';
-import { isDigest } from '../../src/oci/digest.ts';
+import { parseDigest } from '../../src/oci/digest.ts';
 import { conformanceDir } from './conformance.ts';
+
+function isDigest(value: string): boolean {
+  try {
+    parseDigest(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const dir = join(conformanceDir, 'oci-schema');
 const aliases = JSON.parse(readFileSync(join(dir, 'schema-aliases.json'), 'utf8')) as {

@@ -25,7 +25,7 @@ export interface TokenIssuer {
   /** Every token issued, to check that none leaks into logs. */
   issued: string[];
   /** Every request the issuer saw (query and whether Basic credentials came). */
-  requests: Array<{ method: string; scopes: string[]; user?: string; authorization: boolean }>;
+  requests: Array<{ method: string; scopes: string[]; user?: string; authorization: boolean; userAgent?: string }>;
   mint(user: string | undefined, scopes: string[]): string;
   stop(): Promise<void>;
 }
@@ -77,7 +77,7 @@ export async function startTokenIssuer(options: TokenIssuerOptions): Promise<Tok
         const form = new URLSearchParams(body);
         const user = options.refreshTokens?.[form.get('refresh_token') ?? ''];
         const scopes = (form.get('scope') ?? '').split(' ').filter(Boolean);
-        requests.push({ method: 'POST', scopes, user, authorization: false });
+        requests.push({ method: 'POST', scopes, user, authorization: false, userAgent: req.headers['user-agent'] });
         if (form.get('grant_type') !== 'refresh_token' || !user) {
           res.writeHead(401, { 'content-type': 'application/json' });
           res.end('{"error":"invalid_grant"}');
@@ -92,7 +92,7 @@ export async function startTokenIssuer(options: TokenIssuerOptions): Promise<Tok
     const url = new URL(req.url ?? '/', 'http://x');
     const scopes = url.searchParams.getAll('scope').flatMap((s) => s.split(' ')).filter(Boolean);
     const creds = parseBasic(req);
-    requests.push({ method: req.method ?? '', scopes, user: creds?.user, authorization: Boolean(creds) });
+    requests.push({ method: req.method ?? '', scopes, user: creds?.user, authorization: Boolean(creds), userAgent: req.headers['user-agent'] });
     if (creds && options.users[creds.user] !== creds.password) {
       res.writeHead(401, { 'content-type': 'application/json' });
       res.end('{"details":"incorrect username or password"}');

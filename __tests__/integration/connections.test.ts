@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MANIFEST_ACCEPT } from '../../src/oci/manifest.ts';
-import { DEFAULT_TRANSPORT_OPTIONS, Endpoint, header } from '../../src/registry/transport.ts';
+import { header } from '../../src/registry/http.ts';
+import { DEFAULT_TRANSPORT_OPTIONS, HostTransport } from '../../src/registry/transport.ts';
 import { pushImage } from '../helpers/images.ts';
 import { type LatencyProxy, startLatencyProxy } from '../helpers/latency-proxy.ts';
 import { type RunningRegistry, startRegistry } from '../helpers/registry.ts';
@@ -29,7 +30,7 @@ describe('connections the registry closes are replaced ahead of need', () => {
   });
 
   it('opens a replacement when a HEAD answer closes the connection, and the next request uses it', async () => {
-    const endpoint = new Endpoint(proxy.host, { ...DEFAULT_TRANSPORT_OPTIONS, concurrency: 1 }, { requests: 0, retries: 0 });
+    const endpoint = new HostTransport(proxy.host, { ...DEFAULT_TRANSPORT_OPTIONS, concurrency: 1 }, { requests: 0, retries: 0 });
     try {
       const before = proxy.connections();
       const first = await endpoint.send({ method: 'GET', url: '/v2/' });
@@ -55,7 +56,7 @@ describe('connections the registry closes are replaced ahead of need', () => {
   });
 
   it('opens nothing while the registry keeps its connections', async () => {
-    const endpoint = new Endpoint(proxy.host, { ...DEFAULT_TRANSPORT_OPTIONS, concurrency: 1 }, { requests: 0, retries: 0 });
+    const endpoint = new HostTransport(proxy.host, { ...DEFAULT_TRANSPORT_OPTIONS, concurrency: 1 }, { requests: 0, retries: 0 });
     try {
       const before = proxy.connections();
       for (let i = 0; i < 3; i++) {

@@ -113,7 +113,7 @@ describe('publish() in process (real registry)', () => {
           sources: `${proxy.host}/safe/src@${pushed[0]!.digest} platform=linux/amd64\n${proxy.host}/safe/src@${pushed[1]!.digest} platform=linux/arm64/v8`,
           tags: `${reg.host}/safe:stable\n${reg.host}/safe:new`,
         }),
-        /hashes to sha256:[a-f0-9]{64} while copying/,
+        /a blob being copied does not match its digest: expected sha256:[a-f0-9]{64}, got sha256:[a-f0-9]{64}/,
       );
       const writes = await reg.writesSince(from);
       assert.ok(writes.length > 0, 'the copy had started');

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ActionError } from '../../src/errors.ts';
-import { convertToHostname, credentialKeys, helperServerUrl, resolveCredentials } from '../../src/registry/credentials.ts';
+import { helperServerUrl, keyNamesRegistry, resolveCredentials } from '../../src/registry/credentials.ts';
 
 function configDir(config: unknown): NodeJS.ProcessEnv {
   const dir = mkdtempSync(join(tmpdir(), 'cred-'));
@@ -19,9 +19,10 @@ describe('credential lookup', () => {
       const c = await resolveCredentials('docker.io', { env: configDir({ auths: { [key]: { auth: b64('hub:pw') } } }) });
       assert.deepEqual([c.username, c.password], ['hub', 'pw'], key);
     }
-    assert.deepEqual(credentialKeys('ghcr.io'), ['ghcr.io']);
+    assert.equal(keyNamesRegistry('https://ghcr.io', 'ghcr.io'), true);
+    assert.equal(keyNamesRegistry('ghcr.io', 'quay.io'), false);
     assert.equal(helperServerUrl('docker.io'), 'https://index.docker.io/v1/');
-    assert.equal(convertToHostname('https://registry.example:5000/v2/'), 'registry.example:5000');
+    assert.equal(keyNamesRegistry('https://registry.example:5000/v2/', 'registry.example:5000'), true);
   });
   it('inputs win over the config file, for their registry only', async () => {
     const env = configDir({ auths: { 'ghcr.io': { auth: b64('file:pw') } } });

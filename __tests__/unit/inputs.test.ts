@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ActionError } from '../../src/errors.ts';
-import { getInputs, parseAnnotations, splitList, splitSources } from '../../src/inputs.ts';
+import { getInputs, parseAnnotations, splitSources } from '../../src/inputs.ts';
+import { splitList } from '../../src/list.ts';
 
 const reader = (values: Record<string, string>) => (name: string) => values[name] ?? '';
 

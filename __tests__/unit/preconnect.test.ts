@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { type Server, createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { closeWarmSockets, preconnectFromEnv, takeWarmSocket } from '../../src/preconnect.ts';
+import { preconnectFromEnv, startupConnections } from '../../src/preconnect.ts';
+
+const takeWarmSocket = startupConnections.take;
+const closeWarmSockets = startupConnections.close;
 
 /** Waits (up to 2 s) for the server side to have seen `n` connections, then a little more. */
 async function settled(count: () => number, n: number): Promise<number> {

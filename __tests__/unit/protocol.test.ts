@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { referrersTag } from '../../src/oci/digest.ts';
-import { ScopeSet, parseChallenges, parseScope, parseTokenResponse } from '../../src/registry/challenge.ts';
+import { parseChallenges } from '../../src/registry/challenge.ts';
+import { ScopeSet, parseScope } from '../../src/registry/scopes.ts';
+import { parseTokenResponse } from '../../src/registry/token.ts';
 import { Reference, parse } from '../../src/oci/reference.ts';
 import { OPERATIONS, contentRange } from '../../src/registry/client.ts';
-import { STATUS_CODES, hintFor, parseErrorBody } from '../../src/registry/errors.ts';
-import { parseRetryAfter, redactUrl } from '../../src/registry/transport.ts';
+import { STATUS_CODES, hintFor, parseErrorBody } from '../../src/registry/response-errors.ts';
+import { redactUrl } from '../../src/registry/http.ts';
+import { parseRetryAfter } from '../../src/registry/retry.ts';
 import { loadVectors } from '../helpers/conformance.ts';
 
 const vectors = loadVectors<any>('protocol-vectors.json');
@@ -93,7 +96,11 @@ describe('error envelopes and codes', () => {
     it(env.source, () => {
       assert.deepEqual(
         parseErrorBody(env.json),
-        env.parsed.errors.map((e: any) => ({ code: e.code, message: e.message })),
+        env.parsed.errors.map((e: any) => ({
+          code: e.code,
+          message: e.message,
+          ...(e.detail === undefined ? {} : { detail: typeof e.detail === 'string' ? e.detail : JSON.stringify(e.detail) }),
+        })),
       );
     });
   }

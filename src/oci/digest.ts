@@ -38,15 +38,6 @@ export function parseDigest(value: string): Digest {
   return value as Digest;
 }
 
-export function isDigest(value: string): value is Digest {
-  try {
-    parseDigest(value);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export function sha256(data: Uint8Array | string): Digest {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }

@@ -39,9 +39,11 @@ const ERR = {
 } as const;
 
 function referenceError(sentinel: keyof typeof ERR, input: string, detail?: string): ActionError {
-  return new ActionError(`${detail ?? ERR[sentinel]}: '${input}'`, {
+  const reason = detail ?? ERR[sentinel];
+  return new ActionError(`${reason}: '${input}'`, {
     kind: 'reference',
     sentinel: `Err${sentinel}`,
+    detail: reason,
     hint: 'Expected [registry[:port]/]repository[:tag][@sha256:<64 hex>], e.g. ghcr.io/owner/app:1.0',
   });
 }

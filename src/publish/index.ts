@@ -12,7 +12,8 @@ import { type IndexEntry, assembleIndex, isAttestation } from '../oci/assemble.t
 import { type Digest, sha256 } from '../oci/digest.ts';
 import { type FetchedManifest, parseManifest } from '../oci/manifest.ts';
 import type { Reference } from '../oci/reference.ts';
-import { RegistryPool } from '../registry/client.ts';
+import type { WarmSockets } from '../registry/base.ts';
+import { Registries } from '../registry/registries.ts';
 import { EntryPlacer } from './place.ts';
 import { type TargetPlan, mergeAppend, planTargets, presenceKey, presenceQuestions, targetsOf } from './plan.ts';
 import { type CurrentDigests, pushTags, readCurrentDigests } from './push.ts';
@@ -35,31 +36,33 @@ export interface PublishResult {
   stats: { requests: number; retries: number; blobsCopied: number; bytesCopied: number; blobsMounted: number; firstRequestAt?: number };
 }
 
-/** The registries a run talks to, configured from its inputs (credentials for `registry`). */
-export function registriesFor(inputs: Inputs): RegistryPool {
-  const firstTagRegistry = inputs.tags[0]?.domain ?? '';
-  const explicitRegistry = (inputs.registry ?? firstTagRegistry).replace(/^https?:\/\//, '').replace(/\/.*$/, '');
-  return new RegistryPool({
+/**
+ * The registries a run talks to, configured from its inputs (credentials for `registry`, or the
+ * first tag's registry); `warmSockets`: connections opened at start-up (the action's preconnect).
+ */
+export function registriesFor(inputs: Inputs, warmSockets?: WarmSockets): Registries {
+  return new Registries({
     transport: {
       insecureRegistries: inputs.insecureRegistries,
       retries: inputs.retries,
       retryMaxSeconds: inputs.retryMaxSeconds,
       requestTimeoutSeconds: inputs.timeoutSeconds,
       concurrency: inputs.concurrency,
+      warmSockets,
     },
     credentials: {
       explicit:
         inputs.username && inputs.password
-          ? { registry: explicitRegistry === 'index.docker.io' ? 'docker.io' : explicitRegistry, username: inputs.username, password: inputs.password }
+          ? { registry: inputs.registry ?? inputs.tags[0]?.domain ?? '', username: inputs.username, password: inputs.password }
           : undefined,
     },
   });
 }
 
 /** Publishes with parsed inputs: masks the password, opens the registries, closes them after. */
-export async function publishInputs(inputs: Inputs): Promise<PublishResult> {
+export async function publishInputs(inputs: Inputs, warmSockets?: WarmSockets): Promise<PublishResult> {
   if (inputs.password) log.setSecret(inputs.password);
-  const registries = registriesFor(inputs);
+  const registries = registriesFor(inputs, warmSockets);
   try {
     return await publish(inputs, registries);
   } finally {
@@ -68,7 +71,7 @@ export async function publishInputs(inputs: Inputs): Promise<PublishResult> {
 }
 
 /** Entries already in the index at the first tag, for `append`. */
-async function existingEntries(registries: RegistryPool, tag: Reference): Promise<IndexEntry[]> {
+async function existingEntries(registries: Registries, tag: Reference): Promise<IndexEntry[]> {
   let fetched: FetchedManifest;
   try {
     fetched = await registries.client(tag.domain).getManifest(tag.path, tag.tag as string, `fetch existing index ${tag}`);
@@ -107,7 +110,7 @@ export function reportSkippedAnnotations(inputs: Pick<Inputs, 'indexAnnotations'
   );
 }
 
-export async function publish(inputs: Inputs, registries: RegistryPool): Promise<PublishResult> {
+export async function publish(inputs: Inputs, registries: Registries): Promise<PublishResult> {
   const targets = targetsOf(inputs.tags);
   // Every scope of the run up front, so one token per registry covers them all.
   for (const t of targets) registries.client(t.registry).auth.scopes.add(t.repository, ...(inputs.push ? ['pull', 'push'] : ['pull']));
@@ -175,7 +178,7 @@ export async function publish(inputs: Inputs, registries: RegistryPool): Promise
   return withStats(result, registries, placer);
 }
 
-function withStats(result: PublishResult, registries: RegistryPool, placer: EntryPlacer): PublishResult {
+function withStats(result: PublishResult, registries: Registries, placer: EntryPlacer): PublishResult {
   result.stats = { requests: registries.stats.requests, retries: registries.stats.retries, firstRequestAt: registries.stats.firstRequestAt, ...placer.stats };
   return result;
 }

@@ -11,7 +11,9 @@ import { log } from '../log.ts';
 import type { IndexEntry } from '../oci/assemble.ts';
 import type { Digest } from '../oci/digest.ts';
 import { type Descriptor, isNonDistributable, parseManifest } from '../oci/manifest.ts';
-import { BLOB_STREAM_BUFFER, type RegistryPool } from '../registry/client.ts';
+import { BLOB_STREAM_BUFFER } from '../registry/client.ts';
+import type { Registries } from '../registry/registries.ts';
+import { digestMismatch } from '../registry/response-errors.ts';
 import { collectAfter } from './memory.ts';
 import type { Target } from './plan.ts';
 
@@ -42,7 +44,7 @@ class DigestVerifier extends Transform {
   override _flush(cb: TransformCallback): void {
     const got = `${this.expected.slice(0, this.expected.indexOf(':'))}:${this.hash.digest('hex')}`;
     if (got !== this.expected) {
-      cb(new ActionError(`blob ${this.expected} hashes to ${got} while copying`, { kind: 'integrity', code: 'DIGEST_INVALID', hint: 'The source registry returned corrupted content; nothing was tagged' }));
+      cb(digestMismatch('a blob being copied', this.expected, got, 'The source registry returned corrupted content; nothing was tagged'));
       return;
     }
     cb();
@@ -64,13 +66,13 @@ export interface CopyStats {
 export class EntryPlacer {
   private readonly blobJobs = new Map<string, Promise<void>>();
   private readonly manifestCache = new Map<string, Promise<Buffer>>();
-  private readonly registries: RegistryPool;
+  private readonly registries: Registries;
   readonly stats: CopyStats = { blobsCopied: 0, bytesCopied: 0, blobsMounted: 0 };
   private readonly copySlots: Semaphore;
   private readonly concurrency: number;
 
   /** `concurrency`: the run's request bound; blob copies at once are fewer still (COPY_PARALLELISM). */
-  constructor(registries: RegistryPool, concurrency: number) {
+  constructor(registries: Registries, concurrency: number) {
     this.registries = registries;
     this.concurrency = concurrency;
     this.copySlots = new Semaphore(Math.min(COPY_PARALLELISM, concurrency));

@@ -6,7 +6,7 @@ import { mapAll } from '../concurrency.ts';
 import { log } from '../log.ts';
 import type { Digest } from '../oci/digest.ts';
 import type { Reference } from '../oci/reference.ts';
-import type { RegistryPool } from '../registry/client.ts';
+import type { Registries } from '../registry/registries.ts';
 
 /** The bytes to push and their digest. */
 export interface IndexToPush {
@@ -19,7 +19,7 @@ export interface IndexToPush {
 export type CurrentDigests = Map<string, Promise<Digest | undefined>>;
 
 /** Starts a HEAD of every tag, at most one request per tag (the registries bound them). */
-export function readCurrentDigests(registries: RegistryPool, tags: Reference[]): CurrentDigests {
+export function readCurrentDigests(registries: Registries, tags: Reference[]): CurrentDigests {
   return new Map(
     tags.map((tag) => {
       const p = registries
@@ -37,7 +37,7 @@ export function readCurrentDigests(registries: RegistryPool, tags: Reference[]):
  * tags written and those left unchanged, each in the order the tags were given.
  */
 export async function pushTags(
-  registries: RegistryPool,
+  registries: Registries,
   index: IndexToPush,
   tags: Reference[],
   current: CurrentDigests,

@@ -11,7 +11,8 @@ import { type IndexEntry, isAttestation } from '../oci/assemble.ts';
 import { type ImageConfig, platformFromConfig } from '../oci/config.ts';
 import { type FetchedManifest, IMAGE_TYPES, INDEX_TYPES, type ImageManifest, parseManifest } from '../oci/manifest.ts';
 import { type Platform, compact, formatPlatform, normalize } from '../oci/platform.ts';
-import { CONFIG_LIMIT, type RegistryClient, type RegistryPool } from '../registry/client.ts';
+import { CONFIG_LIMIT, type RegistryClient } from '../registry/client.ts';
+import type { Registries } from '../registry/registries.ts';
 import { mapSettled } from '../concurrency.ts';
 
 /** Applies a source line's overrides over what the config (or index) says. */
@@ -88,7 +89,7 @@ async function resolveImage(
 }
 
 /** Reads one source: an image (platform from its config) or an index (flattened). */
-async function resolveSource(registries: RegistryPool, spec: SourceSpec, attestations: 'keep' | 'drop'): Promise<IndexEntry[]> {
+async function resolveSource(registries: Registries, spec: SourceSpec, attestations: 'keep' | 'drop'): Promise<IndexEntry[]> {
   const client = registries.client(spec.ref.domain);
   const repository = spec.ref.path;
   const fetched = await client.getManifest(repository, spec.ref.identifier, `fetch source ${spec.ref}`);
@@ -147,7 +148,7 @@ async function resolveSource(registries: RegistryPool, spec: SourceSpec, attesta
  * Resolves every source, at most `limit` at once (each holds one request at a time), and reports
  * all failures together. The first requests are issued synchronously, before this returns.
  */
-export async function resolveSources(registries: RegistryPool, sources: SourceSpec[], attestations: 'keep' | 'drop', limit: number): Promise<IndexEntry[]> {
+export async function resolveSources(registries: Registries, sources: SourceSpec[], attestations: 'keep' | 'drop', limit: number): Promise<IndexEntry[]> {
   const settled = await mapSettled(sources, limit, (s) => resolveSource(registries, s, attestations));
   const errors = settled.flatMap((r, i) =>
     r.status === 'rejected'

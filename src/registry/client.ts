@@ -1,25 +1,18 @@
 /**
- * The registry client: the distribution-spec operations this action needs, over one Endpoint
- * (transport) and one Authenticator per registry. Manifests are kept as raw bytes; digests are
- * computed from bytes and checked against what the registry says.
+ * The registry client: the distribution-spec operations this action needs, over one registry's
+ * auth layer and transport. Every operation takes the one request path (`call`): send → check the
+ * status against the operations table → read or discard the body → or throw the registry's error.
+ * Manifests are kept as raw bytes; digests are computed from bytes and checked against what the
+ * registry says.
  */
 import type { Readable } from 'node:stream';
 import { ActionError } from '../errors.ts';
 import { type Digest, digestWithAlgorithmOf, parseDigest, sha256 } from '../oci/digest.ts';
 import { type FetchedManifest, MANIFEST_ACCEPT, baseMediaType } from '../oci/manifest.ts';
-import { closeWarmSockets } from '../preconnect.ts';
-import { Authenticator } from './auth.ts';
-import { type CredentialOptions, type Credentials, resolveCredentials } from './credentials.ts';
-import { type RequestContext, readLimited, responseError } from './errors.ts';
-import {
-  DEFAULT_TRANSPORT_OPTIONS,
-  Endpoint,
-  type SendOptions,
-  type Response,
-  type TransportOptions,
-  type TransportStats,
-  header,
-} from './transport.ts';
+import type { AuthorizedRequest, Authenticator } from './auth.ts';
+import { type HttpRequest, type Response, discard, header } from './http.ts';
+import { digestMismatch, responseError } from './response-errors.ts';
+import type { HostTransport } from './transport.ts';
 
 /** Registries SHOULD accept manifests of at least 4 MB; nothing larger is read into memory. */
 export const MANIFEST_LIMIT = 4 * 1024 * 1024;
@@ -29,23 +22,24 @@ export const BLOB_STREAM_BUFFER = 256 * 1024;
 export const CONFIG_LIMIT = 4 * 1024 * 1024;
 
 /**
- * The distribution-spec endpoints this client uses and the statuses it takes as success (the
- * spec's own, plus `lenient` ones some registries send), and as "absent" for existence checks.
- * The conformance test checks this table against the spec's endpoint table.
+ * The distribution-spec endpoints this client uses, the access each needs, and the statuses it
+ * takes as success (the spec's own, plus `lenient` ones some registries send) and as "absent" for
+ * existence checks. The conformance test checks this table against the spec's endpoint table.
  */
 export const OPERATIONS = {
-  getManifest: { endpoint: 'end-3', method: 'GET', success: [200] },
-  headManifest: { endpoint: 'end-3', method: 'HEAD', success: [200], absent: 404 },
-  putManifest: { endpoint: 'end-7a', method: 'PUT', success: [201], lenient: [200] },
-  getBlob: { endpoint: 'end-2', method: 'GET', success: [200] },
-  headBlob: { endpoint: 'end-2', method: 'HEAD', success: [200], absent: 404 },
-  startUpload: { endpoint: 'end-4a', method: 'POST', success: [202] },
-  mountBlob: { endpoint: 'end-11', method: 'POST', success: [201, 202] },
-  patchChunk: { endpoint: 'end-5', method: 'PATCH', success: [202] },
-  putUpload: { endpoint: 'end-6', method: 'PUT', success: [201] },
+  getManifest: { endpoint: 'end-3', method: 'GET', access: 'pull', success: [200] },
+  headManifest: { endpoint: 'end-3', method: 'HEAD', access: 'pull', success: [200], absent: 404 },
+  putManifest: { endpoint: 'end-7a', method: 'PUT', access: 'push', success: [201], lenient: [200] },
+  getBlob: { endpoint: 'end-2', method: 'GET', access: 'pull', success: [200] },
+  headBlob: { endpoint: 'end-2', method: 'HEAD', access: 'pull', success: [200], absent: 404 },
+  startUpload: { endpoint: 'end-4a', method: 'POST', access: 'push', success: [202] },
+  mountBlob: { endpoint: 'end-11', method: 'POST', access: 'push', success: [201, 202] },
+  patchChunk: { endpoint: 'end-5', method: 'PATCH', access: 'push', success: [202] },
+  putUpload: { endpoint: 'end-6', method: 'PUT', access: 'push', success: [201] },
 } as const;
 
-type Operation = { success: readonly number[]; lenient?: readonly number[]; absent?: number };
+type OperationName = keyof typeof OPERATIONS;
+type Operation = { method: HttpRequest['method']; access: 'pull' | 'push'; success: readonly number[]; lenient?: readonly number[]; absent?: number };
 const succeeded = (op: Operation, status: number) => op.success.includes(status) || (op.lenient?.includes(status) ?? false);
 const expected = (op: Operation) => [...op.success, ...(op.absent ? [op.absent] : [])].join(' or ');
 
@@ -54,110 +48,97 @@ export function contentRange(start: number, length: number): string {
   return `${start}-${start + length - 1}`;
 }
 
-/** A request on this registry: the transport's options, addressed by path, with its context. */
-interface RequestSpec extends Omit<SendOptions, 'url'> {
+/** One operation on one repository. */
+interface Call extends Omit<HttpRequest, 'method' | 'url'> {
+  op: OperationName;
+  repository: string;
   /** Path under /v2/ (`<repo>/manifests/<ref>`), or an absolute URL (upload locations). */
   path: string;
-  repository: string;
-  access: 'pull' | 'push';
+  /** What the request is for, in messages ("fetch manifest docker.io/library/alpine:3"). */
   what: string;
+  /** Keep the body for the caller to stream (otherwise it is read whole, when asked, or discarded). */
+  stream?: boolean;
 }
+
+/** A successful answer, or absent (the operation's `absent` status). */
+type Outcome = { absent: false; res: Response } | { absent: true };
+
+const CORRUPTED = 'The registry returned corrupted or substituted content; retry, or report it to the registry operator';
 
 export class RegistryClient {
   readonly registry: string;
-  readonly endpoint: Endpoint;
+  readonly transport: HostTransport;
   readonly auth: Authenticator;
 
-  constructor(endpoint: Endpoint, auth: Authenticator) {
-    this.registry = endpoint.registry;
-    this.endpoint = endpoint;
+  constructor(transport: HostTransport, auth: Authenticator) {
+    this.registry = transport.registry;
+    this.transport = transport;
     this.auth = auth;
   }
 
-  /** Sends a request, answering a 401 challenge once with fresh credentials. */
-  async request(spec: RequestSpec): Promise<Response> {
-    const url = /^https?:\/\//.test(spec.path) ? spec.path : `/v2/${spec.path}`;
-    for (let attempt = 0; ; attempt++) {
-      const authorization = await this.auth.authorization(spec.repository, spec.access);
-      const headers: Record<string, string> = { ...spec.headers };
-      if (authorization) headers.authorization = authorization;
-      const { path: _path, repository: _repository, access: _access, what: _what, ...send } = spec;
-      const res = await this.endpoint.send({ ...send, url, headers });
-      if (res.status === 401 && attempt < 2) {
-        const retry = await this.auth.onUnauthorized(res.headers['www-authenticate'], authorization);
-        if (retry) {
-          await res.body.dump().catch(() => undefined);
-          continue;
-        }
-      }
-      return res;
+  /** The one request path. */
+  private async call(c: Call): Promise<Outcome> {
+    const op: Operation = OPERATIONS[c.op];
+    const { op: _op, repository, path, what, stream, ...send } = c;
+    const req: AuthorizedRequest = { ...send, method: op.method, url: /^https?:\/\//.test(path) ? path : `/v2/${path}`, repository, access: op.access };
+    const res = await this.auth.send(req);
+    if (res.status === op.absent) {
+      await discard(res);
+      return { absent: true };
     }
+    if (!succeeded(op, res.status)) {
+      throw await responseError(res, { method: op.method, registry: this.registry, repository, what, access: op.access }, expected(op));
+    }
+    if (!stream && !res.bytes) await discard(res);
+    return { absent: false, res };
   }
 
-  private ctx(spec: { method: string; repository: string; what: string; access: 'pull' | 'push' }): RequestContext {
-    return { method: spec.method, registry: this.registry, repository: spec.repository, what: spec.what, access: spec.access };
+  /** A call whose operation has no `absent` status. */
+  private async present(c: Call): Promise<Response> {
+    const outcome = await this.call(c);
+    if (outcome.absent) throw new Error(`${c.op} has no absent status`);
+    return outcome.res;
   }
 
   /** GET a manifest or index by tag or digest; verifies the digest when addressed by digest. */
   async getManifest(repository: string, reference: string, what = `fetch manifest ${this.registry}/${repository}:${reference}`): Promise<FetchedManifest> {
-    return this.endpoint.readWithRetry(what, () => this.getManifestOnce(repository, reference, what));
-  }
-
-  private async getManifestOnce(repository: string, reference: string, what: string): Promise<FetchedManifest> {
-    const spec = {
-      method: 'GET' as const,
-      path: `${repository}/manifests/${reference}`,
+    const byDigest = reference.includes(':');
+    const name = `manifest ${this.registry}/${repository}${byDigest ? '@' : ':'}${reference}`;
+    const res = await this.present({
+      op: 'getManifest',
       repository,
-      access: 'pull' as const,
+      path: `${repository}/manifests/${reference}`,
       what,
       headers: { accept: MANIFEST_ACCEPT },
-    };
-    const res = await this.request(spec);
-    const op = OPERATIONS.getManifest;
-    if (!succeeded(op, res.status)) throw await responseError(res, this.ctx(spec), expected(op));
-    const declared = Number(header(res, 'content-length'));
-    const bytes = await readLimited(res.body, MANIFEST_LIMIT, `manifest ${this.registry}/${repository}:${reference}`, Number.isFinite(declared) ? declared : undefined);
+      readBody: { limit: MANIFEST_LIMIT, what: `manifest ${this.registry}/${repository}:${reference}` },
+    });
+    const bytes = res.bytes as Buffer;
     const mediaType = baseMediaType(header(res, 'content-type'));
-    let digest: Digest;
-    if (reference.includes(':')) {
-      const expected = parseDigest(reference);
-      digest = digestWithAlgorithmOf(expected, bytes);
-      if (digest !== expected) {
-        throw new ActionError(`manifest ${this.registry}/${repository}@${reference} does not match its digest: the registry sent content hashing to ${digest}`, {
-          kind: 'integrity',
-          code: 'DIGEST_INVALID',
-          hint: 'The registry returned corrupted or substituted content; retry, or report it to the registry operator',
-        });
-      }
-    } else {
-      digest = sha256(bytes);
-      const claimed = header(res, 'docker-content-digest');
-      if (claimed?.startsWith('sha256:') && claimed !== digest) {
-        throw new ActionError(`manifest ${this.registry}/${repository}:${reference}: Docker-Content-Digest ${claimed} does not match the body (${digest})`, {
-          kind: 'integrity',
-          code: 'DIGEST_INVALID',
-          hint: 'The registry returned inconsistent content; retry, or report it to the registry operator',
-        });
-      }
+    if (byDigest) {
+      const wanted = parseDigest(reference);
+      const digest = digestWithAlgorithmOf(wanted, bytes);
+      if (digest !== wanted) throw digestMismatch(name, wanted, digest, CORRUPTED);
+      return { bytes, digest, mediaType };
+    }
+    const digest = sha256(bytes);
+    const claimed = header(res, 'docker-content-digest');
+    if (claimed?.startsWith('sha256:') && claimed !== digest) {
+      throw digestMismatch(name, `${claimed} (Docker-Content-Digest)`, digest, 'The registry returned inconsistent content; retry, or report it to the registry operator');
     }
     return { bytes, digest, mediaType };
   }
 
   /** HEAD a manifest: its digest, media type and size, or undefined when absent (404). */
   async headManifest(repository: string, reference: string): Promise<{ digest: Digest | undefined; mediaType: string; size: number } | undefined> {
-    const spec = {
-      method: 'HEAD' as const,
-      path: `${repository}/manifests/${reference}`,
+    const outcome = await this.call({
+      op: 'headManifest',
       repository,
-      access: 'pull' as const,
+      path: `${repository}/manifests/${reference}`,
       what: `check manifest ${this.registry}/${repository}:${reference}`,
       headers: { accept: MANIFEST_ACCEPT },
-    };
-    const res = await this.request(spec);
-    await res.body.dump().catch(() => undefined);
-    const op = OPERATIONS.headManifest;
-    if (res.status === op.absent) return undefined;
-    if (!succeeded(op, res.status)) throw await responseError(res, this.ctx(spec), expected(op));
+    });
+    if (outcome.absent) return undefined;
+    const { res } = outcome;
     const claimed = header(res, 'docker-content-digest');
     let digest: Digest | undefined;
     try {
@@ -171,82 +152,48 @@ export class RegistryClient {
   /** PUT manifest bytes at a tag or digest; checks Docker-Content-Digest against the bytes sent. */
   async putManifest(repository: string, reference: string, bytes: Buffer, mediaType: string): Promise<Digest> {
     const digest = sha256(bytes);
-    const spec = {
-      method: 'PUT' as const,
-      path: `${repository}/manifests/${reference}`,
-      repository,
-      access: 'push' as const,
-      what: `push manifest ${this.registry}/${repository}:${reference}`,
-      headers: { 'content-type': mediaType },
-      body: bytes,
-    };
-    const res = await this.request(spec);
-    const op = OPERATIONS.putManifest;
-    if (!succeeded(op, res.status)) throw await responseError(res, this.ctx(spec), expected(op));
-    await res.body.dump().catch(() => undefined);
+    const what = `push manifest ${this.registry}/${repository}:${reference}`;
+    const res = await this.present({ op: 'putManifest', repository, path: `${repository}/manifests/${reference}`, what, headers: { 'content-type': mediaType }, body: bytes });
     const claimed = header(res, 'docker-content-digest');
     if (claimed && claimed !== digest) {
-      throw new ActionError(`push manifest ${this.registry}/${repository}:${reference}: the registry reports digest ${claimed}, but the bytes sent hash to ${digest}`, {
-        kind: 'integrity',
-        code: 'DIGEST_INVALID',
-        hint: 'The registry altered the manifest; the tag may not point at what was published',
-      });
+      throw digestMismatch(what, `${digest} (the bytes sent)`, `${claimed} (Docker-Content-Digest)`, 'The registry altered the manifest; the tag may not point at what was published');
     }
     return digest;
   }
 
   /** HEAD a blob: its size when present, undefined when absent. */
   async headBlob(repository: string, digest: Digest): Promise<number | undefined> {
-    const spec = {
-      method: 'HEAD' as const,
-      path: `${repository}/blobs/${digest}`,
+    const outcome = await this.call({
+      op: 'headBlob',
       repository,
-      access: 'pull' as const,
+      path: `${repository}/blobs/${digest}`,
       what: `check blob ${this.registry}/${repository}@${digest}`,
       followRedirects: true,
-    };
-    const res = await this.request(spec);
-    await res.body.dump().catch(() => undefined);
-    const op = OPERATIONS.headBlob;
-    if (res.status === op.absent) return undefined;
-    if (!succeeded(op, res.status)) throw await responseError(res, this.ctx(spec), expected(op));
-    return Number(header(res, 'content-length') ?? 0);
+    });
+    return outcome.absent ? undefined : Number(header(outcome.res, 'content-length') ?? 0);
   }
 
   /** GET a blob that is small enough to hold (image config), verified against its digest. */
   async getBlobBytes(repository: string, digest: Digest, limit: number, what: string): Promise<Buffer> {
-    return this.endpoint.readWithRetry(what, () => this.getBlobBytesOnce(repository, digest, limit, what));
-  }
-
-  private async getBlobBytesOnce(repository: string, digest: Digest, limit: number, what: string): Promise<Buffer> {
-    const res = await this.getBlobResponse(repository, digest, what);
-    const declared = Number(header(res, 'content-length'));
-    const bytes = await readLimited(res.body, limit, `blob ${this.registry}/${repository}@${digest}`, Number.isFinite(declared) ? declared : undefined);
-    if (digestWithAlgorithmOf(digest, bytes) !== digest) {
-      throw new ActionError(`blob ${this.registry}/${repository}@${digest} does not match its digest`, {
-        kind: 'integrity',
-        code: 'DIGEST_INVALID',
-        hint: 'The registry returned corrupted content; retry, or report it to the registry operator',
-      });
-    }
+    const name = `blob ${this.registry}/${repository}@${digest}`;
+    const res = await this.present({ op: 'getBlob', repository, path: `${repository}/blobs/${digest}`, what, followRedirects: true, readBody: { limit, what: name } });
+    const bytes = res.bytes as Buffer;
+    const actual = digestWithAlgorithmOf(digest, bytes);
+    if (actual !== digest) throw digestMismatch(name, digest, actual, CORRUPTED);
     return bytes;
   }
 
   /** GET a blob as a stream (redirects to storage followed without credentials). */
-  async getBlobResponse(repository: string, digest: Digest, what: string): Promise<Response> {
-    const spec = {
-      method: 'GET' as const,
-      path: `${repository}/blobs/${digest}`,
+  getBlobResponse(repository: string, digest: Digest, what: string): Promise<Response> {
+    return this.present({
+      op: 'getBlob',
       repository,
-      access: 'pull' as const,
+      path: `${repository}/blobs/${digest}`,
       what,
       followRedirects: true,
       highWaterMark: BLOB_STREAM_BUFFER,
-    };
-    const res = await this.request(spec);
-    const op = OPERATIONS.getBlob;
-    if (!succeeded(op, res.status)) throw await responseError(res, this.ctx(spec), expected(op));
-    return res;
+      stream: true,
+    });
   }
 
   /**
@@ -255,58 +202,31 @@ export class RegistryClient {
    */
   async mountBlob(repository: string, digest: Digest, from: string): Promise<{ mounted: true } | { mounted: false; location: string }> {
     this.auth.scopes.add(from, 'pull');
-    const spec = {
-      method: 'POST' as const,
-      path: `${repository}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`,
+    const what = `mount blob ${digest} from ${this.registry}/${from} into ${repository}`;
+    const res = await this.present({
+      op: 'mountBlob',
       repository,
-      access: 'push' as const,
-      what: `mount blob ${digest} from ${this.registry}/${from} into ${repository}`,
+      path: `${repository}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`,
+      what,
       headers: { 'content-length': '0' },
-    };
-    const res = await this.request(spec);
-    await res.body.dump().catch(() => undefined);
-    // 201: mounted. 202: not mounted, but an upload session was opened instead.
-    if (res.status === 201) return { mounted: true };
-    if (res.status === 202) return { mounted: false, location: await this.resolveLocation(res, spec) };
-    throw await responseError(res, this.ctx(spec), expected(OPERATIONS.mountBlob));
-  }
-
-  private async resolveLocation(res: Response, spec: { method: string; repository: string; what: string; access: 'pull' | 'push' }): Promise<string> {
-    const location = header(res, 'location');
-    if (!location) {
-      throw new ActionError(`${spec.what}: the registry opened an upload without a Location header`, {
-        kind: 'registry',
-        code: 'BLOB_UPLOAD_INVALID',
-      });
-    }
-    return new URL(location, res.url).toString();
+    });
+    return res.status === 201 ? { mounted: true } : { mounted: false, location: uploadLocation(res, what) };
   }
 
   /** Opens an upload session; returns its location and the registry's minimum chunk size. */
   async startUploadSession(repository: string): Promise<{ location: string; chunkMinLength: number }> {
-    const spec = {
-      method: 'POST' as const,
-      path: `${repository}/blobs/uploads/`,
-      repository,
-      access: 'push' as const,
-      what: `start upload to ${this.registry}/${repository}`,
-      headers: { 'content-length': '0' },
-    };
-    const res = await this.request(spec);
-    await res.body.dump().catch(() => undefined);
-    const op = OPERATIONS.startUpload;
-    if (!succeeded(op, res.status)) throw await responseError(res, this.ctx(spec), expected(op));
+    const what = `start upload to ${this.registry}/${repository}`;
+    const res = await this.present({ op: 'startUpload', repository, path: `${repository}/blobs/uploads/`, what, headers: { 'content-length': '0' } });
     const min = Number(header(res, 'oci-chunk-min-length'));
-    return { location: await this.resolveLocation(res, spec), chunkMinLength: Number.isSafeInteger(min) && min > 0 ? min : 0 };
+    return { location: uploadLocation(res, what), chunkMinLength: Number.isSafeInteger(min) && min > 0 ? min : 0 };
   }
 
   /** Sends one chunk of a chunked upload; returns the location for the next request. */
   async patchChunk(repository: string, location: string, chunk: Buffer, start: number, what: string): Promise<string> {
-    const spec = {
-      method: 'PATCH' as const,
-      path: location,
+    const res = await this.present({
+      op: 'patchChunk',
       repository,
-      access: 'push' as const,
+      path: location,
       what,
       headers: {
         'content-type': 'application/octet-stream',
@@ -314,12 +234,8 @@ export class RegistryClient {
         'content-length': String(chunk.length),
       },
       body: chunk,
-    };
-    const res = await this.request(spec);
-    await res.body.dump().catch(() => undefined);
-    const op = OPERATIONS.patchChunk;
-    if (!succeeded(op, res.status)) throw await responseError(res, this.ctx(spec), expected(op));
-    return this.resolveLocation(res, spec);
+    });
+    return uploadLocation(res, what);
   }
 
   /**
@@ -329,70 +245,27 @@ export class RegistryClient {
   async putUpload(repository: string, location: string, digest: Digest, size: number, body: Buffer | (() => Readable), replayable: boolean): Promise<void> {
     const url = new URL(location);
     url.searchParams.set('digest', digest);
-    const spec = {
-      method: 'PUT' as const,
-      path: url.toString(),
+    await this.present({
+      op: 'putUpload',
       repository,
-      access: 'push' as const,
+      path: url.toString(),
       what: `upload blob ${digest} to ${this.registry}/${repository}`,
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
       body,
       replayable,
-    };
-    const res = await this.request(spec);
-    const op = OPERATIONS.putUpload;
-    if (!succeeded(op, res.status)) throw await responseError(res, this.ctx(spec), expected(op));
-    await res.body.dump().catch(() => undefined);
+    });
   }
 
-  async close(): Promise<void> {
-    await this.endpoint.close();
+  close(): Promise<void> {
+    return this.transport.close();
   }
 }
 
-export interface RegistryPoolOptions {
-  transport?: Partial<TransportOptions>;
-  credentials?: CredentialOptions;
-}
-
-/** One client per registry for the run, sharing transport settings and counters. */
-export class RegistryPool {
-  private readonly clients = new Map<string, RegistryClient>();
-  private readonly realmEndpoints = new Map<string, Endpoint>();
-  private readonly options: TransportOptions;
-  private readonly credentialOptions: CredentialOptions;
-  readonly stats: TransportStats = { requests: 0, retries: 0 };
-
-  constructor(options: RegistryPoolOptions = {}) {
-    this.options = { ...DEFAULT_TRANSPORT_OPTIONS, ...options.transport };
-    this.credentialOptions = options.credentials ?? {};
+/** The absolute upload URL an answer's Location names (relative to where the answer came from). */
+function uploadLocation(res: Response, what: string): string {
+  const location = header(res, 'location');
+  if (!location) {
+    throw new ActionError(`${what}: the registry opened an upload without a Location header`, { kind: 'registry', code: 'BLOB_UPLOAD_INVALID' });
   }
-
-  client(registry: string): RegistryClient {
-    let c = this.clients.get(registry);
-    if (!c) {
-      const endpoint = new Endpoint(registry, this.options, this.stats);
-      let creds: Promise<Credentials> | undefined;
-      const credentials = () => (creds ??= resolveCredentials(registry, this.credentialOptions));
-      const auth = new Authenticator(endpoint, credentials, (host) => this.realmEndpoint(host));
-      c = new RegistryClient(endpoint, auth);
-      this.clients.set(registry, c);
-    }
-    return c;
-  }
-
-  private realmEndpoint(host: string): Endpoint {
-    let e = this.realmEndpoints.get(host);
-    if (!e) {
-      e = new Endpoint(host, this.options, this.stats);
-      this.realmEndpoints.set(host, e);
-    }
-    return e;
-  }
-
-  async close(): Promise<void> {
-    closeWarmSockets();
-    await Promise.all([...this.clients.values()].map((c) => c.close()));
-    await Promise.all([...this.realmEndpoints.values()].map((e) => e.close()));
-  }
+  return new URL(location, res.url).toString();
 }

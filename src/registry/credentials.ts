@@ -9,8 +9,14 @@ import { homedir } from 'node:os';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { ActionError } from '../errors.ts';
 import { log } from '../log.ts';
+import { DOCKER_HUB, DOCKER_HUB_CREDENTIALS_URL, canonicalRegistry } from './hosts.ts';
 
 export interface Credentials {
+  /**
+   * The registry (as references name it) these were found for: they belong to it alone. The
+   * auth layer of that registry is the only one that holds them.
+   */
+  registry: string;
   username?: string;
   password?: string;
   /** OAuth2 refresh token (Docker's `identitytoken`), exchanged at the token realm. */
@@ -36,24 +42,20 @@ interface DockerConfig {
   credsStore?: string;
 }
 
-const DOCKER_HUB_KEYS = ['https://index.docker.io/v1/', 'index.docker.io', 'docker.io', 'registry-1.docker.io'];
-
-/** Docker's ConvertToHostname: drop the scheme and any path. */
-export function convertToHostname(key: string): string {
-  let s = key.replace(/^https?:\/\//, '');
-  const slash = s.indexOf('/');
-  if (slash !== -1) s = s.slice(0, slash);
-  return s;
-}
-
-/** The names a registry's credentials may be stored under. */
-export function credentialKeys(registry: string): string[] {
-  return registry === 'docker.io' ? DOCKER_HUB_KEYS : [registry];
+/** Whether a Docker config key (`https://index.docker.io/v1/`, `ghcr.io`, …) names this registry. */
+export function keyNamesRegistry(key: string, registry: string): boolean {
+  return canonicalRegistry(key) === canonicalRegistry(registry);
 }
 
 /** The server URL a credential helper is asked about (Docker Hub keeps its legacy URL). */
 export function helperServerUrl(registry: string): string {
-  return registry === 'docker.io' ? 'https://index.docker.io/v1/' : registry;
+  return canonicalRegistry(registry) === DOCKER_HUB ? DOCKER_HUB_CREDENTIALS_URL : registry;
+}
+
+/** The Basic Authorization header for a username and password; undefined for anything else. */
+export function basicAuthorization(c: Credentials): string | undefined {
+  if (!c.username || c.password === undefined) return undefined;
+  return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
 }
 
 export function dockerConfigPath(env: NodeJS.ProcessEnv = process.env): string {
@@ -219,12 +221,12 @@ function mask(c: Credentials, registry: string): Credentials {
 export async function resolveCredentials(registry: string, options: CredentialOptions = {}): Promise<Credentials> {
   const env = options.env ?? process.env;
   const explicit = options.explicit;
-  if (explicit && (explicit.registry === registry || credentialKeys(registry).includes(explicit.registry))) {
-    return mask({ username: explicit.username, password: explicit.password, source: 'inputs' }, registry);
+  if (explicit && keyNamesRegistry(explicit.registry, registry)) {
+    return mask({ registry, username: explicit.username, password: explicit.password, source: 'inputs' }, registry);
   }
+  const anonymous: Credentials = { registry, source: 'anonymous' };
   const config = await readDockerConfig(env);
-  if (!config) return { source: 'anonymous' };
-  const keys = credentialKeys(registry);
+  if (!config) return anonymous;
   const runHelper = options.runHelper ?? ((helper: string, serverUrl: string, where: string) => runHelperProgram(`docker-credential-${helper}`, where, serverUrl, env));
 
   const fromHelper = async (helper: unknown, where: string): Promise<Credentials | undefined> => {
@@ -242,27 +244,27 @@ export async function resolveCredentials(registry: string, options: CredentialOp
     }
     if (typeof parsed !== 'object' || parsed === null || typeof parsed.Secret !== 'string' || !parsed.Secret) return undefined;
     const username = typeof parsed.Username === 'string' ? parsed.Username : '';
-    if (username === '<token>') return mask({ identityToken: parsed.Secret, source: program }, registry);
-    return mask({ username, password: parsed.Secret, source: program }, registry);
+    if (username === '<token>') return mask({ registry, identityToken: parsed.Secret, source: program }, registry);
+    return mask({ registry, username, password: parsed.Secret, source: program }, registry);
   };
 
   for (const [key, helper] of Object.entries(config.credHelpers ?? {})) {
-    if (keys.includes(key) || keys.includes(convertToHostname(key))) {
+    if (keyNamesRegistry(key, registry)) {
       const c = await fromHelper(helper, `credHelpers[${quoted(key)}]`);
       if (c) return c;
     }
   }
   for (const [key, entry] of Object.entries(config.auths ?? {})) {
-    if (!keys.includes(key) && !keys.includes(convertToHostname(key))) continue;
-    if (entry.identitytoken) return mask({ identityToken: entry.identitytoken, source: 'docker config' }, registry);
-    if (entry.auth) return mask({ ...decodeAuth(entry.auth, key), source: 'docker config' }, registry);
+    if (!keyNamesRegistry(key, registry)) continue;
+    if (entry.identitytoken) return mask({ registry, identityToken: entry.identitytoken, source: 'docker config' }, registry);
+    if (entry.auth) return mask({ registry, ...decodeAuth(entry.auth, key), source: 'docker config' }, registry);
     if (entry.username && entry.password) {
-      return mask({ username: entry.username, password: entry.password, source: 'docker config' }, registry);
+      return mask({ registry, username: entry.username, password: entry.password, source: 'docker config' }, registry);
     }
   }
   if (config.credsStore) {
     const c = await fromHelper(config.credsStore, 'credsStore');
     if (c) return c;
   }
-  return { source: 'anonymous' };
+  return anonymous;
 }

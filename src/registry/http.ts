@@ -1,0 +1,75 @@
+/**
+ * What the transport layers pass to each other: a request, a response, and the small helpers
+ * every layer reads them with. Each layer (auth → scheme → user agent → retry → base) is a
+ * `Layer` wrapping the next.
+ */
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+
+export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
+
+export interface HttpRequest {
+  method: Method;
+  /** Absolute URL, or a path on the layer's registry (`/v2/…`; the scheme layer completes it). */
+  url: string;
+  headers?: Record<string, string>;
+  /** A buffer (replayable) or a factory of streams (replayable when `replayable` is set). */
+  body?: Buffer | (() => Readable);
+  replayable?: boolean;
+  /** Follow redirects (GET/HEAD of blobs). */
+  followRedirects?: boolean;
+  /** Response body buffer size (large for blob streams: fewer, larger chunks). */
+  highWaterMark?: number;
+  /**
+   * Read a successful (2xx) answer's whole body into `bytes`, refusing more than `limit` bytes. A
+   * body that breaks off is then retried like a failure before the headers, within one budget.
+   */
+  readBody?: { limit: number; what: string };
+  /** false: one attempt only (the scheme layer's probes). */
+  retry?: boolean;
+}
+
+export interface Response {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Dispatcher.ResponseData['body'];
+  /** Where the answer came from (after redirects). */
+  url: string;
+  /** The whole body, when the request asked for it (`readBody`) and the status was 2xx. */
+  bytes?: Buffer;
+}
+
+export interface Layer {
+  send(req: HttpRequest): Promise<Response>;
+}
+
+export function header(res: { headers: Response['headers'] }, name: string): string | undefined {
+  const v = res.headers[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Removes query strings (upload state, signed storage URLs) from URLs shown to users. */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : `${url.slice(0, q)}?…`;
+}
+
+/** The first string `code` on an error or its causes (undici and Node put them at various depths). */
+export function errorCode(e: unknown): string | undefined {
+  let cur: unknown = e;
+  for (let depth = 0; cur && depth < 5; depth++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+export function describe(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Discards a body nobody reads, so its connection goes back to the pool. */
+export async function discard(res: Response): Promise<void> {
+  await res.body.dump().catch(() => undefined);
+}

@@ -1,0 +1,118 @@
+/**
+ * The retry layer: transient failures are sent again, with exponential backoff and jitter, or
+ * after the server's Retry-After. One budget per request covers failures before the headers and,
+ * for requests whose body is read whole (`readBody`), while reading it.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ActionError } from '../errors.ts';
+import { log } from '../log.ts';
+import type { TransportStats } from './base.ts';
+import { type HttpRequest, type Layer, type Method, type Response, describe, discard, errorCode, header, redactUrl } from './http.ts';
+
+export interface RetryPolicy {
+  /** Attempts after the first, for retryable failures. */
+  retries: number;
+  /** Upper bound in seconds on the time spent retrying one request. */
+  retryMaxSeconds: number;
+  /** Base delay for exponential backoff (ms); tests lower it. */
+  backoffBaseMs?: number;
+}
+
+export const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+const RETRYABLE_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CLOSED',
+  // A body that broke off mid-way.
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
+const IDEMPOTENT = new Set<Method>(['GET', 'HEAD', 'PUT', 'DELETE']);
+
+/** A connection-level failure worth another attempt. */
+export function isRetryableNetworkError(e: unknown): boolean {
+  return RETRYABLE_CODES.has(errorCode(e) ?? '');
+}
+
+/** Parses Retry-After (seconds or HTTP date) into milliseconds. */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/** Exponential backoff with jitter: between half and all of base × 2^(attempt−1), at most 30 s. */
+export function backoffMs(policy: RetryPolicy, attempt: number, random = Math.random()): number {
+  const backoff = Math.min(30_000, (policy.backoffBaseMs ?? 500) * 2 ** (attempt - 1));
+  return Math.round(backoff / 2 + random * (backoff / 2));
+}
+
+/** Only what is safe to replay is retried: idempotent methods (and POST), with a body that can be produced again. */
+export function isReplayable(req: HttpRequest): boolean {
+  return (
+    (IDEMPOTENT.has(req.method) || req.method === 'POST') &&
+    (req.body === undefined || Buffer.isBuffer(req.body) || req.replayable === true)
+  );
+}
+
+export class RetryTransport implements Layer {
+  private readonly next: Layer;
+  private readonly policy: RetryPolicy;
+  private readonly stats: TransportStats;
+
+  constructor(next: Layer, policy: RetryPolicy, stats: TransportStats) {
+    this.next = next;
+    this.policy = policy;
+    this.stats = stats;
+  }
+
+  async send(req: HttpRequest): Promise<Response> {
+    const started = Date.now();
+    const maxAttempts = isReplayable(req) && req.retry !== false ? this.policy.retries + 1 : 1;
+    for (let attempt = 1; ; attempt++) {
+      let res: Response | undefined;
+      let failure: unknown;
+      try {
+        res = await this.next.send(req);
+      } catch (e) {
+        failure = e;
+      }
+      const retryable = res ? RETRYABLE_STATUS.has(res.status) : isRetryableNetworkError(failure);
+      const give = () => {
+        if (res) return res;
+        throw networkError(req, failure, attempt);
+      };
+      if (!retryable || attempt >= maxAttempts) return give();
+      const retryAfter = res ? parseRetryAfter(header(res, 'retry-after')) : undefined;
+      const wait = retryAfter ?? backoffMs(this.policy, attempt);
+      if (Date.now() - started + wait > this.policy.retryMaxSeconds * 1000) return give();
+      if (res) await discard(res);
+      const reason = res ? `HTTP ${res.status}` : (errorCode(failure) ?? describe(failure));
+      log.info(`retry ${attempt}/${maxAttempts - 1}: ${req.method} ${redactUrl(req.url)} got ${reason}; waiting ${(wait / 1000).toFixed(1)} s`);
+      this.stats.retries++;
+      await sleep(wait);
+    }
+  }
+}
+
+/** The error for a request that failed at the connection level (after its retries). */
+export function networkError(req: { method: string; url: string }, e: unknown, attempts: number): ActionError {
+  if (e instanceof ActionError) return e;
+  const code = errorCode(e);
+  const certificate = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/i.test(code ?? '');
+  const hint = certificate
+    ? 'The registry’s TLS certificate is not trusted: add its CA with NODE_EXTRA_CA_CERTS, or list the registry in insecure-registries'
+    : 'Check that the registry is reachable from the runner (address, port, proxy settings)';
+  return new ActionError(
+    `${req.method} ${redactUrl(req.url)} failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${code ? `${code} ` : ''}${describe(e)}`,
+    { kind: 'network', code, hint, cause: e, detail: describe(e).split(';')[0] },
+  );
+}
