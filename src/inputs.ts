@@ -7,11 +7,14 @@ import { splitList } from './list.ts';
 import { parseInsecureRegistries } from './registry/hosts.ts';
 import { type Reference, parseNormalizedNamed } from './oci/reference.ts';
 import { type Platform, isKnownArch, isKnownOS, parsePlatform } from './oci/platform.ts';
+import { type SourceLine, expandTemplates, readSourceFiles } from './sources.ts';
 
 export type MediaTypeChoice = 'auto' | 'oci' | 'docker';
 
 export interface SourceOverrides {
   platform?: Platform;
+  /** The platform came from a template expansion: the config is still read to fill the rest. */
+  platformFromTemplate?: boolean;
   osVersion?: string;
   osFeatures?: string[];
   variant?: string;
@@ -23,6 +26,8 @@ export interface SourceSpec {
   /** Normalized reference; `:latest` when neither tag nor digest was given. */
   ref: Reference;
   overrides: SourceOverrides;
+  /** `sources`, or the source file the line was read from. */
+  origin: string;
 }
 
 export interface Inputs {
@@ -39,6 +44,8 @@ export interface Inputs {
   /** Lines that do not apply to an index (`manifest:`), reported as skipped. */
   skippedAnnotations: string[];
   append: boolean;
+  /** Leave out sources that do not exist (with a warning) instead of failing. */
+  ignoreMissing: boolean;
   registry?: string;
   username?: string;
   password?: string;
@@ -84,7 +91,7 @@ export function splitSources(value: string): string[] {
 
 const OVERRIDE_KEYS = ['platform', 'os.version', 'os.features', 'variant'];
 
-export function parseSourceSpec(entry: string): SourceSpec {
+export function parseSourceSpec(entry: string, from: Omit<SourceLine, 'line'> = { origin: 'sources' }): SourceSpec {
   const [refText, ...options] = entry.split(/\s+/);
   let ref = parseReferenceInput('sources', refText ?? '');
   if (!ref.tag && !ref.digest) ref = ref.withTag('latest');
@@ -113,7 +120,11 @@ export function parseSourceSpec(entry: string): SourceSpec {
         break;
     }
   }
-  return { line: entry, ref, overrides };
+  if (from.templatePlatform) {
+    overrides.platform = from.templatePlatform;
+    overrides.platformFromTemplate = true;
+  }
+  return { line: entry, ref, overrides, origin: from.origin };
 }
 
 /** Parses a platform and refuses unknown OS or architecture names (typos must not ship). */
@@ -191,13 +202,15 @@ export function parseAnnotations(value: string): Pick<Inputs, 'indexAnnotations'
   return { indexAnnotations, descriptorAnnotations, skippedAnnotations };
 }
 
+/** Where relative `source-files` patterns are resolved: the job's workspace. */
+export interface InputContext {
+  workspace: string;
+}
+
 /** Builds and validates the typed inputs. */
-export function getInputs(read: InputReader): Inputs {
+export function getInputs(read: InputReader, context: InputContext = { workspace: process.env.GITHUB_WORKSPACE || process.cwd() }): Inputs {
   const sourcesRaw = read('sources');
   const tagsRaw = read('tags');
-  const sourceEntries = splitSources(sourcesRaw);
-  if (sourceEntries.length === 0) throw invalid('sources', sourcesRaw, 'at least one image reference, one per line');
-  const sources = sourceEntries.map(parseSourceSpec);
   const tagEntries = splitList(tagsRaw);
   if (tagEntries.length === 0) throw invalid('tags', tagsRaw, 'at least one target reference such as ghcr.io/owner/app:1.0');
   const tags = tagEntries.map((t) => {
@@ -206,6 +219,7 @@ export function getInputs(read: InputReader): Inputs {
     return ref.tag ? ref : ref.withTag('latest');
   });
   const uniqueTags = [...new Map(tags.map((t) => [t.toString(), t])).values()];
+  const sources = readSources(read, sourcesRaw, uniqueTags[0] as Reference, context);
   const username = read('username');
   const password = read('password');
   if (Boolean(username) !== Boolean(password)) {
@@ -221,6 +235,7 @@ export function getInputs(read: InputReader): Inputs {
     requirePlatforms: splitList(read('require-platforms')).map((p) => parseKnownPlatform('require-platforms', p)),
     ...parseAnnotations(read('annotations')),
     append: parseBoolean('append', read('append'), false),
+    ignoreMissing: parseBoolean('ignore-missing', read('ignore-missing'), false),
     registry,
     username: username || undefined,
     password: password || undefined,
@@ -230,4 +245,31 @@ export function getInputs(read: InputReader): Inputs {
     timeoutSeconds: parseNumber('timeout', read('timeout'), 60, 1, 3600),
     concurrency: parseNumber('concurrency', read('concurrency'), 64, 1, 256),
   };
+}
+
+/**
+ * Every source line: the `sources` input, then the `source-files` in sorted order; template lines
+ * expanded over `platforms`. At least one source in all.
+ */
+function readSources(read: InputReader, sourcesRaw: string, firstTag: Reference, context: InputContext): SourceSpec[] {
+  const filePatterns = splitLines(read('source-files'));
+  const platforms = splitList(read('platforms')).map((p) => parseKnownPlatform('platforms', p));
+  const lines: SourceLine[] = splitSources(sourcesRaw).map((line) => ({ line, origin: 'sources' }));
+  if (filePatterns.length) {
+    for (const l of readSourceFiles(filePatterns, context.workspace, firstTag)) {
+      for (const entry of splitSources(l.line)) lines.push({ line: entry, origin: l.origin });
+    }
+  }
+  if (lines.length === 0) {
+    throw invalid('sources', sourcesRaw, filePatterns.length ? 'at least one image reference in sources or the source-files' : 'at least one image reference, one per line (or source-files)');
+  }
+  return expandTemplates(lines, platforms).map(({ line, ...from }) => parseSourceSpec(line, from));
+}
+
+/** One entry per non-blank, non-comment line (paths may hold commas). */
+function splitLines(value: string): string[] {
+  return value
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
 }
