@@ -30,6 +30,10 @@ export async function run(): Promise<void> {
     core.setOutput('media-type', result.mediaType);
     core.setOutput('platforms', result.platforms.join(','));
     core.setOutput('images', result.images.join('\n'));
+    core.setOutput('platform-digests', JSON.stringify(result.platformDigests));
+    // The tags now at the digest, in the order given; none on a dry run.
+    const atDigest = new Set([...result.pushed, ...result.unchanged]);
+    core.setOutput('tags', inputs.tags.map(String).filter((t) => atDigest.has(t)).join('\n'));
     const firstRequest = result.stats.firstRequestAt ? Math.round(result.stats.firstRequestAt - performance.timeOrigin) : undefined;
     core.info(
       `${result.dryRun ? 'dry run: would publish' : 'published'} ${result.digest} (${result.platforms.join(', ')}) in ${Math.round(performance.now())} ms; ` +

@@ -16,6 +16,7 @@ const base: PublishResult = {
   ],
   pushed: ['r.io/app:1'],
   unchanged: ['r.io/app:latest'],
+  platformDigests: {},
   dryRun: false,
   plan: [],
   stats: { requests: 1, retries: 0, blobsCopied: 0, bytesCopied: 0, blobsMounted: 0 },

@@ -11,6 +11,7 @@ import { log } from '../log.ts';
 import { type IndexEntry, assembleIndex, isAttestation } from '../oci/assemble.ts';
 import { type Digest, sha256 } from '../oci/digest.ts';
 import { type FetchedManifest, parseManifest } from '../oci/manifest.ts';
+import { formatPlatformAll } from '../oci/platform.ts';
 import type { Reference } from '../oci/reference.ts';
 import type { WarmSockets } from '../registry/base.ts';
 import { Registries } from '../registry/registries.ts';
@@ -30,6 +31,8 @@ export interface PublishResult {
   /** Tags written, and tags that already pointed at the digest. */
   pushed: string[];
   unchanged: string[];
+  /** Platform (containerd's full form: os.version included) → image digest, in index order. */
+  platformDigests: Record<string, Digest>;
   dryRun: boolean;
   /** Per target repository: entries mounted, copied or already present. */
   plan: TargetPlan[];
@@ -123,7 +126,7 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
   // sources: they are needed last, and must not hold a connection slot a source could use).
   let currentDigests: CurrentDigests = new Map();
   const resolved = await log.group('Resolve sources', async () => {
-    const resolving = resolveSources(registries, inputs.sources, inputs.attestations, limit);
+    const resolving = resolveSources(registries, inputs.sources, { attestations: inputs.attestations, ignoreMissing: inputs.ignoreMissing, limit });
     currentDigests = readCurrentDigests(registries, allTags);
     return resolving;
   });
@@ -155,6 +158,7 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
     entries: index.entries,
     pushed: [],
     unchanged: [],
+    platformDigests: platformDigests(index.entries),
     dryRun: !inputs.push,
     plan: plan.map(({ target, present, toMount, toCopy }) => ({ target, present, toMount, toCopy })),
     stats: { requests: 0, retries: 0, blobsCopied: 0, bytesCopied: 0, blobsMounted: 0 },
@@ -176,6 +180,13 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
     Object.assign(result, await pushTags(registries, { bytes: index.bytes, mediaType: index.mediaType, digest }, allTags, currentDigests, limit));
   });
   return withStats(result, registries, placer);
+}
+
+/** The image entries' platforms and digests (attestations have no platform of their own). */
+export function platformDigests(entries: IndexEntry[]): Record<string, Digest> {
+  const out: Record<string, Digest> = {};
+  for (const e of entries) if (!e.attestation && e.descriptor.platform) out[formatPlatformAll(e.descriptor.platform)] = e.descriptor.digest;
+  return out;
 }
 
 function withStats(result: PublishResult, registries: Registries, placer: EntryPlacer): PublishResult {

@@ -26,7 +26,7 @@ export function applyOverrides(spec: SourceSpec, fromImage: Partial<Platform>): 
       (fromConfigNormalized.os !== o.platform.os || fromConfigNormalized.architecture !== o.platform.architecture)
     ) {
       log.warning(
-        `source '${spec.line}': platform=${formatPlatform(o.platform)} contradicts the image config (${formatPlatform(fromImage as Platform)}); using the override`,
+        `source '${spec.line}': ${o.platformFromTemplate ? 'the template platform ' : 'platform='}${formatPlatform(o.platform)} contradicts the image config (${formatPlatform(fromImage as Platform)}); using the ${o.platformFromTemplate ? 'template platform' : 'override'}`,
       );
     }
     p = {
@@ -52,9 +52,10 @@ export function applyOverrides(spec: SourceSpec, fromImage: Partial<Platform>): 
 
 function needsConfig(spec: SourceSpec): boolean {
   // A full platform override makes the config unnecessary, except for Windows where os.version
-  // (and os.features) come from the config unless given.
+  // (and os.features) come from the config unless given, and for template expansions, whose
+  // platform says which image the name should be and the config says the rest.
   const o = spec.overrides.platform;
-  if (!o) return true;
+  if (!o || spec.overrides.platformFromTemplate) return true;
   return o.os === 'windows' && !spec.overrides.osVersion && !o['os.version'];
 }
 
@@ -88,11 +89,29 @@ async function resolveImage(
   };
 }
 
+/** What resolving does with a source that does not exist: fail, or leave it out (ignore-missing). */
+export interface ResolveOptions {
+  attestations: 'keep' | 'drop';
+  ignoreMissing: boolean;
+  /** Most sources read at once (each holds one request at a time). */
+  limit: number;
+}
+
+/** A source's own manifest is absent (404): the only failure ignore-missing forgives. */
+const MISSING = Symbol('missing source');
+
 /** Reads one source: an image (platform from its config) or an index (flattened). */
-async function resolveSource(registries: Registries, spec: SourceSpec, attestations: 'keep' | 'drop'): Promise<IndexEntry[]> {
+async function resolveSource(registries: Registries, spec: SourceSpec, options: ResolveOptions): Promise<IndexEntry[] | typeof MISSING> {
+  const { attestations } = options;
   const client = registries.client(spec.ref.domain);
   const repository = spec.ref.path;
-  const fetched = await client.getManifest(repository, spec.ref.identifier, `fetch source ${spec.ref}`);
+  let fetched: FetchedManifest;
+  try {
+    fetched = await client.getManifest(repository, spec.ref.identifier, `fetch source ${spec.ref}`);
+  } catch (e) {
+    if (options.ignoreMissing && e instanceof ActionError && e.status === 404) return MISSING;
+    throw e;
+  }
   const parsed = parseManifest(fetched, spec.ref.toString());
   if (parsed.kind === 'image') {
     return [await resolveImage(client, spec, repository, fetched, parsed.manifest, parsed.mediaType)];
@@ -145,11 +164,12 @@ async function resolveSource(registries: Registries, spec: SourceSpec, attestati
 }
 
 /**
- * Resolves every source, at most `limit` at once (each holds one request at a time), and reports
- * all failures together. The first requests are issued synchronously, before this returns.
+ * Resolves every source, at most `limit` at once, and reports all failures together. With
+ * ignore-missing, sources whose manifest does not exist are left out with a warning each (the run
+ * still fails when none exists). The first requests are issued synchronously, before this returns.
  */
-export async function resolveSources(registries: Registries, sources: SourceSpec[], attestations: 'keep' | 'drop', limit: number): Promise<IndexEntry[]> {
-  const settled = await mapSettled(sources, limit, (s) => resolveSource(registries, s, attestations));
+export async function resolveSources(registries: Registries, sources: SourceSpec[], options: ResolveOptions): Promise<IndexEntry[]> {
+  const settled = await mapSettled(sources, options.limit, (s) => resolveSource(registries, s, options));
   const errors = settled.flatMap((r, i) =>
     r.status === 'rejected'
       ? [{ subject: (sources[i] as SourceSpec).ref.toString(), error: r.reason instanceof ActionError ? r.reason : new ActionError(describeError(r.reason), { kind: 'network' }) }]
@@ -158,10 +178,24 @@ export async function resolveSources(registries: Registries, sources: SourceSpec
   if (errors.length) {
     throw new AggregateActionError(`${errors.length} of ${sources.length} source(s) could not be read; nothing was written`, errors);
   }
-  const entries = settled.flatMap((r) => (r as PromiseFulfilledResult<IndexEntry[]>).value);
-  // One write for the whole list: this runs between the last source read and the first write.
-  if (entries.length) {
-    log.info(entries.map((e) => `${e.attestation ? 'attestation' : formatPlatform(e.descriptor.platform as Platform)}  ${e.descriptor.digest}  ${e.line}`).join('\n'));
+  const found = settled.map((r) => (r as PromiseFulfilledResult<IndexEntry[] | typeof MISSING>).value);
+  const missing = sources.filter((_, i) => found[i] === MISSING);
+  for (const spec of missing) log.warning(`source ${spec.ref} does not exist; left out (ignore-missing)`);
+  if (missing.length === sources.length) {
+    throw new ActionError(`none of the ${sources.length} source(s) exists (${sources.map((s) => s.ref.toString()).join(', ')}); nothing was written`, {
+      kind: 'input',
+      code: 'MANIFEST_UNKNOWN',
+      status: 404,
+      hint: 'Check that the build jobs pushed their images, and the references',
+    });
   }
-  return entries;
+  // One write for the whole list: this runs between the last source read and the first write.
+  const lines = sources.flatMap((spec, i) => {
+    const entries = found[i];
+    if (entries === MISSING || entries === undefined) return [];
+    const from = spec.origin === 'sources' ? '' : `  (from ${spec.origin})`;
+    return entries.map((e) => `${e.attestation ? 'attestation' : formatPlatform(e.descriptor.platform as Platform)}  ${e.descriptor.digest}  ${e.line}${from}`);
+  });
+  if (lines.length) log.info(lines.join('\n'));
+  return found.flatMap((entries) => (entries === MISSING || entries === undefined ? [] : entries));
 }
