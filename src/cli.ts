@@ -3,39 +3,58 @@
  * Command-line entry for local use, running the same code as the action.
  *
  *   multiarch-manifest publish --source REF [--source REF …] --tag REF [--tag REF …] [options]
- *   multiarch-manifest inspect REF [--verbose] [--json]
+ *   multiarch-manifest inspect REF [--verbose] [--json] [--platform P]
+ *
+ * Exit status: 0 done, 1 the run failed, 2 usage error (see src/cli/usage.ts).
  */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { inspectCommand } from './cli/inspect.ts';
+import { INSPECT_USAGE, MAIN_USAGE, PUBLISH_USAGE, parsingUsage, UsageError } from './cli/usage.ts';
 import { describeError } from './errors.ts';
 import { getInputs } from './inputs.ts';
 import { consoleLogger, setLogger } from './log.ts';
-import { parseManifest, INDEX_TYPES } from './oci/manifest.ts';
-import { only, sortPlatforms } from './oci/match.ts';
-import { formatPlatform, type Platform, parsePlatform } from './oci/platform.ts';
-import { parseDockerRef } from './oci/reference.ts';
-import { publishInputs } from './publish/index.ts';
-import { Registries } from './registry/registries.ts';
+import { type PublishResult, publishInputs } from './publish/index.ts';
 
-const USAGE = `Usage:
-  multiarch-manifest publish --source REF [--source REF …] --tag REF [--tag REF …] [options]
-  multiarch-manifest inspect REF [--verbose] [--json] [--platform P] [--insecure-registry HOST]
+/** What `publish --json` prints: one shape for published, unchanged and dry runs. */
+export interface PublishOutput {
+  /** published: something was written; unchanged: every tag already pointed at the digest; dry-run: nothing written. */
+  status: 'published' | 'unchanged' | 'dry-run';
+  digest: string;
+  mediaType: string;
+  platforms: string[];
+  /** Every target tag, normalized, in the order given. */
+  tags: string[];
+  /** Tags this run wrote, and tags already at the digest (both empty on a dry run). */
+  pushed: string[];
+  unchanged: string[];
+  /** `<registry>/<repository>@<digest>` per target repository. */
+  images: string[];
+  /** The index as pushed (or as it would be). */
+  manifest: unknown;
+}
 
-publish options (mirroring the action's inputs):
-  --source REF            per-arch image (repeat; overrides may follow: "REF platform=linux/arm/v7")
-  --tag REF               target tag (repeat)
-  --push=false            verify and assemble only, write nothing
-  --media-type TYPE       auto | oci | docker
-  --attestations MODE     keep | drop
-  --annotation K=V        annotation line (repeat; index:, manifest-descriptor: prefixes)
-  --require-platform P    platform the result must contain (repeat)
-  --append                start from the index at the first tag
-  --registry HOST         registry the username/password are for
-  --username USER         (password from --password-stdin or MULTIARCH_PASSWORD)
-  --password-stdin        read the password from standard input
-  --insecure-registry H   allow plain HTTP / unverified TLS for H (repeat)
-  --retries N  --retry-max-seconds S  --timeout S  --concurrency N
-  --json                  print the result as JSON
-  --debug                 request-level logs`;
+export function publishStatus(result: PublishResult): PublishOutput['status'] {
+  if (result.dryRun) return 'dry-run';
+  const placed = result.plan.some((p) => p.toMount > 0 || p.toCopy > 0);
+  return result.pushed.length > 0 || placed ? 'published' : 'unchanged';
+}
+
+/** The package's version, from the package.json above this file (dist/cli/ or src/ in a clone). */
+function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let up = 0; up < 4; up++, dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
+      if (pkg.name === 'multiarch-manifest-action' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // no package.json here (or not ours): look further up
+    }
+  }
+  throw new Error('cannot find the package.json of multiarch-manifest-action above the command');
+}
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -44,36 +63,48 @@ async function readStdin(): Promise<string> {
 }
 
 async function publishCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      source: { type: 'string', multiple: true },
-      tag: { type: 'string', multiple: true },
-      push: { type: 'string' },
-      'media-type': { type: 'string' },
-      attestations: { type: 'string' },
-      annotation: { type: 'string', multiple: true },
-      'require-platform': { type: 'string', multiple: true },
-      append: { type: 'boolean' },
-      registry: { type: 'string' },
-      username: { type: 'string' },
-      'password-stdin': { type: 'boolean' },
-      'insecure-registry': { type: 'string', multiple: true },
-      retries: { type: 'string' },
-      'retry-max-seconds': { type: 'string' },
-      timeout: { type: 'string' },
-      concurrency: { type: 'string' },
-      json: { type: 'boolean' },
-      debug: { type: 'boolean' },
-    },
-    strict: true,
-  });
+  const { values } = parsingUsage('publish', () =>
+    parseArgs({
+      args: argv,
+      options: {
+        source: { type: 'string', multiple: true },
+        tag: { type: 'string', multiple: true },
+        push: { type: 'string' },
+        'dry-run': { type: 'boolean' },
+        'media-type': { type: 'string' },
+        attestations: { type: 'string' },
+        annotation: { type: 'string', multiple: true },
+        'require-platform': { type: 'string', multiple: true },
+        append: { type: 'boolean' },
+        registry: { type: 'string' },
+        username: { type: 'string' },
+        'password-stdin': { type: 'boolean' },
+        'insecure-registry': { type: 'string', multiple: true },
+        retries: { type: 'string' },
+        'retry-max-seconds': { type: 'string' },
+        timeout: { type: 'string' },
+        concurrency: { type: 'string' },
+        json: { type: 'boolean' },
+        debug: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }),
+  );
+  if (values.help) {
+    process.stdout.write(`${PUBLISH_USAGE}\n`);
+    return 0;
+  }
+  if (!values.source?.length) throw new UsageError('publish needs at least one --source', 'publish');
+  if (!values.tag?.length) throw new UsageError('publish needs at least one --tag', 'publish');
+  if (values['dry-run'] && values.push !== undefined && values.push !== 'false') throw new UsageError(`--dry-run contradicts --push=${values.push}`, 'publish');
+  if (values['password-stdin'] && !values.username) throw new UsageError('--password-stdin needs --username', 'publish');
   setLogger(consoleLogger({ debug: values.debug }));
   const password = values['password-stdin'] ? await readStdin() : (process.env.MULTIARCH_PASSWORD ?? '');
   const raw: Record<string, string> = {
-    sources: (values.source ?? []).join('\n'),
-    tags: (values.tag ?? []).join('\n'),
-    push: values.push ?? '',
+    sources: values.source.join('\n'),
+    tags: values.tag.join('\n'),
+    push: values['dry-run'] ? 'false' : (values.push ?? ''),
     'media-type': values['media-type'] ?? '',
     attestations: values.attestations ?? '',
     annotations: (values.annotation ?? []).join('\n'),
@@ -90,101 +121,33 @@ async function publishCommand(argv: string[]): Promise<number> {
   };
   const inputs = getInputs((name) => raw[name] ?? '');
   const result = await publishInputs(inputs);
+  const output: PublishOutput = {
+    status: publishStatus(result),
+    digest: result.digest,
+    mediaType: result.mediaType,
+    platforms: result.platforms,
+    tags: inputs.tags.map(String),
+    pushed: result.pushed,
+    unchanged: result.unchanged,
+    images: result.images,
+    manifest: JSON.parse(result.manifest),
+  };
   if (values.json) {
-    const { entries: _entries, ...rest } = result;
-    process.stdout.write(`${JSON.stringify({ ...rest, manifest: JSON.parse(result.manifest) }, null, 2)}\n`);
-  } else {
-    process.stdout.write(`${result.dryRun ? 'would publish' : 'published'} ${result.digest}\n`);
-    process.stdout.write(`media type: ${result.mediaType}\nplatforms:  ${result.platforms.join(', ')}\n`);
-    for (const image of result.images) process.stdout.write(`image:      ${image}\n`);
+    process.stdout.write(`${JSON.stringify(output, null, 2)}\n`);
+    return 0;
   }
+  const verb = { published: 'published', unchanged: 'unchanged', 'dry-run': 'would publish' }[output.status];
+  let text = `${verb} ${output.digest}\nmedia type: ${output.mediaType}\nplatforms:  ${output.platforms.join(', ')}\n`;
+  for (const tag of output.tags) {
+    const state = output.status === 'dry-run' ? 'not written (dry run)' : output.unchanged.includes(tag) ? 'already at the digest' : 'written';
+    text += `tag:        ${tag} (${state})\n`;
+  }
+  for (const image of output.images) text += `image:      ${image}\n`;
+  process.stdout.write(text);
   return 0;
 }
 
-interface InspectEntry {
-  platform: string;
-  digest: string;
-  size: number;
-  mediaType: string;
-  annotations?: Record<string, string>;
-  layers?: Array<{ digest: string; size: number; mediaType: string }>;
-}
-
-async function inspectCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      verbose: { type: 'boolean', short: 'v' },
-      json: { type: 'boolean' },
-      platform: { type: 'string' },
-      'insecure-registry': { type: 'string', multiple: true },
-      debug: { type: 'boolean' },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (positionals.length !== 1) throw new Error(`inspect takes one reference\n${USAGE}`);
-  setLogger(consoleLogger({ debug: values.debug }));
-  const ref = parseDockerRef(positionals[0] as string);
-  const registries = new Registries({ transport: { insecureRegistries: values['insecure-registry'] ?? [] } });
-  try {
-    const client = registries.client(ref.domain);
-    const fetched = await client.getManifest(ref.path, ref.identifier);
-    const parsed = parseManifest(fetched, ref.toString());
-    const entries: InspectEntry[] = [];
-    if (parsed.kind === 'index') {
-      for (const d of parsed.manifest.manifests) {
-        const entry: InspectEntry = {
-          platform: d.platform ? formatPlatform(d.platform as Platform) : 'unknown',
-          digest: d.digest,
-          size: d.size,
-          mediaType: d.mediaType,
-          ...(d.annotations ? { annotations: d.annotations } : {}),
-        };
-        if (values.verbose && !INDEX_TYPES.has(d.mediaType)) {
-          const child = parseManifest(await client.getManifest(ref.path, d.digest), `${ref.name}@${d.digest}`);
-          if (child.kind === 'image') entry.layers = child.manifest.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType }));
-        }
-        entries.push(entry);
-      }
-    }
-    if (values.platform && parsed.kind === 'index') {
-      // The entry a client on this platform pulls, as containerd selects it.
-      const want = parsePlatform(values.platform);
-      const comparer = only(want);
-      const candidates = parsed.manifest.manifests.filter((d) => d.platform && comparer.match(d.platform as Platform));
-      const chosen = sortPlatforms(candidates, comparer, (d) => d.platform as Platform)[0];
-      if (!chosen) throw new Error(`no entry of ${ref} runs on ${formatPlatform(want)} (${entries.map((e) => e.platform).join(', ')})`);
-      process.stdout.write(values.json ? `${JSON.stringify(chosen, null, 2)}\n` : `${formatPlatform(chosen.platform as Platform)}  ${chosen.digest}\n`);
-      return 0;
-    }
-    if (values.json) {
-      const out = values.verbose
-        ? { name: ref.toString(), digest: fetched.digest, mediaType: parsed.mediaType, manifest: parsed.manifest, entries }
-        : parsed.manifest;
-      process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
-      return 0;
-    }
-    process.stdout.write(`Name:       ${ref}\nDigest:     ${fetched.digest}\nMediaType:  ${parsed.mediaType}\n`);
-    if (parsed.kind === 'image') {
-      process.stdout.write(`Config:     ${parsed.manifest.config.digest}\nLayers:     ${parsed.manifest.layers.length}\n`);
-      return 0;
-    }
-    const rows = [['PLATFORM', 'DIGEST', 'SIZE', 'MEDIA TYPE'], ...entries.map((e) => [e.annotations?.['vnd.docker.reference.type'] ? `attestation (${e.platform})` : e.platform, e.digest, String(e.size), e.mediaType])];
-    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-    process.stdout.write('\n');
-    for (const r of rows) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()}\n`);
-    if (values.verbose) {
-      for (const e of entries.filter((x) => x.layers)) {
-        process.stdout.write(`\n${e.platform} ${e.digest}\n`);
-        for (const l of e.layers ?? []) process.stdout.write(`  ${l.digest}  ${l.size}  ${l.mediaType}\n`);
-      }
-    }
-    return 0;
-  } finally {
-    await registries.close();
-  }
-}
+const HELP: Record<string, string> = { publish: PUBLISH_USAGE, inspect: INSPECT_USAGE };
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -193,15 +156,23 @@ async function main(argv: string[]): Promise<number> {
       return publishCommand(rest);
     case 'inspect':
       return inspectCommand(rest);
-    case undefined:
-    case '-h':
-    case '--help':
+    case '--version':
+    case 'version':
+      process.stdout.write(`${packageVersion()}\n`);
+      return 0;
     case 'help':
-      process.stdout.write(`${USAGE}\n`);
-      return command === undefined ? 2 : 0;
-    default:
-      process.stderr.write(`unknown command '${command}'\n${USAGE}\n`);
+    case '-h':
+    case '--help': {
+      const topic = rest[0];
+      if (topic !== undefined && !HELP[topic]) throw new UsageError(`no help for '${topic}': the commands are publish and inspect`);
+      process.stdout.write(`${topic ? HELP[topic] : MAIN_USAGE}\n`);
+      return 0;
+    }
+    case undefined:
+      process.stderr.write(`${MAIN_USAGE}\n`);
       return 2;
+    default:
+      throw new UsageError(command.startsWith('-') ? `unknown option '${command}' (options follow the command)` : `unknown command '${command}'`);
   }
 }
 
@@ -210,6 +181,11 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (e: unknown) => {
+    if (e instanceof UsageError) {
+      process.stderr.write(`error: ${e.message}\n${e.hint}\n`);
+      process.exitCode = 2;
+      return;
+    }
     process.stderr.write(`error: ${describeError(e)}\n`);
     process.exitCode = 1;
   },
