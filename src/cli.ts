@@ -68,6 +68,9 @@ async function publishCommand(argv: string[]): Promise<number> {
       args: argv,
       options: {
         source: { type: 'string', multiple: true },
+        'source-file': { type: 'string', multiple: true },
+        platforms: { type: 'string', multiple: true },
+        'ignore-missing': { type: 'boolean' },
         tag: { type: 'string', multiple: true },
         push: { type: 'string' },
         'dry-run': { type: 'boolean' },
@@ -95,14 +98,17 @@ async function publishCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${PUBLISH_USAGE}\n`);
     return 0;
   }
-  if (!values.source?.length) throw new UsageError('publish needs at least one --source', 'publish');
+  if (!values.source?.length && !values['source-file']?.length) throw new UsageError('publish needs at least one --source or --source-file', 'publish');
   if (!values.tag?.length) throw new UsageError('publish needs at least one --tag', 'publish');
   if (values['dry-run'] && values.push !== undefined && values.push !== 'false') throw new UsageError(`--dry-run contradicts --push=${values.push}`, 'publish');
   if (values['password-stdin'] && !values.username) throw new UsageError('--password-stdin needs --username', 'publish');
   setLogger(consoleLogger({ debug: values.debug }));
   const password = values['password-stdin'] ? await readStdin() : (process.env.MULTIARCH_PASSWORD ?? '');
   const raw: Record<string, string> = {
-    sources: values.source.join('\n'),
+    sources: (values.source ?? []).join('\n'),
+    'source-files': (values['source-file'] ?? []).join('\n'),
+    platforms: (values.platforms ?? []).join('\n'),
+    'ignore-missing': values['ignore-missing'] ? 'true' : '',
     tags: values.tag.join('\n'),
     push: values['dry-run'] ? 'false' : (values.push ?? ''),
     'media-type': values['media-type'] ?? '',

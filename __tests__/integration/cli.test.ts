@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -57,7 +58,7 @@ describe('command-line usage (dist/cli, no registry)', () => {
     [['--dry-run'], /^error: unknown option '--dry-run' \(options follow the command\)/],
     [['publish', '--bogus'], /^error: Unknown option '--bogus'.*\nRun 'multiarch-manifest publish --help' for usage\.\n$/],
     [['publish', '--source'], /^error: Option '--source <value>' argument missing/],
-    [['publish', '--tag', 'r.io/a:1'], /^error: publish needs at least one --source\n/],
+    [['publish', '--tag', 'r.io/a:1'], /^error: publish needs at least one --source or --source-file\n/],
     [['publish', '--source', 'r.io/a:1'], /^error: publish needs at least one --tag\n/],
     [['publish', '--source', 'r.io/a:1', '--tag', 'r.io/a:2', 'stray'], /^error: Unexpected argument 'stray'/],
     [['publish', '--source', 'r.io/a:1', '--tag', 'r.io/a:2', '--dry-run', '--push=true'], /^error: --dry-run contradicts --push=true/],
@@ -93,6 +94,18 @@ describe('command-line entry (dist/cli)', () => {
     assert.deepEqual(result.platforms, ['linux/amd64', 'linux/arm/v7']);
     assert.equal(sha256((await getManifestBytes({ url: reg.url }, 'cli/app', '1')).bytes), result.digest);
     assert.equal(result.manifest.manifests.length, 2);
+  });
+
+  it('publish --source-file, --platforms templates and --ignore-missing mirror the action inputs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-sources-'));
+    try {
+      writeFileSync(join(dir, 'refs.txt'), `${reg.host}/cli/app:amd64\n`);
+      const { stdout, stderr } = await cli(['publish', '--source-file', join(dir, 'refs.txt'), '--source', `${reg.host}/cli/app:{arch}`, '--platforms', 'linux/arm/v7,linux/ppc64le', '--ignore-missing', '--tag', `${reg.host}/cli/app:files`, '--json']);
+      assert.deepEqual(JSON.parse(stdout).platforms, ['linux/arm/v7', 'linux/amd64']);
+      assert.match(stderr, /warning: source .*cli\/app:ppc64le does not exist; left out \(ignore-missing\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('publish --push=false and --dry-run write nothing and say so', async () => {
