@@ -122,8 +122,8 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
   // Every phase keeps at most `concurrency` tasks in flight, each holding one request at a time.
   const limit = inputs.concurrency;
 
-  // 1. Resolve every source; the tags' current digests are read meanwhile (issued after the
-  // sources: they are needed last, and must not hold a connection slot a source could use).
+  // 1. Resolve every source; the tags' current digests are read meanwhile (issued once the sources'
+  // first requests are: they are needed last, and must not take a connection slot from them).
   let currentDigests: CurrentDigests = new Map();
   const resolved = await log.group('Resolve sources', async () => {
     const resolving = resolveSources(registries, inputs.sources, { attestations: inputs.attestations, ignoreMissing: inputs.ignoreMissing, limit });
