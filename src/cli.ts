@@ -15,7 +15,7 @@ import { inspectCommand } from './cli/inspect.ts';
 import { INSPECT_USAGE, MAIN_USAGE, PUBLISH_USAGE, parsingUsage, UsageError } from './cli/usage.ts';
 import { describeError } from './errors.ts';
 import { getInputs } from './inputs.ts';
-import { consoleLogger, setLogger } from './log.ts';
+import { consoleLogger, fail, print, printJson, setLogger } from './log.ts';
 import { type PublishResult, publishInputs } from './publish/index.ts';
 
 /** What `publish --json` prints: one shape for published, unchanged and dry runs. */
@@ -95,7 +95,7 @@ async function publishCommand(argv: string[]): Promise<number> {
     }),
   );
   if (values.help) {
-    process.stdout.write(`${PUBLISH_USAGE}\n`);
+    print(PUBLISH_USAGE);
     return 0;
   }
   if (!values.source?.length && !values['source-file']?.length) throw new UsageError('publish needs at least one --source or --source-file', 'publish');
@@ -139,7 +139,7 @@ async function publishCommand(argv: string[]): Promise<number> {
     manifest: JSON.parse(result.manifest),
   };
   if (values.json) {
-    process.stdout.write(`${JSON.stringify(output, null, 2)}\n`);
+    printJson(output);
     return 0;
   }
   const verb = { published: 'published', unchanged: 'unchanged', 'dry-run': 'would publish' }[output.status];
@@ -149,13 +149,14 @@ async function publishCommand(argv: string[]): Promise<number> {
     text += `tag:        ${tag} (${state})\n`;
   }
   for (const image of output.images) text += `image:      ${image}\n`;
-  process.stdout.write(text);
+  print(text);
   return 0;
 }
 
 const HELP: Record<string, string> = { publish: PUBLISH_USAGE, inspect: INSPECT_USAGE };
 
 async function main(argv: string[]): Promise<number> {
+  setLogger(consoleLogger());
   const [command, ...rest] = argv;
   switch (command) {
     case 'publish':
@@ -164,18 +165,18 @@ async function main(argv: string[]): Promise<number> {
       return inspectCommand(rest);
     case '--version':
     case 'version':
-      process.stdout.write(`${packageVersion()}\n`);
+      print(packageVersion());
       return 0;
     case 'help':
     case '-h':
     case '--help': {
       const topic = rest[0];
       if (topic !== undefined && !HELP[topic]) throw new UsageError(`no help for '${topic}': the commands are publish and inspect`);
-      process.stdout.write(`${topic ? HELP[topic] : MAIN_USAGE}\n`);
+      print(topic ? (HELP[topic] as string) : MAIN_USAGE);
       return 0;
     }
     case undefined:
-      process.stderr.write(`${MAIN_USAGE}\n`);
+      print(MAIN_USAGE, 'stderr');
       return 2;
     default:
       throw new UsageError(command.startsWith('-') ? `unknown option '${command}' (options follow the command)` : `unknown command '${command}'`);
@@ -188,11 +189,11 @@ main(process.argv.slice(2)).then(
   },
   (e: unknown) => {
     if (e instanceof UsageError) {
-      process.stderr.write(`error: ${e.message}\n${e.hint}\n`);
+      print(`error: ${e.message}\n${e.hint}`, 'stderr');
       process.exitCode = 2;
       return;
     }
-    process.stderr.write(`error: ${describeError(e)}\n`);
+    fail(describeError(e));
     process.exitCode = 1;
   },
 );

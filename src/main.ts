@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import * as core from '@actions/core';
 import { ActionError, describeError } from './errors.ts';
 import { getInputs } from './inputs.ts';
+import { fail, log, setOutput, writeSummary } from './log.ts';
 import { startupConnections } from './preconnect.ts';
 import { publishInputs } from './publish/index.ts';
 import { renderSummary } from './summary.ts';
@@ -18,36 +19,34 @@ export async function run(): Promise<void> {
   const onBeforeExit = () => {
     if (finished) return;
     finished = true;
-    core.error('the run stopped with work still pending (an internal error): nothing more was written', { title: 'Publishing failed' });
+    fail('the run stopped with work still pending (an internal error): nothing more was written', 'Publishing failed');
     process.exitCode = 1;
   };
   process.once('beforeExit', onBeforeExit);
   try {
     const inputs = getInputs((name) => core.getInput(name));
     const result = await publishInputs(inputs, startupConnections);
-    core.setOutput('digest', result.digest);
-    core.setOutput('manifest', result.manifest);
-    core.setOutput('media-type', result.mediaType);
-    core.setOutput('platforms', result.platforms.join(','));
-    core.setOutput('images', result.images.join('\n'));
-    core.setOutput('platform-digests', JSON.stringify(result.platformDigests));
+    setOutput('digest', result.digest);
+    setOutput('manifest', result.manifest, 'lines');
+    setOutput('media-type', result.mediaType);
+    setOutput('platforms', result.platforms.join(','));
+    setOutput('images', result.images.join('\n'), 'lines');
+    setOutput('platform-digests', JSON.stringify(result.platformDigests));
     // The tags now at the digest, in the order given; none on a dry run.
     const atDigest = new Set([...result.pushed, ...result.unchanged]);
-    core.setOutput('tags', inputs.tags.map(String).filter((t) => atDigest.has(t)).join('\n'));
+    setOutput('tags', inputs.tags.map(String).filter((t) => atDigest.has(t)).join('\n'), 'lines');
     const firstRequest = result.stats.firstRequestAt ? Math.round(result.stats.firstRequestAt - performance.timeOrigin) : undefined;
-    core.info(
+    log.info(
       `${result.dryRun ? 'dry run: would publish' : 'published'} ${result.digest} (${result.platforms.join(', ')}) in ${Math.round(performance.now())} ms; ` +
         `${result.stats.requests} requests, ${result.stats.retries} retries, ${result.stats.blobsMounted} blobs mounted, ${result.stats.blobsCopied} copied (${(result.stats.bytesCopied / 1048576).toFixed(1)} MiB); ` +
         `first request ${firstRequest ?? '-'} ms after start; peak RSS ${(peakRssKiB() / 1024).toFixed(1)} MiB`,
     );
-    if (process.env.GITHUB_STEP_SUMMARY) {
-      await core.summary.addRaw(renderSummary(result)).write();
-    }
+    await writeSummary(renderSummary(result, inputs.tags.map(String)));
   } catch (e) {
     const line = describeError(e);
     const title = e instanceof ActionError ? titleFor(e) : 'Publishing failed';
     // One annotation with a title; setFailed would add a second, untitled one.
-    core.error(line, { title });
+    fail(line, title);
     process.exitCode = 1;
   } finally {
     finished = true;

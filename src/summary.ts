@@ -1,13 +1,14 @@
 /**
- * The job summary: per published index, a table of platform, entry digest, size and source
- * (attestations marked), then the digest, media type and every tag. All text is HTML-escaped.
+ * The job summary: per published index, a table of platform, child digest, size and source
+ * (attestations marked), then the digest, media type and every tag (in a dry run, the tags that
+ * would be written). Every value is written as text (src/escape.ts markdownText): registry data
+ * renders as the characters it holds, never as Markdown or HTML. The summary stays under GitHub's
+ * 1 MiB limit: rows that do not fit are left out with a note.
  */
-import type { PublishResult } from './publish/index.ts';
+import { markdownText } from './escape.ts';
+import { SUMMARY_LIMIT } from './log.ts';
 import { formatPlatform } from './oci/platform.ts';
-
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
-}
+import type { PublishResult } from './publish/index.ts';
 
 function humanSize(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -15,25 +16,39 @@ function humanSize(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-/** Renders the summary as Markdown with HTML-escaped cells (GitHub renders both). */
-export function renderSummary(r: PublishResult): string {
-  const lines: string[] = [];
-  lines.push(`## Multi-arch image ${r.dryRun ? '(dry run: nothing was pushed)' : 'published'}`);
-  lines.push('');
-  lines.push('| Platform | Digest | Size | Source |');
-  lines.push('| --- | --- | --- | --- |');
+const code = (s: string) => `<code>${markdownText(s)}</code>`;
+const bytes = (s: string) => Buffer.byteLength(s, 'utf8') + 1;
+
+/** Room kept for the note on what was left out. */
+const NOTE_RESERVE = 256;
+
+/**
+ * Renders the summary as Markdown. `tags` are the run's tags as given (for the dry run's list);
+ * `limit` is the byte budget (GitHub's 1 MiB).
+ */
+export function renderSummary(r: PublishResult, tags: string[] = [], limit = SUMMARY_LIMIT): string {
+  const head = [`## Multi-arch image ${r.dryRun ? '(dry run: nothing was pushed)' : 'published'}`, '', '| Platform | Digest | Size | Source |', '| --- | --- | --- | --- |'];
+  const written = r.dryRun
+    ? tags.map(code)
+    : [...r.pushed.map(code), ...r.unchanged.map((t) => `${code(t)} (unchanged)`)];
+  const tail = [
+    '',
+    `**Digest:** ${code(r.digest)}  `,
+    `**Media type:** ${code(r.mediaType)}  `,
+    `**${r.dryRun ? 'Tags (not pushed)' : 'Tags'}:** ${written.join(', ')}`,
+    '',
+  ];
+  let budget = limit - NOTE_RESERVE - [...head, ...tail].reduce((n, l) => n + bytes(l), 0);
+  const rows: string[] = [];
   for (const e of r.entries) {
     const platform = e.attestation ? 'attestation' : formatPlatform(e.descriptor.platform ?? { os: 'unknown', architecture: 'unknown' });
-    lines.push(
-      `| ${escapeHtml(platform)} | \`${escapeHtml(e.descriptor.digest)}\` | ${humanSize(e.descriptor.size)} | ${escapeHtml(e.line)} |`,
-    );
+    const row = `| ${markdownText(platform)} | ${code(e.descriptor.digest)} | ${markdownText(humanSize(e.descriptor.size))} | ${markdownText(e.line)} |`;
+    budget -= bytes(row);
+    if (budget < 0) break;
+    rows.push(row);
   }
-  lines.push('');
-  lines.push(`**Digest:** \`${escapeHtml(r.digest)}\`  `);
-  lines.push(`**Media type:** \`${escapeHtml(r.mediaType)}\`  `);
-  const tags = [...r.pushed.map((t) => `${t}`), ...r.unchanged.map((t) => `${t} (unchanged)`)];
-  if (r.dryRun) lines.push(`**Tags (not pushed):** ${r.images.map(escapeHtml).join(', ')}`);
-  else lines.push(`**Tags:** ${tags.map((t) => `\`${escapeHtml(t)}\``).join(', ')}`);
-  lines.push('');
-  return lines.join('\n');
+  const left = r.entries.length - rows.length;
+  if (left > 0) rows.push('', `*${left} of ${r.entries.length} entries are not shown: GitHub limits a job summary to 1 MiB.*`);
+  // Tags alone could outgrow the limit (thousands of long ones): log.ts fitSummary is the backstop.
+  return [...head, ...rows, ...tail].join('\n');
 }

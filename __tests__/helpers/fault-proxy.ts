@@ -2,9 +2,11 @@
  * A fault-injecting HTTP proxy in front of a real registry. Every request is numbered; a rule
  * decides per request whether to pass it through or inject a fault: a status (429 with
  * Retry-After, 5xx), a connection reset, a delay, a truncated or corrupted body, or a rewritten
- * header. The registry behind it is real; nothing here answers as a registry would.
+ * header, or a replaced body (a registry serving content it would not itself accept). The registry
+ * behind it is real; nothing here answers as a registry would.
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer, request } from 'node:http';
+import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -15,7 +17,9 @@ export type Fault =
   | { kind: 'truncate' }
   | { kind: 'corrupt' }
   | { kind: 'header'; name: string; value: string }
-  | { kind: 'oversize'; bytes: number };
+  | { kind: 'oversize'; bytes: number }
+  /** The registry's answer with this body instead (Content-Length and Docker-Content-Digest to match). */
+  | { kind: 'body'; body: Buffer };
 
 export interface ProxiedRequest {
   n: number;
@@ -77,6 +81,16 @@ export async function startFaultProxy(upstream: string, rule: Rule = () => undef
         entry.status = up.statusCode;
         const headers = { ...up.headers };
         if (fault?.kind === 'header') headers[fault.name.toLowerCase()] = fault.value;
+        if (fault?.kind === 'body') {
+          up.resume();
+          up.on('end', () => {
+            headers['content-length'] = String(fault.body.length);
+            headers['docker-content-digest'] = `sha256:${createHash('sha256').update(fault.body).digest('hex')}`;
+            res.writeHead(up.statusCode ?? 502, headers);
+            res.end(req.method === 'HEAD' ? undefined : fault.body);
+          });
+          return;
+        }
         if (fault?.kind === 'truncate' || fault?.kind === 'corrupt') {
           const chunks: Buffer[] = [];
           up.on('data', (c: Buffer) => chunks.push(c));

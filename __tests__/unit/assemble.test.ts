@@ -79,3 +79,36 @@ describe('assembleIndex', () => {
     assert.doesNotThrow(() => assembleIndex([image(1, 'linux', 'arm64', 'v8')], { ...opts, requirePlatforms: [{ os: 'linux', architecture: 'arm64' }] }));
   });
 });
+
+describe('assembleIndex refuses, before any write, what the registry or a Docker client would not take', () => {
+  // Issue 16 item 4: media-type docker with buildx-style sources wrote OCI children into a Docker
+  // list and left the attestation an anonymous unknown/unknown entry.
+  it('media-type docker with an OCI child fails with a hint', () => {
+    assert.throws(() => assembleIndex([image(1, 'linux', 'amd64'), image(2, 'linux', 'arm64', undefined, MediaType.OciManifest)], { ...opts, mediaType: 'docker' }), (e: unknown) => {
+      assert.ok(e instanceof ActionError);
+      assert.match(e.line, /media-type is docker, but 'src2' is a application\/vnd\.oci\.image\.manifest\.v1\+json \(sha256:0+2\), not a Docker image manifest\. Use media-type 'auto' or 'oci'/);
+      return true;
+    });
+  });
+  it('media-type docker with attestation entries fails unless attestations: drop leaves Docker manifests only', () => {
+    const children = [image(1, 'linux', 'amd64'), attestation(11, 1)];
+    assert.throws(() => assembleIndex(children, { ...opts, mediaType: 'docker' }), (e: unknown) => e instanceof ActionError && /media-type is docker, but 'src1' brings an attestation manifest \(sha256:0+11\).*set attestations: drop/.test(e.line));
+    const dropped = assembleIndex(children, { ...opts, mediaType: 'docker', attestations: 'drop' });
+    assert.equal(dropped.mediaType, MediaType.DockerList);
+    assert.deepEqual(JSON.parse(dropped.bytes.toString()).manifests.map((m: any) => m.digest), [d(1)]);
+    assert.throws(() => assembleIndex([...children, image(2, 'linux', 'arm64', undefined, MediaType.OciManifest)], { ...opts, mediaType: 'docker', attestations: 'drop' }), /'src2' is a application\/vnd\.oci/);
+  });
+  // Issue 12: a large source index was refused only at the final tag PUT, after every child was written.
+  it('an index over 4 MiB fails, saying how many entries it has and why', () => {
+    const annotations = Object.fromEntries(Array.from({ length: 200_000 }, (_, i) => [`k${i}`, 'v']));
+    const big = { ...image(1, 'linux', 'amd64', undefined, MediaType.OciManifest), descriptor: { ...image(1, 'linux', 'amd64', undefined, MediaType.OciManifest).descriptor, annotations } };
+    assert.throws(() => assembleIndex([big, image(2, 'linux', 'arm64', undefined, MediaType.OciManifest), attestation(11, 1)], opts), (e: unknown) => {
+      assert.ok(e instanceof ActionError);
+      assert.equal(e.code, 'SIZE_INVALID');
+      assert.match(e.line, /^the index would be \d+ bytes, over the 4194304 bytes \(4 MiB\) a registry accepts for a manifest: it has 3 entries \(1 attestations\) and \d+ bytes of descriptor annotations; nothing was written\. Publish fewer entries/);
+      return true;
+    });
+    const justUnder = Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`k${i}`, 'v']));
+    assert.ok(assembleIndex([{ ...big, descriptor: { ...big.descriptor, annotations: justUnder } }], opts).bytes.length < 4 * 1024 * 1024);
+  });
+});

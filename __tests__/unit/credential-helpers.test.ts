@@ -17,6 +17,7 @@ function recorder(): Logger & { secrets: string[]; warnings: string[] } {
     debug: () => undefined,
     info: () => undefined,
     warning: (m) => warnings.push(m),
+    error: () => undefined,
     setSecret: (s) => secrets.push(s),
     group: (_n, fn) => fn(),
     isDebug: () => false,

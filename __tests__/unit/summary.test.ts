@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { PublishResult } from '../../src/publish/index.ts';
-import { escapeHtml, renderSummary } from '../../src/summary.ts';
+import { decodeMarkdownText } from '../../src/escape.ts';
+import { fitSummary } from '../../src/log.ts';
+import { renderSummary } from '../../src/summary.ts';
+import { MARKUP } from '../helpers/runner-text.ts';
 
 const d = (n: number) => `sha256:${String(n).padStart(64, '0')}` as const;
 const base: PublishResult = {
@@ -22,17 +25,60 @@ const base: PublishResult = {
   stats: { requests: 1, retries: 0, blobsCopied: 0, bytesCopied: 0, blobsMounted: 0 },
 };
 
+/** The text a summary cell shows: character references decoded, <code> unwrapped. */
+const shown = (cell: string) => decodeMarkdownText(cell.trim().replace(/^<code>(.*)<\/code>$/, '$1'));
+const rowsOf = (md: string) => md.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| Platform') && !l.startsWith('| ---'));
+const cellsOf = (row: string) => row.split('|').slice(1, -1);
+
 describe('job summary', () => {
-  it('lists every platform, entry digest, size, source, the index digest and the tags', () => {
+  it('lists every platform, child digest, size, source, the index digest and the tags', () => {
     const md = renderSummary(base);
-    assert.match(md, /\| linux\/amd64 \| `sha256:0+1` \| 2\.0 KiB \| r\.io\/app:&lt;amd64&gt; \|/);
-    assert.match(md, /\| attestation \| `sha256:0+2` \| 10 B \|/);
-    assert.match(md, /\*\*Digest:\*\* `sha256:0+9`/);
-    assert.match(md, /`r\.io\/app:1`, `r\.io\/app:latest \(unchanged\)`/);
+    const rows = rowsOf(md).map((r) => cellsOf(r).map(shown));
+    assert.deepEqual(rows, [
+      ['linux/amd64', d(1), '2.0 KiB', 'r.io/app:<amd64>'],
+      ['attestation', d(2), '10 B', 'r.io/app:<amd64>'],
+    ]);
+    assert.ok(md.includes(`**Digest:** <code>${d(9)}</code>`));
+    assert.ok(md.includes('**Tags:** <code>r.io/app:1</code>, <code>r.io/app:latest</code> (unchanged)'));
     assert.doesNotMatch(md, /<amd64>/, 'HTML-escaped');
   });
-  it('marks dry runs', () => {
-    assert.match(renderSummary({ ...base, dryRun: true, pushed: [], unchanged: [] }), /dry run: nothing was pushed/);
+  it('marks dry runs and lists the tags that would be written, not the images', () => {
+    const md = renderSummary({ ...base, dryRun: true, pushed: [], unchanged: [] }, ['r.io/app:1', 'r.io/app:latest']);
+    assert.match(md, /dry run: nothing was pushed/);
+    const line = md.split('\n').find((l) => l.startsWith('**Tags (not pushed):**')) as string;
+    assert.equal(decodeMarkdownText(line.replace(/<\/?code>/g, '')), '**Tags (not pushed):** r.io/app:1, r.io/app:latest');
+    assert.ok(!line.includes(d(9).slice(7)), 'no image digest in place of the tags');
   });
-  it('escapes HTML', () => assert.equal(escapeHtml(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;'));
+  // Attack case: a platform or source holding Markdown/HTML breaks the table and renders as markup.
+  it('renders registry text as text in every cell: |, newlines, images, headings, HTML, mentions', () => {
+    const hostile = ['linux | evil | x', 'linux\n# Heading\n', '![](https://evil.example/x.png)', '<img src=x onerror=alert(1)>', '@octocat #1 :tada: **b** _i_ `c` [l](u) ~s~ \\', 'a\r::error::x'];
+    for (const text of hostile) {
+      const md = renderSummary({ ...base, entries: [{ ...(base.entries[0] as PublishResult['entries'][number]), line: text, descriptor: { ...(base.entries[0] as PublishResult['entries'][number]).descriptor, platform: { os: text, architecture: 'amd64' } } }] });
+      const rows = rowsOf(md);
+      assert.equal(rows.length, 1, `one row for ${JSON.stringify(text)}`);
+      const cells = cellsOf(rows[0] as string);
+      assert.equal(cells.length, 4, `four cells for ${JSON.stringify(text)}`);
+      assert.equal(shown(cells[3] as string), JSON.parse(JSON.stringify(text)).replace(/\n/g, '\\n').replace(/\r/g, '\\r'));
+      for (const cell of cells) assert.doesNotMatch(cell.replace(/&#\d+;/g, '').replace(/^ ?<code>|<\/code> ?$/g, ''), MARKUP, `no markup in ${JSON.stringify(cell)}`);
+    }
+  });
+  // Attack case: the summary can exceed GitHub's 1 MiB summary limit.
+  it('stays under 1 MiB with 20000 entries, saying how many were left out', () => {
+    const many = Array.from({ length: 20000 }, (_, i) => ({ ...(base.entries[0] as PublishResult['entries'][number]), line: `r.io/app:${'x'.repeat(40)}-${i}` }));
+    const md = renderSummary({ ...base, entries: many });
+    assert.ok(Buffer.byteLength(md) <= 1024 * 1024, `${Buffer.byteLength(md)} bytes`);
+    const shownRows = rowsOf(md).length;
+    assert.ok(shownRows > 1000 && shownRows < 20000, `${shownRows} rows`);
+    assert.ok(md.includes(`*${20000 - shownRows} of 20000 entries are not shown: GitHub limits a job summary to 1 MiB.*`));
+    assert.match(md, /\*\*Digest:\*\*/, 'the digest and tags are kept');
+  });
+  it('cuts anything written at a line boundary under the limit, with a note (the backstop)', () => {
+    const text = Array.from({ length: 100 }, (_, i) => `line ${i} ${'é'.repeat(20)}`).join('\n');
+    const cut = fitSummary(text, 1000);
+    assert.ok(Buffer.byteLength(cut) <= 1000);
+    assert.match(cut, /GitHub limits a job summary to 1 MiB/);
+    const kept = cut.split('\n\n*The rest')[0] as string;
+    assert.ok(text.startsWith(`${kept}\n`), 'whole lines kept');
+    assert.equal(fitSummary('short'), 'short');
+  });
 });

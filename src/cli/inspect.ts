@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ActionError } from '../errors.ts';
-import { consoleLogger, setLogger } from '../log.ts';
+import { consoleLogger, print, printJson, setLogger } from '../log.ts';
 import { type ImageConfig, platformFromConfig } from '../oci/config.ts';
 import { INDEX_TYPES, parseManifest } from '../oci/manifest.ts';
 import { only, sortPlatforms } from '../oci/match.ts';
@@ -68,7 +68,7 @@ export async function inspectCommand(argv: string[]): Promise<number> {
     }),
   );
   if (values.help) {
-    process.stdout.write(`${INSPECT_USAGE}\n`);
+    print(INSPECT_USAGE);
     return 0;
   }
   if (positionals.length !== 1) throw new UsageError(positionals.length ? `inspect takes one image reference, got ${positionals.length}` : 'inspect needs an image reference', 'inspect');
@@ -124,7 +124,7 @@ export async function inspectCommand(argv: string[]): Promise<number> {
       } catch {
         // Not an image config (an artifact): the platform stays unknown.
       }
-      const found = platformFromConfig(config);
+      const found = platformFromConfig(config, `${ref} (config ${parsed.manifest.config.digest})`);
       const platform = found.os && found.architecture ? (found as Platform) : undefined;
       result.platform = platform ? formatPlatform(platform) : null;
       if (want) {
@@ -136,7 +136,8 @@ export async function inspectCommand(argv: string[]): Promise<number> {
         result.selected = { platform: result.platform as string, digest: fetched.digest, size: fetched.bytes.length, mediaType: parsed.mediaType, annotations, layers: result.layers };
       }
     }
-    process.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : renderText(result, Boolean(values.verbose)));
+    if (values.json) printJson(result);
+    else print(renderText(result, Boolean(values.verbose)));
     return 0;
   } finally {
     await registries.close();

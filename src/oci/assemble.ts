@@ -103,6 +103,7 @@ export function assembleIndex(input: IndexEntry[], options: AssembleOptions): As
         hint: "Use media-type 'auto' or 'oci' to publish an OCI image index, or remove the annotations",
       });
     }
+    refuseInDockerList(entries);
     format = 'docker';
   } else {
     const allDocker = entries.every((c) => c.descriptor.mediaType === MediaType.DockerManifest);
@@ -120,6 +121,7 @@ export function assembleIndex(input: IndexEntry[], options: AssembleOptions): As
     return d;
   });
   const { bytes, mediaType } = serializeIndex(format, descriptors, format === 'oci' ? options.indexAnnotations : undefined);
+  refuseOversize(bytes, entries, descriptors);
   return {
     bytes,
     mediaType,
@@ -127,6 +129,42 @@ export function assembleIndex(input: IndexEntry[], options: AssembleOptions): As
     entries,
     platforms: images.map((c) => formatPlatform(c.descriptor.platform as Platform)),
   };
+}
+
+/**
+ * A Docker manifest list holds Docker image manifests only: an OCI manifest in it is not what
+ * Docker's schema allows, and an attestation entry would lose the `vnd.docker.reference.*`
+ * annotations that say what it is, leaving an anonymous unknown/unknown image.
+ */
+function refuseInDockerList(entries: IndexEntry[]): void {
+  const attestation = entries.find((c) => c.attestation);
+  if (attestation) {
+    throw new ActionError(`media-type is docker, but '${attestation.line}' brings an attestation manifest (${attestation.descriptor.digest}): a Docker manifest list cannot say what it is`, {
+      kind: 'input',
+      hint: "Use media-type 'auto' or 'oci' to keep attestations in an OCI image index, or set attestations: drop",
+    });
+  }
+  const oci = entries.find((c) => c.descriptor.mediaType !== MediaType.DockerManifest);
+  if (oci) {
+    throw new ActionError(`media-type is docker, but '${oci.line}' is a ${oci.descriptor.mediaType} (${oci.descriptor.digest}), not a Docker image manifest`, {
+      kind: 'input',
+      hint: "Use media-type 'auto' or 'oci' to publish an OCI image index, or build the sources as Docker manifests (buildx: --output type=image,oci-mediatypes=false)",
+    });
+  }
+}
+
+/** What registries accept for a manifest (distribution's default limit; GHCR, ECR and Hub agree). */
+export const INDEX_SIZE_LIMIT = 4 * 1024 * 1024;
+
+/** Refuses, before anything is written, an index that the registry would refuse at the tag PUT. */
+function refuseOversize(bytes: Buffer, entries: IndexEntry[], descriptors: Descriptor[]): void {
+  if (bytes.length <= INDEX_SIZE_LIMIT) return;
+  const annotationBytes = descriptors.reduce((n, d) => n + Buffer.byteLength(JSON.stringify(d.annotations ?? {})), 0);
+  const attestations = entries.filter((c) => c.attestation).length;
+  throw new ActionError(
+    `the index would be ${bytes.length} bytes, over the ${INDEX_SIZE_LIMIT} bytes (4 MiB) a registry accepts for a manifest: it has ${entries.length} entries (${attestations} attestations) and ${annotationBytes} bytes of descriptor annotations; nothing was written`,
+    { kind: 'input', code: 'SIZE_INVALID', hint: 'Publish fewer entries per index (split the platforms over several tags), drop attestations (attestations: drop), or shorten the descriptor annotations' },
+  );
 }
 
 /** A required platform is satisfied by an image with the same os/arch and, if given, variant. */

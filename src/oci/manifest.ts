@@ -3,8 +3,10 @@
  * fetched manifests, and deterministic assembly of the index this action pushes.
  */
 import { ActionError } from '../errors.ts';
-import { type Digest, parseDigest } from './digest.ts';
+import { quote } from '../escape.ts';
+import type { Digest } from './digest.ts';
 import type { Platform } from './platform.ts';
+import { InvalidField, checkAnnotations, checkDescriptor, checkMediaType, invalidData } from './validate.ts';
 
 export const MediaType = {
   OciIndex: 'application/vnd.oci.image.index.v1+json',
@@ -76,20 +78,14 @@ function invalid(what: string, where: string): ActionError {
   });
 }
 
-function checkDescriptor(d: unknown, where: string, field: string): Descriptor {
-  if (typeof d !== 'object' || d === null) throw invalid(`${field} is not a descriptor`, where);
-  const desc = d as Record<string, unknown>;
-  if (typeof desc.mediaType !== 'string' || desc.mediaType === '') throw invalid(`${field}.mediaType missing`, where);
-  if (typeof desc.digest !== 'string') throw invalid(`${field}.digest missing`, where);
+/** Runs a validate.ts check, turning its InvalidField into this manifest's error. */
+function checked<T>(where: string, check: () => T): T {
   try {
-    parseDigest(desc.digest);
-  } catch {
-    throw invalid(`${field}.digest '${desc.digest}' is not a valid digest`, where);
+    return check();
+  } catch (e) {
+    if (e instanceof InvalidField) throw invalidData(e, 'manifest', where);
+    throw e;
   }
-  if (typeof desc.size !== 'number' || !Number.isSafeInteger(desc.size) || desc.size < 0) {
-    throw invalid(`${field}.size is not a non-negative integer`, where);
-  }
-  return desc as unknown as Descriptor;
 }
 
 /** Strips Content-Type parameters (`; charset=utf-8`) and case. */
@@ -110,22 +106,29 @@ export function parseManifest(fetched: FetchedManifest, where: string): ParsedMa
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw invalid('body is not a JSON object', where);
   const m = doc as Record<string, unknown>;
-  if (m.schemaVersion !== 2) throw invalid(`schemaVersion ${JSON.stringify(m.schemaVersion)} is not 2`, where);
+  if (m.schemaVersion !== 2) throw invalid(`schemaVersion ${quote(m.schemaVersion)} is not 2`, where);
   const declared = baseMediaType(fetched.mediaType);
   if (typeof m.mediaType === 'string' && declared && m.mediaType !== declared) {
-    throw invalid(`Content-Type '${declared}' contradicts the body's mediaType '${m.mediaType}'`, where);
+    throw invalid(`Content-Type ${quote(declared)} contradicts the body's mediaType ${quote(m.mediaType)}`, where);
   }
   const mediaType = typeof m.mediaType === 'string' ? m.mediaType : declared;
+  checked(where, () => {
+    if (m.mediaType !== undefined) checkMediaType(m.mediaType, 'mediaType');
+    if (m.annotations !== undefined && m.annotations !== null) checkAnnotations(m.annotations, 'annotations');
+    if (m.subject !== undefined && m.subject !== null) checkDescriptor(m.subject, 'subject');
+  });
   const isIndex = INDEX_TYPES.has(mediaType) || (!IMAGE_TYPES.has(mediaType) && Array.isArray(m.manifests));
   if (isIndex) {
     if (!Array.isArray(m.manifests)) throw invalid('index has no manifests array', where);
-    for (const [i, d] of m.manifests.entries()) checkDescriptor(d, where, `manifests[${i}]`);
+    const manifests: unknown[] = m.manifests;
+    checked(where, () => manifests.forEach((d, i) => checkDescriptor(d, `manifests[${i}]`)));
     return { kind: 'index', mediaType: mediaType || MediaType.OciIndex, manifest: m as unknown as ImageIndex };
   }
   if (!m.config) throw invalid('image manifest has no config', where);
-  checkDescriptor(m.config, where, 'config');
+  checked(where, () => checkDescriptor(m.config, 'config'));
   if (!Array.isArray(m.layers)) throw invalid('image manifest has no layers array', where);
-  for (const [i, d] of m.layers.entries()) checkDescriptor(d, where, `layers[${i}]`);
+  const layers: unknown[] = m.layers;
+  checked(where, () => layers.forEach((d, i) => checkDescriptor(d, `layers[${i}]`)));
   return { kind: 'image', mediaType: mediaType || MediaType.OciManifest, manifest: m as unknown as ImageManifest };
 }
 

@@ -13,6 +13,7 @@ import { type Digest, sha256 } from '../oci/digest.ts';
 import { type FetchedManifest, parseManifest } from '../oci/manifest.ts';
 import { formatPlatformAll } from '../oci/platform.ts';
 import type { Reference } from '../oci/reference.ts';
+import { checkDescribes } from '../oci/validate.ts';
 import type { WarmSockets } from '../registry/base.ts';
 import { Registries } from '../registry/registries.ts';
 import { EntryPlacer } from './place.ts';
@@ -138,17 +139,23 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
   reportSkippedAnnotations(inputs);
 
   // 3. Plan: which entries each target repository lacks.
+  const placer = new EntryPlacer(registries, limit);
   const plan = await log.group('Plan', async () => {
     const questions = presenceQuestions(targets, index.entries);
-    const answers = await mapAll(questions, limit, async ({ target, entry }) => (await registries.client(target.registry).headManifest(target.repository, entry.descriptor.digest)) !== undefined);
+    const answers = await mapAll(questions, limit, async ({ target, entry }) => {
+      const head = await registries.client(target.registry).headManifest(target.repository, entry.descriptor.digest);
+      if (head) checkDescribes(entry.descriptor, head, entry.line);
+      return head !== undefined;
+    });
     const present = new Set(questions.filter((_, i) => answers[i]).map(({ target, entry }) => presenceKey(target, entry)));
     const needs = planTargets(targets, index.entries, present);
+    // Every manifest to be placed is read (and checked) now, before the first write.
+    await mapAll(needs.flatMap((p) => p.missing), limit, (entry) => placer.manifestBytes(entry));
     for (const p of needs) log.info(`${p.target}: ${p.present} present, ${p.toMount} to mount, ${p.toCopy} to copy; tags ${p.destination.tags.map((x) => x.tag).join(', ')}`);
     log.info(`index ${digest} (${index.mediaType}, ${index.bytes.length} bytes): ${index.platforms.join(', ')}`);
     return needs;
   });
 
-  const placer = new EntryPlacer(registries, limit);
   const result: PublishResult = {
     digest,
     manifest: index.bytes.toString('utf8'),

@@ -11,6 +11,7 @@ import { log } from '../log.ts';
 import type { IndexEntry } from '../oci/assemble.ts';
 import type { Digest } from '../oci/digest.ts';
 import { type Descriptor, isNonDistributable, parseManifest } from '../oci/manifest.ts';
+import { checkDescribes } from '../oci/validate.ts';
 import { BLOB_STREAM_BUFFER } from '../registry/client.ts';
 import type { Registries } from '../registry/registries.ts';
 import { digestMismatch } from '../registry/response-errors.ts';
@@ -78,7 +79,8 @@ export class EntryPlacer {
     this.copySlots = new Semaphore(Math.min(COPY_PARALLELISM, concurrency));
   }
 
-  private async manifestBytes(entry: IndexEntry): Promise<Buffer> {
+  /** The entry's manifest, read once and checked against its descriptor (the plan reads every one before any write). */
+  async manifestBytes(entry: IndexEntry): Promise<Buffer> {
     if (entry.manifestBytes) return entry.manifestBytes;
     const key = `${entry.registry}/${entry.repository}@${entry.descriptor.digest}`;
     let p = this.manifestCache.get(key);
@@ -86,7 +88,10 @@ export class EntryPlacer {
       p = this.registries
         .client(entry.registry)
         .getManifest(entry.repository, entry.descriptor.digest, `fetch child ${key}`)
-        .then((m) => m.bytes);
+        .then((m) => {
+          checkDescribes(entry.descriptor, { size: m.bytes.length, mediaType: parseManifest(m, key).mediaType }, entry.line);
+          return m.bytes;
+        });
       this.manifestCache.set(key, p);
     }
     return p;

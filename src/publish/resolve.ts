@@ -8,8 +8,9 @@ import { ActionError, AggregateActionError, describeError } from '../errors.ts';
 import type { SourceSpec } from '../inputs.ts';
 import { log } from '../log.ts';
 import { type IndexEntry, isAttestation } from '../oci/assemble.ts';
-import { type ImageConfig, platformFromConfig } from '../oci/config.ts';
+import { platformFromConfig } from '../oci/config.ts';
 import { type FetchedManifest, IMAGE_TYPES, INDEX_TYPES, type ImageManifest, parseManifest } from '../oci/manifest.ts';
+import { checkDescribes } from '../oci/validate.ts';
 import { type Platform, compact, formatPlatform, normalize } from '../oci/platform.ts';
 import { CONFIG_LIMIT, type RegistryClient } from '../registry/client.ts';
 import type { Registries } from '../registry/registries.ts';
@@ -71,13 +72,13 @@ async function resolveImage(
   let fromImage: Partial<Platform> = {};
   if (needsConfig(spec)) {
     const bytes = await client.getBlobBytes(repository, manifest.config.digest, CONFIG_LIMIT, `fetch config of ${spec.ref}`);
-    let config: ImageConfig;
+    let config: unknown;
     try {
-      config = JSON.parse(bytes.toString('utf8')) as ImageConfig;
+      config = JSON.parse(bytes.toString('utf8'));
     } catch {
       throw new ActionError(`the config of ${spec.ref} is not JSON`, { kind: 'integrity', code: 'MANIFEST_INVALID' });
     }
-    fromImage = platformFromConfig(config);
+    fromImage = platformFromConfig(config, `${spec.ref} (config ${manifest.config.digest})`);
   }
   return {
     descriptor: { mediaType, digest: fetched.digest, size: fetched.bytes.length, platform: applyOverrides(spec, fromImage) },
@@ -151,6 +152,7 @@ async function resolveSource(registries: Registries, spec: SourceSpec, options: 
       // No platform in the index entry: read the image manifest and its config.
       const image = await client.getManifest(repository, d.digest, `fetch ${spec.ref} entry ${d.digest}`);
       const imageParsed = parseManifest(image, `${spec.ref.name}@${d.digest}`);
+      checkDescribes(d, { size: image.bytes.length, mediaType: imageParsed.mediaType }, spec.ref.toString());
       if (imageParsed.kind !== 'image') continue;
       entries.push(await resolveImage(client, spec, repository, image, imageParsed.manifest, imageParsed.mediaType));
     }
