@@ -2,7 +2,8 @@
  * Cold-start overlap: while the rest of the bundle is still being evaluated, open the connections
  * the first requests will need (TCP, and TLS where the registry will be reached over HTTPS), so
  * that the handshakes run during start-up instead of after it. Imported first by the entry point;
- * it reads only the raw INPUT_SOURCES / INPUT_TAGS variables and needs nothing but node:net/tls.
+ * it reads only the raw INPUT_SOURCES / INPUT_TAGS variables and needs only node:net/tls and the
+ * pure host and reference rules.
  *
  * Nothing here decides anything: a connection is handed to the HTTP client only when it asks for
  * that exact scheme, host and port; sockets nobody takes are closed. A wrong guess costs nothing
@@ -10,7 +11,8 @@
  */
 import { type Socket, connect as netConnect } from 'node:net';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
-import { DOCKER_HUB_DIAL_HOST, dialHost, isListedInsecure, isLoopback, parseInsecureRegistries, proxyEnvironment, splitHostPort, usesProxy } from './registry/hosts.ts';
+import { parseNormalizedNamed } from './oci/reference.ts';
+import { dialHost, isListedInsecure, isLoopback, parseInsecureRegistries, proxyEnvironment, splitHostPort, usesProxy } from './registry/hosts.ts';
 
 interface Warm {
   socket: Socket | TLSSocket;
@@ -23,12 +25,16 @@ const MAX_PER_HOST = 64;
 
 const key = (protocol: string, hostname: string, port: string | number) => `${protocol}//${hostname}:${port}`;
 
-/** host:port to dial for a reference, with Docker's rule for what counts as a registry. */
-function dialHostOf(reference: string): string {
-  const slash = reference.indexOf('/');
-  const first = slash === -1 ? '' : reference.slice(0, slash);
-  if (first && (first.includes('.') || first.includes(':') || first === 'localhost') && first.toLowerCase() === first) return dialHost(first);
-  return DOCKER_HUB_DIAL_HOST;
+/**
+ * host:port to dial for an input entry, only when it parses as a reference: whatever else the
+ * inputs hold (a typo, a hostile value) opens no connection.
+ */
+function dialHostOf(entry: string): string | undefined {
+  try {
+    return dialHost(parseNormalizedNamed(entry).domain);
+  } catch {
+    return undefined;
+  }
 }
 
 function open(protocol: 'http:' | 'https:', hostname: string, port: number): void {
@@ -68,7 +74,7 @@ export function preconnectFromEnv(env: NodeJS.ProcessEnv = process.env): void {
   const counts = new Map<string, number>();
   for (const e of entries) {
     const host = dialHostOf(e);
-    counts.set(host, (counts.get(host) ?? 0) + 1);
+    if (host) counts.set(host, (counts.get(host) ?? 0) + 1);
   }
   for (const [host, count] of counts) {
     if (isListedInsecure(host, insecure)) continue;

@@ -79,7 +79,7 @@ describe('credentials stay with the registry they belong to', () => {
 
   // Scripted: a registry handing out an upload Location on another host is what an attacker who
   // controls the registry's answers does; the proxy forges it on the real registry's 202.
-  it('an upload Location on another origin gets no Authorization, and its 401 is not answered with the credentials', { todo: 'credentials are not yet bound to the registry origin (issue 12, item 3)' }, async () => {
+  it('an upload Location on another origin gets no Authorization, and its 401 is not answered with the credentials', async () => {
     const elsewhere = await startScriptedServer(() => ({
       status: 401,
       headers: { 'www-authenticate': 'Basic realm="elsewhere"', 'content-type': 'application/json' },
@@ -108,7 +108,7 @@ describe('credentials stay with the registry they belong to', () => {
   });
 
   // Scripted: a storage host with a challenge of its own (no real storage backend does this).
-  it("a storage host's own Bearer challenge is not answered with the registry's credentials", { todo: 'a 401 from a foreign origin is still answered (issue 12, item 3)' }, async () => {
+  it("a storage host's own Bearer challenge is not answered with the registry's credentials", async () => {
     const realm = await startScriptedServer(() => ({ status: 200, headers: { 'content-type': 'application/json' }, body: '{"token":"storage-realm-token-0123456789","expires_in":300}' }));
     const storage = await startScriptedServer(() => ({
       status: 401,
@@ -171,7 +171,7 @@ describe('a redirect from https to http on the same host and port', () => {
   });
   const redirected = () => front.plainRequests.filter((r) => r.url.startsWith('/plain/'));
 
-  it('to a loopback host: followed, without the Authorization header', { todo: 'redirect headers compare host, not origin (issue 12, item 3)' }, async () => {
+  it('to a loopback host: followed, without the Authorization header', async () => {
     const from = front.plainRequests.length;
     const run = await runAction(
       { sources: `${front.host}/app:amd64`, tags: `${front.host}/app:loopback`, username: USER, password: PASSWORD },
@@ -183,7 +183,7 @@ describe('a redirect from https to http on the same host and port', () => {
     assert.equal(run.code, 0, run.stdout);
   });
 
-  it('to a host that is neither loopback nor listed: refused, nothing sent over plain HTTP', { todo: 'https-to-http redirects are not refused yet (issue 12, item 3)' }, async () => {
+  it('to a host that is neither loopback nor listed: refused, nothing sent over plain HTTP', async () => {
     const names = { [`registry.test:${front.port}`]: front.port };
     const proxy = await startMappingProxy(names);
     const from = front.plainRequests.length;
@@ -231,7 +231,7 @@ describe("a redirect target does not inherit the registry's insecure-registries 
     await registry?.stop();
   });
 
-  it('an unlisted storage host with an unverifiable certificate is refused', { todo: 'TLS settings are per registry, not per origin, yet (issue 12, item 3)' }, async () => {
+  it('an unlisted storage host with an unverifiable certificate is refused', async () => {
     const from = storage.requests.length;
     const run = await runAction(
       { sources: `${proxy.host}/app:amd64`, tags: `${proxy.host}/app:tls-policy`, 'insecure-registries': proxy.host },
@@ -345,7 +345,7 @@ describe('deadlines', () => {
     await target?.stop();
   });
 
-  it('a response trickling one byte per second ends with a timeout error', { todo: 'no overall request deadline yet (issue 12, item 5)' }, async () => {
+  it('a response trickling one byte per second ends with a timeout error', async () => {
     proxy.setRule((r) => (r.status === 200 && r.method === 'GET' && r.url === '/v2/app/manifests/amd64' ? { trickle: { intervalMs: 1000, giveUpMs: 20_000 } } : undefined));
     const run = await runAction({ sources: `${proxy.host}/app:amd64`, tags: `${proxy.host}/app:trickle`, timeout: '2', retries: '0' });
     const trickled = proxy.log.filter((r) => r.url === '/v2/app/manifests/amd64' && r.clientClosedEarly !== undefined);
@@ -379,7 +379,7 @@ describe('refused writes keep the registry error detail', () => {
     ['a refused upload start', (p) => ({ sources: `${registry.host}/src:amd64`, tags: `${p}/dst:start` }), (r) => r.method === 'POST' && r.url.startsWith('/v2/dst/blobs/uploads/')],
   ];
   for (const [name, inputs, refused] of cases) {
-    it(`${name}: the error carries the registry's message and detail`, { todo: 'refused mount / upload-start bodies are discarded before the error is built (issue 12, item 6)' }, async () => {
+    it(`${name}: the error carries the registry's message and detail`, async () => {
       const proxy = await startFaultProxy(registry.url, (r) => (refused(r) ? { kind: 'status', status: 403, body: refusal } : undefined));
       try {
         const run = await runAction({ ...inputs(proxy.host), retries: '0' });
@@ -395,7 +395,7 @@ describe('refused writes keep the registry error detail', () => {
     });
   }
 
-  it('a refused PATCH (chunked upload after a failed monolithic PUT): message and detail kept', { todo: 'the body of a refused PATCH is discarded before the error is built (issue 12, item 6)' }, async () => {
+  it('a refused PATCH (chunked upload after a failed monolithic PUT): message and detail kept', async () => {
     const proxy = await startFaultProxy(registry.url, (r) => {
       if (r.method === 'PUT' && r.url.startsWith('/v2/dst/blobs/uploads/')) return { kind: 'status', status: 500 };
       if (r.method === 'PATCH') return { kind: 'status', status: 403, body: refusal };
@@ -412,7 +412,7 @@ describe('refused writes keep the registry error detail', () => {
     }
   });
 
-  it('a huge error detail is bounded in the error line', { todo: 'refused mount bodies are discarded before the error is built (issue 12, item 6)' }, async () => {
+  it('a huge error detail is bounded in the error line', async () => {
     const huge = JSON.stringify({ errors: [{ code: 'DENIED', message: 'refused', detail: 'x'.repeat(40_000) }] });
     const proxy = await startFaultProxy(registry.url, (r) => (r.method === 'POST' && r.url.includes('mount=') ? { kind: 'status', status: 403, body: huge } : undefined));
     try {
@@ -428,7 +428,7 @@ describe('refused writes keep the registry error detail', () => {
 });
 
 describe('start-up connections', () => {
-  it('open only to hosts named in references that parse', { todo: 'preconnect does not validate references yet (issue 12, item 7)' }, async () => {
+  it('open only to hosts named in references that parse', async () => {
     const listener = await startCountingListener();
     try {
       const host = `127.0.0.1:${listener.port}`;

@@ -34,8 +34,7 @@ describe('base layer', () => {
     connectTimeoutSeconds: 5,
     requestTimeoutSeconds: 5,
     concurrency: 4,
-    tls: { forOrigin: (o) => (origins.push(o), { rejectUnauthorized: true }) },
-    registryOrigin: `http://127.0.0.1:${port}`,
+    policy: { forOrigin: (o: string) => (origins.push(o), { rejectUnauthorized: true }), plainHttpAllowed: () => true },
     proxy: proxyEnvironment({}),
     ...extra,
   });

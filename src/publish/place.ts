@@ -193,7 +193,7 @@ export class EntryPlacer {
    */
   private async sourceStream(blob: Descriptor, entry: IndexEntry, target: Target, started: number): Promise<SourceStream> {
     const source = this.registries.client(entry.registry);
-    const res = await source.getBlobResponse(entry.repository, blob.digest, `copy blob ${blob.digest} from ${entry.registry}/${entry.repository}`);
+    const res = await source.getBlobResponse(entry.repository, blob.digest, `copy blob ${blob.digest} from ${entry.registry}/${entry.repository}`, blob.size);
     const verifier = new DigestVerifier(blob.digest);
     let lastReport = started;
     verifier.onProgress = (done) => {

@@ -6,7 +6,7 @@
  */
 import { log } from '../log.ts';
 import { type Challenge, parseChallenges } from './challenge.ts';
-import { type Credentials, basicAuthorization } from './credentials.ts';
+import { type Credentials, basicAuthorization, maskSecret } from './credentials.ts';
 import { isLoopback, splitHostPort } from './hosts.ts';
 import { type HttpRequest, type Response, discard } from './http.ts';
 import { ScopeSet } from './scopes.ts';
@@ -42,15 +42,22 @@ export class Authenticator {
     this.realmTransport = realmTransport;
   }
 
-  /** Sends a request with the registry's credentials, answering a 401 challenge once with fresh ones. */
+  /**
+   * Sends a request, with the registry's credentials only when it goes to the registry's own
+   * origin (an upload location elsewhere gets none), answering a 401 challenge once with fresh
+   * ones, and only a 401 from that origin: a host the registry redirected to, with a challenge of
+   * its own, never gets them.
+   */
   async send(req: AuthorizedRequest): Promise<Response> {
     const { repository, access, ...request } = req;
     for (let attempt = 0; ; attempt++) {
-      const authorization = await this.authorization(repository, access);
+      const own = this.transport.owns(request.url);
+      const authorization = own ? await this.authorization(repository, access) : undefined;
       const headers: Record<string, string> = { ...request.headers };
       if (authorization) headers.authorization = authorization;
       const res = await this.transport.send({ ...request, headers });
-      if (res.status === 401 && attempt < 2 && (await this.onUnauthorized(res.headers['www-authenticate'], authorization))) {
+      const challenged = res.status === 401 && own && this.transport.owns(res.url);
+      if (challenged && attempt < 2 && (await this.onUnauthorized(res.headers['www-authenticate'], authorization))) {
         await discard(res);
         continue;
       }
@@ -142,7 +149,7 @@ export class Authenticator {
     const transport = this.realmTransport(realmUrl.host);
     const credentialsAllowed = realmUrl.protocol === 'https:' || isLoopback(splitHostPort(realmUrl.host).hostname) || transport.insecure;
     const { token, expiresIn, issuedAt } = await requestToken(transport, { realm: realmUrl, service, scopes, credentials, credentialsAllowed, registry });
-    log.setSecret(token);
+    maskSecret(token, `the token from ${realmUrl.origin}`);
     const from = Math.min(issuedAt ?? Date.now(), Date.now());
     this.state = { type: 'bearer', realm, service, token, expiresAt: from + expiresIn * 1000, scopes };
     log.debug(`${registry}: token for ${scopes ? scopes.split(' ').length : 0} scope(s), expires in ${expiresIn} s`);

@@ -1,15 +1,18 @@
 /**
  * The bottom layer: one undici dispatcher per registry host (keep-alive pool, TLS per origin,
- * proxy from the environment), the bound on concurrent requests, redirects, and connections
+ * proxy from the environment), the bound on concurrent requests, each request's overall deadline,
+ * redirects (credentials stay with their origin; no downgrade to plain HTTP), and connections
  * opened ahead of need (start-up ones handed in, replacements for ones the server closed).
  */
 import type { Socket } from 'node:net';
 import { Agent, type Dispatcher, EnvHttpProxyAgent, buildConnector, request as undiciRequest } from 'undici';
 import { Semaphore } from '../concurrency.ts';
 import { log } from '../log.ts';
+import { ActionError } from '../errors.ts';
 import { readLimited } from './body.ts';
+import { Deadline } from './deadline.ts';
 import { type ProxyEnvironment, usesProxy } from './hosts.ts';
-import { type HttpRequest, type Layer, type Response, header, redactUrl } from './http.ts';
+import { type HttpRequest, type Layer, RedirectTargetError, type Response, header, redactUrl } from './http.ts';
 import { SpareConnections } from './spare-connections.ts';
 
 /** Connections opened before the transport existed (preconnect.ts), handed over once each. */
@@ -20,9 +23,12 @@ export interface WarmSockets {
   close(): void;
 }
 
-/** TLS settings for each origin (`https://host:port`) the transport connects to. */
-export interface TlsPolicy {
+/** What each origin the transport reaches is allowed: its TLS settings, and plain HTTP or not. */
+export interface OriginPolicy {
+  /** TLS settings for `https://host:port`. */
   forOrigin(origin: string): { rejectUnauthorized: boolean };
+  /** Whether plain HTTP may carry requests to `host[:port]`. */
+  plainHttpAllowed(host: string): boolean;
 }
 
 /** Counters for benchmarks and the job summary, shared by every transport of a run. */
@@ -34,13 +40,11 @@ export interface TransportStats {
 
 export interface BaseOptions {
   connectTimeoutSeconds: number;
-  /** Headers and idle-body timeout. */
+  /** Headers and idle-body timeout, and the base of each request's overall deadline. */
   requestTimeoutSeconds: number;
   /** Most concurrent requests, and connections, to this host. */
   concurrency: number;
-  tls: TlsPolicy;
-  /** The TLS settings of the registry's own origin (the proxy agent takes one setting for all). */
-  registryOrigin: string;
+  policy: OriginPolicy;
   proxy: ProxyEnvironment;
   warmSockets?: WarmSockets;
 }
@@ -50,22 +54,45 @@ const MAX_REDIRECTS = 5;
 
 /**
  * The headers a redirected request carries. Storage redirects are pre-signed: credentials stay
- * with the host they were sent to.
+ * with the origin (scheme, host and port) they were sent to.
  */
 export function redirectHeaders(from: URL, to: URL, headers: Record<string, string>): Record<string, string> {
-  if (to.host === from.host) return headers;
-  const { authorization: _dropped, Authorization: _dropped2, ...rest } = headers;
-  return rest;
+  if (to.origin === from.origin) return headers;
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => name.toLowerCase() !== 'authorization'));
+}
+
+/**
+ * Why a URL may not be requested (by redirect or as given): anything but HTTPS, except plain HTTP
+ * to a host the policy allows it for (loopback, or listed as insecure).
+ */
+function refusal(req: HttpRequest, url: URL, policy: OriginPolicy, redirectedFrom: string | undefined): ActionError | undefined {
+  if (url.protocol === 'https:' || (url.protocol === 'http:' && policy.plainHttpAllowed(url.host))) return undefined;
+  const to = redactUrl(url.toString());
+  const how = redirectedFrom ? `the redirect from ${redactUrl(redirectedFrom)} to ${to}` : to;
+  if (url.protocol !== 'http:') {
+    return new ActionError(`${req.method} ${redactUrl(req.url)}: refusing ${how}: only https and http URLs are followed`, { kind: 'registry', code: 'URL_REFUSED' });
+  }
+  return new ActionError(`${req.method} ${redactUrl(req.url)}: refusing ${how} over plain HTTP: ${url.host} is neither loopback nor listed in insecure-registries`, {
+    kind: 'registry',
+    code: 'PLAIN_HTTP_REFUSED',
+    hint: `List ${url.host} in insecure-registries to allow plain HTTP to it (the registry's credentials never go to another origin)`,
+  });
 }
 
 export class BaseTransport implements Layer {
   private readonly dispatcher: Dispatcher;
+  /** Through a proxy: one agent for origins whose certificates are not verified. */
+  private readonly trustingProxy: Dispatcher | undefined;
   private readonly spares: SpareConnections | undefined;
   private readonly limiter: Semaphore;
   private readonly stats: TransportStats;
+  private readonly policy: OriginPolicy;
+  private readonly timeoutSeconds: number;
 
   constructor(options: BaseOptions, stats: TransportStats) {
     this.stats = stats;
+    this.policy = options.policy;
+    this.timeoutSeconds = options.requestTimeoutSeconds;
     const connections = Math.max(options.concurrency, 1);
     const timeout = options.connectTimeoutSeconds * 1000;
     const common = {
@@ -75,14 +102,16 @@ export class BaseTransport implements Layer {
       connections,
     };
     if (usesProxy(options.proxy)) {
-      const tls = options.tls.forOrigin(options.registryOrigin);
-      this.dispatcher = new EnvHttpProxyAgent({ ...common, ...options.proxy, connect: { ...tls, timeout }, requestTls: tls });
+      // The proxy agent takes one TLS setting for every origin: two agents, chosen per request.
+      const agent = (tls: { rejectUnauthorized: boolean }) => new EnvHttpProxyAgent({ ...common, ...options.proxy, connect: { ...tls, timeout }, requestTls: tls });
+      this.dispatcher = agent({ rejectUnauthorized: true });
+      this.trustingProxy = agent({ rejectUnauthorized: false });
     } else {
       const verifying = buildConnector({ rejectUnauthorized: true, timeout });
       const trusting = buildConnector({ rejectUnauthorized: false, timeout });
       const connectNew: buildConnector.connector = (opts, callback) => {
         const origin = new URL(`${opts.protocol}//${opts.hostname}${opts.port ? `:${opts.port}` : ''}`).origin;
-        return (options.tls.forOrigin(origin).rejectUnauthorized ? verifying : trusting)(opts, callback);
+        return (options.policy.forOrigin(origin).rejectUnauthorized ? verifying : trusting)(opts, callback);
       };
       // Connections opened ahead of need are used first (replacements for connections the server
       // closed, then those opened during start-up), then new ones.
@@ -99,29 +128,54 @@ export class BaseTransport implements Layer {
     this.limiter = new Semaphore(options.concurrency);
   }
 
+  /** One request, within its deadline: up to the headers, and on until its body is read or dropped. */
   async send(req: HttpRequest): Promise<Response> {
-    const res = await this.exchange(req);
-    if (!req.readBody || res.status < 200 || res.status > 299) return res;
-    const declared = Number(header(res, 'content-length'));
-    const bytes = await readLimited(res.body, req.readBody.limit, req.readBody.what, Number.isFinite(declared) ? declared : undefined);
-    return { ...res, bytes };
+    const { res, deadline } = await this.exchange(req);
+    try {
+      if (!req.readBody || res.status < 200 || res.status > 299) {
+        deadline.until(res.body);
+        return res;
+      }
+      const declared = Number(header(res, 'content-length'));
+      const bytes = await readLimited(res.body, req.readBody.limit, req.readBody.what, Number.isFinite(declared) ? declared : undefined);
+      deadline.clear();
+      return { ...res, bytes };
+    } catch (e) {
+      deadline.clear();
+      throw e;
+    }
   }
 
   async close(): Promise<void> {
     this.spares?.close();
-    await this.dispatcher.close().catch(() => undefined);
+    await Promise.all([this.dispatcher.close().catch(() => undefined), this.trustingProxy?.close().catch(() => undefined)]);
   }
 
-  /** One request up to its response headers, following redirects when asked. */
-  private async exchange(req: HttpRequest): Promise<Response> {
+  /** The dispatcher for a URL: through a proxy, the agent with that origin's TLS settings. */
+  private dispatcherFor(url: URL): Dispatcher {
+    if (!this.trustingProxy || url.protocol !== 'https:') return this.dispatcher;
+    return this.policy.forOrigin(url.origin).rejectUnauthorized ? this.dispatcher : this.trustingProxy;
+  }
+
+  /**
+   * One request up to its response headers, following redirects when asked. Its deadline starts
+   * once it holds a slot (waiting for one is not the server's time).
+   */
+  private async exchange(req: HttpRequest): Promise<{ res: Response; deadline: Deadline }> {
     const release = await this.limiter.acquire();
+    const deadline = new Deadline(req, this.timeoutSeconds);
+    const signal = deadline.signal;
     // One turn of the event loop first: a connection whose response body was just read goes back
     // to undici's pool only then, and is reused instead of paying a new handshake.
     await new Promise((r) => setImmediate(r));
     try {
       let url = req.url;
       let headers = { ...req.headers };
+      let redirectedFrom: string | undefined;
       for (let hop = 0; ; hop++) {
+        const target = new URL(url);
+        const refused = refusal(req, target, this.policy, redirectedFrom);
+        if (refused) throw refused;
         const t0 = Date.now();
         this.stats.firstRequestAt ??= t0;
         this.stats.requests++;
@@ -133,8 +187,11 @@ export class BaseTransport implements Layer {
           method: req.method,
           headers,
           body,
-          dispatcher: this.dispatcher,
+          signal,
+          dispatcher: this.dispatcherFor(target),
           ...(req.highWaterMark ? { highWaterMark: req.highWaterMark } : {}),
+        }).catch((e: unknown) => {
+          throw redirectedFrom && !(e instanceof ActionError) ? new RedirectTargetError(url, e) : e;
         });
         // A server that closes the connection after its answer (distribution does after every
         // HEAD) leaves the pool a connection short: the next request given to that slot would
@@ -148,12 +205,16 @@ export class BaseTransport implements Layer {
         if (req.followRedirects && REDIRECTS.has(res.statusCode) && location && hop < MAX_REDIRECTS) {
           await res.body.dump();
           const next = new URL(location, url);
-          headers = redirectHeaders(new URL(url), next, headers);
+          headers = redirectHeaders(target, next, headers);
+          redirectedFrom = url;
           url = next.toString();
           continue;
         }
-        return { status: res.statusCode, headers: res.headers, body: res.body, url };
+        return { res: { status: res.statusCode, headers: res.headers, body: res.body, url }, deadline };
       }
+    } catch (e) {
+      deadline.clear();
+      throw e;
     } finally {
       release();
     }

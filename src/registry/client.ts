@@ -87,7 +87,8 @@ export class RegistryClient {
       return { absent: true };
     }
     if (!succeeded(op, res.status)) {
-      throw await responseError(res, { method: op.method, registry: this.registry, repository, what, access: op.access }, expected(op));
+      const answeredBy = this.transport.owns(res.url) ? undefined : new URL(res.url).host;
+      throw await responseError(res, { method: op.method, registry: this.registry, repository, what, access: op.access, answeredBy }, expected(op));
     }
     if (!stream && !res.bytes) await discard(res);
     return { absent: false, res };
@@ -183,8 +184,11 @@ export class RegistryClient {
     return bytes;
   }
 
-  /** GET a blob as a stream (redirects to storage followed without credentials). */
-  getBlobResponse(repository: string, digest: Digest, what: string): Promise<Response> {
+  /**
+   * GET a blob as a stream (redirects to storage followed without credentials). `size`, the
+   * descriptor's, lengthens the request's deadline to what the copy needs.
+   */
+  getBlobResponse(repository: string, digest: Digest, what: string, size?: number): Promise<Response> {
     return this.present({
       op: 'getBlob',
       repository,
@@ -193,6 +197,7 @@ export class RegistryClient {
       followRedirects: true,
       highWaterMark: BLOB_STREAM_BUFFER,
       stream: true,
+      expectedBytes: size,
     });
   }
 

@@ -63,6 +63,11 @@ export function isListedInsecure(registry: string, insecure: readonly string[]):
   return insecure.some((entry) => names.has(normalizeInsecureEntry(entry)));
 }
 
+/** Whether plain HTTP may reach `host[:port]`: loopback, or listed as insecure. */
+export function plainHttpAllowed(hostPort: string, insecure: readonly string[]): boolean {
+  return isLoopback(splitHostPort(hostPort).hostname) || isListedInsecure(hostPort, insecure);
+}
+
 /** Proxy settings from the environment; the lowercase variable wins, as curl and undici read them. */
 export interface ProxyEnvironment {
   httpsProxy: string | undefined;

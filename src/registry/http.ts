@@ -21,6 +21,11 @@ export interface HttpRequest {
   /** Response body buffer size (large for blob streams: fewer, larger chunks). */
   highWaterMark?: number;
   /**
+   * Bytes the exchange carries beyond its headers (a blob's size), which lengthens its deadline;
+   * by default the request body's length.
+   */
+  expectedBytes?: number;
+  /**
    * Read a successful (2xx) answer's whole body into `bytes`, refusing more than `limit` bytes. A
    * body that breaks off is then retried like a failure before the headers, within one budget.
    */
@@ -48,6 +53,11 @@ export function header(res: { headers: Response['headers'] }, name: string): str
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** `scheme://host:port` of an absolute URL (default ports dropped): the unit credentials belong to. */
+export function originOf(url: string): string {
+  return new URL(url).origin;
+}
+
 /** Removes query strings (upload state, signed storage URLs) from URLs shown to users. */
 export function redactUrl(url: string): string {
   const q = url.indexOf('?');
@@ -67,6 +77,21 @@ export function errorCode(e: unknown): string | undefined {
 
 export function describe(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * A connection-level failure at a URL the request was redirected to: the error names that URL,
+ * and keeps the cause's code (what the retry layer decides by).
+ */
+export class RedirectTargetError extends Error {
+  readonly code: string | undefined;
+  readonly url: string;
+  constructor(url: string, cause: unknown) {
+    super(`at ${redactUrl(url)}, where the request was redirected: ${describe(cause)}`, { cause });
+    this.name = 'RedirectTargetError';
+    this.url = url;
+    this.code = errorCode(cause);
+  }
 }
 
 /** Discards a body nobody reads, so its connection goes back to the pool. */

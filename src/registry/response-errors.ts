@@ -67,9 +67,14 @@ export interface RequestContext {
   what: string;
   /** pull or push, for permission hints. */
   access?: 'pull' | 'push';
+  /** host[:port] that answered, when it is not the registry's origin (a redirect or upload location elsewhere). */
+  answeredBy?: string;
 }
 
 export function hintFor(code: string, ctx: RequestContext): string | undefined {
+  if (ctx.answeredBy && (code === 'UNAUTHORIZED' || code === 'DENIED')) {
+    return `${ctx.answeredBy} is not ${ctx.registry}'s origin, and the registry's credentials go to the registry alone (never to a host it redirects to or names as an upload location); report it to the registry operator`;
+  }
   switch (code) {
     case 'UNAUTHORIZED':
     case 'DENIED':
@@ -108,7 +113,7 @@ export async function responseError(
   const code = entries[0]?.code ?? STATUS_CODES[res.status] ?? (res.status >= 500 ? 'UNAVAILABLE' : `HTTP_${res.status}`);
   const said = entries.length ? formatDiagnostics(entries) : code;
   return new ActionError(
-    `${ctx.what} failed: ${ctx.method} ${ctx.registry}/${ctx.repository} answered HTTP ${res.status} ${said} (expected ${expected})`,
+    `${ctx.what} failed: ${ctx.method} ${ctx.registry}/${ctx.repository} ${ctx.answeredBy ? `was sent to ${ctx.answeredBy}, which answered` : 'answered'} HTTP ${res.status} ${said} (expected ${expected})`,
     {
       kind: code === 'UNAUTHORIZED' || code === 'DENIED' ? 'auth' : 'registry',
       code,

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ActionError } from '../errors.ts';
 import { log } from '../log.ts';
 import type { TransportStats } from './base.ts';
-import { type HttpRequest, type Layer, type Method, type Response, describe, discard, errorCode, header, redactUrl } from './http.ts';
+import { type HttpRequest, type Layer, type Method, RedirectTargetError, type Response, describe, discard, errorCode, header, redactUrl } from './http.ts';
 
 export interface RetryPolicy {
   /** Attempts after the first, for retryable failures. */
@@ -30,6 +30,8 @@ const RETRYABLE_CODES = new Set([
   'UND_ERR_HEADERS_TIMEOUT',
   'UND_ERR_BODY_TIMEOUT',
   'UND_ERR_CLOSED',
+  // The overall deadline (deadline.ts) passed.
+  'DEADLINE_EXCEEDED',
   // A body that broke off mid-way.
   'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
   'ERR_STREAM_PREMATURE_CLOSE',
@@ -108,8 +110,12 @@ export function networkError(req: { method: string; url: string }, e: unknown, a
   if (e instanceof ActionError) return e;
   const code = errorCode(e);
   const certificate = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/i.test(code ?? '');
+  // A redirect target is its own host, with its own TLS settings: the hint names it.
+  const elsewhere = e instanceof RedirectTargetError ? new URL(e.url).host : undefined;
   const hint = certificate
-    ? 'The registry’s TLS certificate is not trusted: add its CA with NODE_EXTRA_CA_CERTS, or list the registry in insecure-registries'
+    ? elsewhere
+      ? `The TLS certificate of ${elsewhere} (a redirect target) is not trusted: add its CA with NODE_EXTRA_CA_CERTS, or list ${elsewhere} in insecure-registries`
+      : 'The registry’s TLS certificate is not trusted: add its CA with NODE_EXTRA_CA_CERTS, or list the registry in insecure-registries'
     : 'Check that the registry is reachable from the runner (address, port, proxy settings)';
   return new ActionError(
     `${req.method} ${redactUrl(req.url)} failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${code ? `${code} ` : ''}${describe(e)}`,

@@ -8,19 +8,21 @@
  */
 import { Readable } from 'node:stream';
 import { log } from '../log.ts';
-import { type HttpRequest, type Layer, type Response, discard, errorCode } from './http.ts';
+import { type HttpRequest, type Layer, RedirectTargetError, type Response, discard, errorCode } from './http.ts';
 import { RETRYABLE_STATUS } from './retry.ts';
 
 export type Scheme = 'https' | 'http';
 
-/** A plain-HTTP request that a TLS server cut off. */
+/** A plain-HTTP request that a TLS server cut off (the registry itself, not a redirect target). */
 function isPlainToTlsMismatch(e: unknown): boolean {
+  if (e instanceof RedirectTargetError) return false;
   const code = errorCode(e) ?? '';
   return code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code.startsWith('HPE_');
 }
 
-/** A TLS handshake with a server that speaks plain HTTP. */
+/** A TLS handshake with a server that speaks plain HTTP (the registry itself, not a redirect target). */
 function isTlsProtocolMismatch(e: unknown): boolean {
+  if (e instanceof RedirectTargetError) return false;
   const code = errorCode(e) ?? '';
   const message = String((e as Error)?.message ?? '');
   return (

@@ -2,9 +2,9 @@
  * One registry host's HTTP transport, built as layers (go-containerregistry's order, auth on top
  * in auth.ts): scheme → user agent → retry → base. Each layer is its own file.
  */
-import { type TlsPolicy, type TransportStats, type WarmSockets, BaseTransport } from './base.ts';
-import { dialHost, isListedInsecure, isLoopback, proxyEnvironment, splitHostPort } from './hosts.ts';
-import type { HttpRequest, Layer, Response } from './http.ts';
+import { type OriginPolicy, type TransportStats, type WarmSockets, BaseTransport } from './base.ts';
+import { dialHost, isListedInsecure, isLoopback, plainHttpAllowed, proxyEnvironment, splitHostPort } from './hosts.ts';
+import { type HttpRequest, type Layer, type Response, originOf } from './http.ts';
 import { type RetryPolicy, RetryTransport } from './retry.ts';
 import { SchemeTransport } from './scheme.ts';
 import { UserAgentTransport } from './user-agent.ts';
@@ -33,13 +33,23 @@ export const DEFAULT_TRANSPORT_OPTIONS: TransportOptions = {
 };
 
 /**
- * The TLS policy of one registry's transport: certificates are verified unless the registry is
- * listed as insecure, and (as yet) the same holds for every origin the transport reaches,
- * redirect targets included.
+ * Each origin's own policy, whichever registry's transport reaches it (its redirect targets and
+ * upload locations included): certificates are verified unless that host itself is listed as
+ * insecure, and plain HTTP is allowed only to loopback and listed hosts. `registry` counts as
+ * listed for its dial host too (docker.io for registry-1.docker.io).
  */
-export function registryTlsPolicy(listedInsecure: boolean): TlsPolicy {
-  const settings = { rejectUnauthorized: !listedInsecure };
-  return { forOrigin: () => settings };
+export function originPolicy(registry: string, insecure: readonly string[]): OriginPolicy {
+  const dial = dialHost(registry).toLowerCase();
+  const registryListed = isListedInsecure(registry, insecure);
+  const listed = (host: string) => (registryListed && host.toLowerCase() === dial) || isListedInsecure(host, insecure);
+  return {
+    forOrigin(origin) {
+      const u = new URL(origin);
+      // URL drops a default port; a list entry may name it.
+      return { rejectUnauthorized: !(listed(u.host) || listed(`${u.hostname}:${u.port || 443}`)) };
+    },
+    plainHttpAllowed: (host) => plainHttpAllowed(host, insecure) || listed(host),
+  };
 }
 
 export class HostTransport implements Layer {
@@ -48,7 +58,7 @@ export class HostTransport implements Layer {
   /** host[:port] to dial (registry-1.docker.io for docker.io). */
   readonly host: string;
   readonly insecure: boolean;
-  readonly tls: TlsPolicy;
+  readonly policy: OriginPolicy;
   private readonly base: BaseTransport;
   private readonly scheme: SchemeTransport;
 
@@ -57,14 +67,13 @@ export class HostTransport implements Layer {
     this.host = dialHost(registry);
     this.insecure = isListedInsecure(registry, options.insecureRegistries);
     const loopback = isLoopback(splitHostPort(this.host).hostname);
-    this.tls = registryTlsPolicy(this.insecure);
+    this.policy = originPolicy(registry, options.insecureRegistries);
     this.base = new BaseTransport(
       {
         connectTimeoutSeconds: options.connectTimeoutSeconds,
         requestTimeoutSeconds: options.requestTimeoutSeconds,
         concurrency: options.concurrency,
-        tls: this.tls,
-        registryOrigin: `https://${this.host}`,
+        policy: this.policy,
         proxy: proxyEnvironment(options.env ?? process.env),
         warmSockets: options.warmSockets,
       },
@@ -82,6 +91,20 @@ export class HostTransport implements Layer {
   /** The registry's origin (`scheme://host:port`) once its scheme is known. */
   origin(): string | undefined {
     return this.scheme.origin();
+  }
+
+  /**
+   * Whether a URL is on the registry's own origin (scheme, host and port): the only place its
+   * credentials go. A path (`/v2/…`) is; an absolute URL before the scheme is known is not.
+   */
+  owns(url: string): boolean {
+    if (url.startsWith('/')) return true;
+    const own = this.origin();
+    try {
+      return own !== undefined && originOf(url) === originOf(own);
+    } catch {
+      return false;
+    }
   }
 
   /** Sends a request; a URL that starts with '/' is on this registry. */
