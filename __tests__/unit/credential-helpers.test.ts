@@ -139,6 +139,7 @@ describe('masking', () => {
   });
   afterEach(() => setLogger(actionsLogger));
 
+  // Each value once: a value met again is not masked or warned about twice.
   const cases: Array<[string | undefined, string[], number]> = [
     [undefined, [], 0],
     ['', [], 0],
@@ -162,10 +163,12 @@ describe('masking', () => {
 
   it('short credentials are used, their Basic value masked', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
-    writeFileSync(join(dir, 'config.json'), JSON.stringify({ auths: { 'ghcr.io': { auth: Buffer.from('u:pw7').toString('base64') } } }));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ auths: { 'ghcr.io': { auth: Buffer.from('u:qz1').toString('base64') } } }));
     const c = await resolveCredentials('ghcr.io', { env: { DOCKER_CONFIG: dir } });
-    assert.equal(c.password, 'pw7');
-    assert.deepEqual(log.secrets, [Buffer.from('u:pw7').toString('base64')]);
+    assert.equal(c.password, 'qz1');
+    assert.deepEqual(log.secrets, [Buffer.from('u:qz1').toString('base64')]);
     assert.equal(log.warnings.length, 1);
+    await resolveCredentials('ghcr.io', { env: { DOCKER_CONFIG: dir } });
+    assert.equal(log.warnings.length, 1, 'met again: no second warning');
   });
 });

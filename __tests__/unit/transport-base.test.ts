@@ -107,9 +107,10 @@ describe('base layer', () => {
     }
   });
 
-  it('redirectHeaders drops credentials across hosts only', () => {
+  it('redirectHeaders drops credentials across origins only', () => {
     const h = { authorization: 'x', accept: 'y' };
     assert.deepEqual(redirectHeaders(new URL('https://a/x'), new URL('https://a/y'), h), h);
     assert.deepEqual(redirectHeaders(new URL('https://a/x'), new URL('https://b/y'), h), { accept: 'y' });
+    assert.deepEqual(redirectHeaders(new URL('https://a/x'), new URL('http://a/y'), h), { accept: 'y' });
   });
 });

@@ -15,6 +15,7 @@ import { formatPlatformAll } from '../oci/platform.ts';
 import type { Reference } from '../oci/reference.ts';
 import { checkDescribes } from '../oci/validate.ts';
 import type { WarmSockets } from '../registry/base.ts';
+import { maskSecret } from '../registry/credentials.ts';
 import { Registries } from '../registry/registries.ts';
 import { EntryPlacer } from './place.ts';
 import { type TargetPlan, mergeAppend, planTargets, presenceKey, presenceQuestions, targetsOf } from './plan.ts';
@@ -65,7 +66,7 @@ export function registriesFor(inputs: Inputs, warmSockets?: WarmSockets): Regist
 
 /** Publishes with parsed inputs: masks the password, opens the registries, closes them after. */
 export async function publishInputs(inputs: Inputs, warmSockets?: WarmSockets): Promise<PublishResult> {
-  if (inputs.password) log.setSecret(inputs.password);
+  maskSecret(inputs.password, 'the password input');
   const registries = registriesFor(inputs, warmSockets);
   try {
     return await publish(inputs, registries);

@@ -91,13 +91,17 @@ const HELPER_OUTPUT_LIMIT = 1024 * 1024;
  */
 export const MIN_MASKED_LENGTH = 4;
 
+/** Values already handled, so a secret met twice is masked (or warned about) once. */
+const masked = new Set<string>();
+
 /**
  * Registers a secret with the logger so that it is masked in every later line; a value too short
  * to mask is left out with a warning (this action never prints secrets, masked or not). Each line
  * of a multi-line value is masked too: the runner matches whole values.
  */
 export function maskSecret(value: string | undefined, what: string): void {
-  if (!value || value.trim() === '') return;
+  if (!value || value.trim() === '' || masked.has(value)) return;
+  masked.add(value);
   if (value.length < MIN_MASKED_LENGTH) {
     log.warning(`${what} is shorter than ${MIN_MASKED_LENGTH} characters, too short to mask: the runner would mask every occurrence of it in the job's log. It is not masked; this action never prints it`);
     return;
@@ -210,10 +214,10 @@ function decodeAuth(auth: string, key: string): { username: string; password: st
 }
 
 /** Registers every secret of a credential set with the logger, so none is ever printed. */
-function mask(c: Credentials, registry: string): Credentials {
-  maskSecret(c.password, `the password for ${registry} (${c.source})`);
-  maskSecret(c.identityToken, `the identity token for ${registry} (${c.source})`);
-  if (c.username && c.password) maskSecret(Buffer.from(`${c.username}:${c.password}`).toString('base64'), `the Basic credentials for ${registry}`);
+function mask(c: Credentials): Credentials {
+  maskSecret(c.password, `the password for ${c.registry} (${c.source})`);
+  maskSecret(c.identityToken, `the identity token for ${c.registry} (${c.source})`);
+  if (c.username && c.password) maskSecret(Buffer.from(`${c.username}:${c.password}`).toString('base64'), `the Basic credentials for ${c.registry}`);
   return c;
 }
 
@@ -222,7 +226,7 @@ export async function resolveCredentials(registry: string, options: CredentialOp
   const env = options.env ?? process.env;
   const explicit = options.explicit;
   if (explicit && keyNamesRegistry(explicit.registry, registry)) {
-    return mask({ registry, username: explicit.username, password: explicit.password, source: 'inputs' }, registry);
+    return mask({ registry, username: explicit.username, password: explicit.password, source: 'inputs' });
   }
   const anonymous: Credentials = { registry, source: 'anonymous' };
   const config = await readDockerConfig(env);
@@ -244,8 +248,8 @@ export async function resolveCredentials(registry: string, options: CredentialOp
     }
     if (typeof parsed !== 'object' || parsed === null || typeof parsed.Secret !== 'string' || !parsed.Secret) return undefined;
     const username = typeof parsed.Username === 'string' ? parsed.Username : '';
-    if (username === '<token>') return mask({ registry, identityToken: parsed.Secret, source: program }, registry);
-    return mask({ registry, username, password: parsed.Secret, source: program }, registry);
+    if (username === '<token>') return mask({ registry, identityToken: parsed.Secret, source: program });
+    return mask({ registry, username, password: parsed.Secret, source: program });
   };
 
   for (const [key, helper] of Object.entries(config.credHelpers ?? {})) {
@@ -256,10 +260,10 @@ export async function resolveCredentials(registry: string, options: CredentialOp
   }
   for (const [key, entry] of Object.entries(config.auths ?? {})) {
     if (!keyNamesRegistry(key, registry)) continue;
-    if (entry.identitytoken) return mask({ registry, identityToken: entry.identitytoken, source: 'docker config' }, registry);
-    if (entry.auth) return mask({ registry, ...decodeAuth(entry.auth, key), source: 'docker config' }, registry);
+    if (entry.identitytoken) return mask({ registry, identityToken: entry.identitytoken, source: 'docker config' });
+    if (entry.auth) return mask({ registry, ...decodeAuth(entry.auth, key), source: 'docker config' });
     if (entry.username && entry.password) {
-      return mask({ registry, username: entry.username, password: entry.password, source: 'docker config' }, registry);
+      return mask({ registry, username: entry.username, password: entry.password, source: 'docker config' });
     }
   }
   if (config.credsStore) {
