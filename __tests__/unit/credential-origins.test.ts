@@ -38,7 +38,7 @@ interface Seen {
   body: string;
 }
 
-const silent: Logger = { debug() {}, info() {}, warning() {}, setSecret() {}, group: (_n, fn) => fn(), isDebug: () => false };
+const silent: Logger = { debug() {}, info() {}, warning() {}, error() {}, setSecret() {}, group: (_n, fn) => fn(), isDebug: () => false };
 
 describe('property: credentials go only to the registry origin and the realm it named', () => {
   const servers = new Map<string, { server: Server; port: number; script: Answer[] }>();

@@ -8,6 +8,7 @@ import { access, readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { ActionError } from '../errors.ts';
+import { quote } from '../escape.ts';
 import { log } from '../log.ts';
 import { DOCKER_HUB, DOCKER_HUB_CREDENTIALS_URL, canonicalRegistry } from './hosts.ts';
 
@@ -110,11 +111,6 @@ export function maskSecret(value: string | undefined, what: string): void {
   for (const line of value.split(/\r?\n|\r/)) if (line !== value && line.trim().length >= MIN_MASKED_LENGTH) log.setSecret(line);
 }
 
-/** A config value shown in an error: JSON-quoted, at most 80 characters. */
-function quoted(value: string): string {
-  return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
-}
-
 /**
  * The program for a helper named in the Docker config under `where` (`credHelpers["ghcr.io"]`,
  * `credsStore`). Anything but a plain name (a path, arguments, shell syntax) is refused: the value
@@ -123,7 +119,7 @@ function quoted(value: string): string {
 export function helperProgram(name: unknown, where: string): string {
   if (typeof name !== 'string' || !HELPER_NAME.test(name)) {
     throw new ActionError(
-      `the Docker config's ${where} is ${quoted(String(name))}, which is not a credential helper name (letters, digits, '.', '_' and '-' only)`,
+      `the Docker config's ${where} is ${quote(name)}, which is not a credential helper name (letters, digits, '.', '_' and '-' only)`,
       { kind: 'input', hint: `Set it to the helper's name (ecr-login runs docker-credential-ecr-login from PATH), or remove it from ${dockerConfigPath()}` },
     );
   }
@@ -254,7 +250,7 @@ export async function resolveCredentials(registry: string, options: CredentialOp
 
   for (const [key, helper] of Object.entries(config.credHelpers ?? {})) {
     if (keyNamesRegistry(key, registry)) {
-      const c = await fromHelper(helper, `credHelpers[${quoted(key)}]`);
+      const c = await fromHelper(helper, `credHelpers[${quote(key)}]`);
       if (c) return c;
     }
   }
