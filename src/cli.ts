@@ -145,7 +145,7 @@ async function publishCommand(argv: string[]): Promise<number> {
   const verb = { published: 'published', unchanged: 'unchanged', 'dry-run': 'would publish' }[output.status];
   let text = `${verb} ${output.digest}\nmedia type: ${output.mediaType}\nplatforms:  ${output.platforms.join(', ')}\n`;
   for (const tag of output.tags) {
-    const state = output.status === 'dry-run' ? 'not written (dry run)' : output.unchanged.includes(tag) ? 'already at the digest' : 'written';
+    const state = output.status === 'dry-run' ? 'not written: dry run' : output.unchanged.includes(tag) ? 'already at the digest' : 'written';
     text += `tag:        ${tag} (${state})\n`;
   }
   for (const image of output.images) text += `image:      ${image}\n`;

@@ -113,7 +113,7 @@ describe('command-line entry (dist/cli)', () => {
       const before = await reg.mark();
       const { stdout } = await cli(['publish', '--source', `${reg.host}/cli/app:amd64`, '--tag', `${reg.host}/cli/app:dry`, flag]);
       assert.match(stdout, /^would publish sha256:[a-f0-9]{64}\n/);
-      assert.match(stdout, new RegExp(`tag: +${reg.host}/cli/app:dry \\(not written \\(dry run\\)\\)`));
+      assert.match(stdout, new RegExp(`tag: +${reg.host}/cli/app:dry \\(not written: dry run\\)`));
       assert.deepEqual(await reg.writesSince(before), [], flag);
       assert.equal((await getManifestBytes({ url: reg.url }, 'cli/app', 'dry')).status, 404);
     }
