@@ -141,6 +141,26 @@ describe('hostile registry data (real registry, bundled action)', () => {
     }
   });
 
+  it("an error body's message with the legacy ##[command] form, logged on a retried upload: no command", async () => {
+    // Sanitising control characters is not enough: `##[set-output …]` needs no line of its own.
+    await pushImage(t(), 'src', 'legacy', { os: 'linux', architecture: 's390x' });
+    let refused = 0;
+    proxy.setRule((r) =>
+      r.method === 'PUT' && r.url.includes('/blobs/uploads/') && refused++ === 0
+        ? { kind: 'status', status: 400, body: JSON.stringify({ errors: [{ code: 'BLOB_UPLOAD_INVALID', message: `try ##[set-output name=digest;]${FORGED_DIGEST} ##[add-mask]linux` }] }) }
+        : undefined,
+    );
+    try {
+      const run = await runAction({ sources: `${reg.host}/src:legacy`, tags: `${proxy.host}/dst:legacy` });
+      assert.equal(run.code, 0, run.stdout);
+      assert.ok(refused > 1, 'the refused upload was retried');
+      assert.match(run.stdout, /trying again in chunks/);
+      assertInert(run, { failed: false });
+    } finally {
+      proxy.setRule(() => undefined);
+    }
+  });
+
   // Shapes the registry will not store, served through the proxy as the source index's body.
   const served: Array<[string, () => unknown, RegExp]> = [
     ['"os": ["linux"]', () => entryOf({ os: ['linux'], architecture: 'amd64' }), /manifests\[0\]\.platform\.os is \["linux"\]: expected a lowercase token/],
