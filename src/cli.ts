@@ -17,6 +17,7 @@ import { describeError } from './errors.ts';
 import { getInputs } from './inputs.ts';
 import { consoleLogger, fail, print, printJson, setLogger } from './log.ts';
 import { type PublishResult, publishInputs } from './publish/index.ts';
+import { PublishFailedError } from './publish/rollback.ts';
 
 /** What `publish --json` prints: one shape for published, unchanged and dry runs. */
 export interface PublishOutput {
@@ -79,6 +80,7 @@ async function publishCommand(argv: string[]): Promise<number> {
         annotation: { type: 'string', multiple: true },
         'require-platform': { type: 'string', multiple: true },
         append: { type: 'boolean' },
+        overwrite: { type: 'string' },
         registry: { type: 'string' },
         username: { type: 'string' },
         'password-stdin': { type: 'boolean' },
@@ -116,6 +118,7 @@ async function publishCommand(argv: string[]): Promise<number> {
     annotations: (values.annotation ?? []).join('\n'),
     'require-platforms': (values['require-platform'] ?? []).join('\n'),
     append: values.append ? 'true' : '',
+    overwrite: values.overwrite ?? '',
     registry: values.registry ?? '',
     username: values.username ?? '',
     password: values.username ? password : '',
@@ -193,7 +196,7 @@ main(process.argv.slice(2)).then(
       process.exitCode = 2;
       return;
     }
-    fail(describeError(e));
+    fail(describeError(e), undefined, e instanceof PublishFailedError ? e.lines : []);
     process.exitCode = 1;
   },
 );

@@ -44,6 +44,8 @@ export interface Inputs {
   /** Lines that do not apply to an index (`manifest:`), reported as skipped. */
   skippedAnnotations: string[];
   append: boolean;
+  /** false: a tag that exists at another digest fails the run before any write. */
+  overwrite: boolean;
   /** Leave out sources that do not exist (with a warning) instead of failing. */
   ignoreMissing: boolean;
   registry?: string;
@@ -235,6 +237,7 @@ export function getInputs(read: InputReader, context: InputContext = { workspace
     requirePlatforms: splitList(read('require-platforms')).map((p) => parseKnownPlatform('require-platforms', p)),
     ...parseAnnotations(read('annotations')),
     append: parseBoolean('append', read('append'), false),
+    overwrite: parseBoolean('overwrite', read('overwrite'), true),
     ignoreMissing: parseBoolean('ignore-missing', read('ignore-missing'), false),
     registry,
     username: username || undefined,

@@ -12,8 +12,8 @@ export interface Logger {
   debug(message: string): void;
   info(message: string): void;
   warning(message: string): void;
-  /** The run's failure: one line, with a title (the annotation's). */
-  error(message: string, title?: string): void;
+  /** The run's failure: one line, with a title (the annotation's), then one line per detail (a failed run's tags). */
+  error(message: string, title?: string, details?: string[]): void;
   /** Registers a secret so that it is masked in every later log line. */
   setSecret(secret: string): void;
   group<T>(name: string, fn: () => Promise<T>): Promise<T>;
@@ -24,7 +24,8 @@ export const actionsLogger: Logger = {
   debug: (m) => core.debug(oneLine(m)),
   info: (m) => core.info(inertText(m)),
   warning: (m) => core.warning(oneLine(m)),
-  error: (m, title) => core.error(oneLine(m), title ? { title: oneLine(title) } : {}),
+  // core.error escapes the line breaks: the annotation is still one workflow command.
+  error: (m, title, details = []) => core.error([m, ...details].map(oneLine).join('\n'), title ? { title: oneLine(title) } : {}),
   setSecret: (s) => {
     if (s) core.setSecret(s);
   },
@@ -47,7 +48,7 @@ export function consoleLogger(options: { debug?: boolean; stream?: NodeJS.Writab
     },
     info: (m) => out.write(`${inertText(mask(m))}\n`),
     warning: (m) => line(`warning: ${m}`),
-    error: (m) => out.write(`${inertText(mask(`error: ${m}`))}\n`),
+    error: (m, _title, details = []) => out.write(`${[inertText(mask(`error: ${m}`)), ...details.map((d) => `  ${inertLine(mask(d))}`)].join('\n')}\n`),
     setSecret: (s) => {
       if (s) secrets.add(s);
     },
@@ -70,7 +71,7 @@ export const log: Logger = {
   debug: (m) => current.debug(m),
   info: (m) => current.info(m),
   warning: (m) => current.warning(m),
-  error: (m, title) => current.error(m, title),
+  error: (m, title, details) => current.error(m, title, details),
   setSecret: (s) => current.setSecret(s),
   group: (name, fn) => current.group(name, fn),
   isDebug: () => current.isDebug(),
@@ -120,7 +121,15 @@ export function printJson(value: unknown): void {
 /** The longest failure line shown; a registry's message is bounded well before this. */
 export const ERROR_LINE_LIMIT = 4000;
 
-/** Reports the run's failure through the active logger: one bounded line. */
-export function fail(line: string, title?: string): void {
-  log.error(bounded(line, ERROR_LINE_LIMIT), title);
+/** Detail lines shown under a failure at most (the job summary lists them all). */
+export const ERROR_DETAIL_LIMIT = 50;
+
+/**
+ * Reports the run's failure through the active logger: one bounded line, and under it one bounded
+ * line per detail (a failed run's tags), at most ERROR_DETAIL_LIMIT of them.
+ */
+export function fail(line: string, title?: string, details: string[] = []): void {
+  const shown = details.slice(0, ERROR_DETAIL_LIMIT).map((d) => bounded(d, ERROR_LINE_LIMIT));
+  if (details.length > shown.length) shown.push(`… and ${details.length - shown.length} more (the job summary lists every one)`);
+  log.error(bounded(line, ERROR_LINE_LIMIT), title, shown);
 }

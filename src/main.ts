@@ -6,11 +6,13 @@
 import { readFileSync } from 'node:fs';
 import * as core from '@actions/core';
 import { ActionError, describeError } from './errors.ts';
-import { getInputs } from './inputs.ts';
+import { type Inputs, getInputs } from './inputs.ts';
 import { fail, log, setOutput, writeSummary } from './log.ts';
+import type { Reference } from './oci/reference.ts';
 import { startupConnections } from './preconnect.ts';
-import { publishInputs } from './publish/index.ts';
-import { renderSummary } from './summary.ts';
+import { type PublishResult, publishInputs } from './publish/index.ts';
+import { PublishFailedError } from './publish/rollback.ts';
+import { renderFailure, renderSummary } from './summary.ts';
 
 export async function run(): Promise<void> {
   // If the event loop ever drained with the run unfinished (a request that never settles), fail
@@ -23,18 +25,11 @@ export async function run(): Promise<void> {
     process.exitCode = 1;
   };
   process.once('beforeExit', onBeforeExit);
+  let inputs: Inputs | undefined;
   try {
-    const inputs = getInputs((name) => core.getInput(name));
+    inputs = getInputs((name) => core.getInput(name));
     const result = await publishInputs(inputs, startupConnections);
-    setOutput('digest', result.digest);
-    setOutput('manifest', result.manifest, 'lines');
-    setOutput('media-type', result.mediaType);
-    setOutput('platforms', result.platforms.join(','));
-    setOutput('images', result.images.join('\n'), 'lines');
-    setOutput('platform-digests', JSON.stringify(result.platformDigests));
-    // The tags now at the digest, in the order given; none on a dry run.
-    const atDigest = new Set([...result.pushed, ...result.unchanged]);
-    setOutput('tags', inputs.tags.map(String).filter((t) => atDigest.has(t)).join('\n'), 'lines');
+    setOutputs(result, inputs.tags);
     const firstRequest = result.stats.firstRequestAt ? Math.round(result.stats.firstRequestAt - performance.timeOrigin) : undefined;
     log.info(
       `${result.dryRun ? 'dry run: would publish' : 'published'} ${result.digest} (${result.platforms.join(', ')}) in ${Math.round(performance.now())} ms; ` +
@@ -45,13 +40,32 @@ export async function run(): Promise<void> {
   } catch (e) {
     const line = describeError(e);
     const title = e instanceof ActionError ? titleFor(e) : 'Publishing failed';
-    // One annotation with a title; setFailed would add a second, untitled one.
-    fail(line, title);
+    if (e instanceof PublishFailedError) {
+      // What a failed run can still say: the index exists by digest in every target repository
+      // once phase 1 completed (the outputs), and where every tag ended up (the summary).
+      if (e.result && e.indexPlaced && inputs) setOutputs(e.result, inputs.tags);
+      await writeSummary(renderFailure(e));
+    }
+    // One annotation with a title (a line per tag under it); setFailed would add a second, untitled one.
+    fail(line, title, e instanceof PublishFailedError ? e.lines : []);
     process.exitCode = 1;
   } finally {
     finished = true;
     process.removeListener('beforeExit', onBeforeExit);
   }
+}
+
+/** The step outputs of a result (also of a failed run whose index is in every repository). */
+function setOutputs(result: PublishResult, tags: Reference[]): void {
+  setOutput('digest', result.digest);
+  setOutput('manifest', result.manifest, 'lines');
+  setOutput('media-type', result.mediaType);
+  setOutput('platforms', result.platforms.join(','));
+  setOutput('images', result.images.join('\n'), 'lines');
+  setOutput('platform-digests', JSON.stringify(result.platformDigests));
+  // The tags now at the digest, in the order given; none on a dry run.
+  const atDigest = new Set([...result.pushed, ...result.unchanged]);
+  setOutput('tags', tags.map(String).filter((t) => atDigest.has(t)).join('\n'), 'lines');
 }
 
 /**

@@ -9,6 +9,7 @@ import { markdownText } from './escape.ts';
 import { SUMMARY_LIMIT } from './log.ts';
 import { formatPlatform } from './oci/platform.ts';
 import type { PublishResult } from './publish/index.ts';
+import { type PublishFailedError, stateText } from './publish/rollback.ts';
 
 function humanSize(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -51,4 +52,20 @@ export function renderSummary(r: PublishResult, tags: string[] = [], limit = SUM
   if (left > 0) rows.push('', `*${left} of ${r.entries.length} entries are not shown: GitHub limits a job summary to 1 MiB.*`);
   // Tags alone could outgrow the limit (thousands of long ones): log.ts fitSummary is the backstop.
   return [...head, ...rows, ...tail].join('\n');
+}
+
+/**
+ * A failed run's summary: what failed, then every tag as the run left it and what fixes it by
+ * hand; the index's digest when it is in every target repository. (log.ts fitSummary bounds it.)
+ */
+export function renderFailure(e: PublishFailedError): string {
+  const lines = ['## Multi-arch image not published', '', markdownText(e.line), ''];
+  if (e.indexPlaced) lines.push(`The index ${code(e.digest)} is in every target repository by digest.`, '');
+  lines.push('| Tag | State | Its write | Fix by hand |', '| --- | --- | --- | --- |');
+  for (const r of e.reports) {
+    const fix = r.fix ? `${markdownText(r.fix.what)}${r.fix.command ? `: ${code(r.fix.command)}` : ''}` : '';
+    lines.push(`| ${code(String(r.tag))} | ${markdownText(stateText(r, e.digest))} | ${markdownText(r.error ?? '')} | ${fix} |`);
+  }
+  lines.push('');
+  return lines.join('\n');
 }

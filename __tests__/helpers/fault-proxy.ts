@@ -19,7 +19,14 @@ export type Fault =
   | { kind: 'header'; name: string; value: string }
   | { kind: 'oversize'; bytes: number }
   /** The registry's answer with this body instead (Content-Length and Docker-Content-Digest to match). */
-  | { kind: 'body'; body: Buffer };
+  | { kind: 'body'; body: Buffer }
+  /**
+   * Runs `run` (e.g. a write of its own to the registry), then passes the request through, or
+   * answers `status` instead when given (`run` did what the request asks, as another registry would).
+   */
+  | { kind: 'hook'; run: () => Promise<void>; status?: number }
+  /** Passes the request through, then answers `status` instead of the registry: a write that landed, its answer lost. */
+  | { kind: 'applied'; status: number };
 
 export interface ProxiedRequest {
   n: number;
@@ -37,6 +44,28 @@ export interface FaultProxy {
   log: Array<ProxiedRequest & { fault?: Fault['kind']; status?: number }>;
   setRule(rule: Rule): void;
   stop(): Promise<void>;
+}
+
+/** The tag a request writes, when it is a manifest PUT by tag (not by digest). */
+export function tagPut(r: ProxiedRequest): string | undefined {
+  const m = /^\/v2\/.+\/manifests\/([^/?]+)$/.exec(r.url);
+  if (r.method !== 'PUT' || !m || /:|%3A/i.test(m[1] as string)) return undefined;
+  return m[1];
+}
+
+/**
+ * A rule refusing manifest PUTs by tag with `status` (500 an outage, 405 a read-only mirror):
+ * every one, or only the `only`-th (1-based, counted from when the rule is made).
+ */
+export function refuseTagPuts(status: number, only?: number): Rule {
+  let seen = 0;
+  return (r) => {
+    if (tagPut(r) === undefined) return undefined;
+    seen++;
+    if (only !== undefined && seen !== only) return undefined;
+    const code = status === 405 ? 'UNSUPPORTED' : 'UNAVAILABLE';
+    return { kind: 'status', status, body: JSON.stringify({ errors: [{ code, message: 'injected: tag writes refused' }] }) };
+  };
 }
 
 export async function startFaultProxy(upstream: string, rule: Rule = () => undefined): Promise<FaultProxy> {
@@ -75,10 +104,29 @@ export async function startFaultProxy(upstream: string, rule: Rule = () => undef
       return;
     }
     if (fault?.kind === 'delay') await sleep(fault.ms);
+    if (fault?.kind === 'hook') {
+      await fault.run();
+      if (fault.status !== undefined) {
+        req.resume();
+        entry.status = fault.status;
+        res.writeHead(fault.status, { 'content-length': '0' });
+        res.end();
+        return;
+      }
+    }
     const upstreamReq = request(
       { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
       (up) => {
         entry.status = up.statusCode;
+        if (fault?.kind === 'applied') {
+          up.resume();
+          up.on('end', () => {
+            entry.status = fault.status;
+            res.writeHead(fault.status, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ errors: [{ code: 'UNKNOWN', message: 'injected after the registry applied the request' }] }));
+          });
+          return;
+        }
         const headers = { ...up.headers };
         if (fault?.kind === 'header') headers[fault.name.toLowerCase()] = fault.value;
         if (fault?.kind === 'body') {

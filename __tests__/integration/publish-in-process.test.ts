@@ -42,14 +42,14 @@ describe('publish() in process (real registry)', () => {
 
   const run = (inputs: Record<string, string>): Promise<PublishResult> => publishInputs(getInputs((name) => inputs[name] ?? ''));
 
-  it('one repository, one tag: 2N+2 requests, the tag holds the bytes whose digest is returned', async () => {
+  it('one repository, one tag: 2N+3 requests, the tag holds the bytes whose digest is returned', async () => {
     const pushed: Pushed[] = [];
     for (const p of FOUR) pushed.push(await pushImage(t(), 'one', p.architecture, p));
     const from = await reg.mark();
     const result = await run({ sources: FOUR.map((p) => `${reg.host}/one:${p.architecture}`).join('\n'), tags: `${reg.host}/one:1` });
     const requests = (await reg.mark()) - from - 1; // minus the marker request itself
-    // Per source a manifest GET and a config GET; the tag's HEAD and its PUT.
-    assert.equal(requests, 2 * FOUR.length + 2, reg.requests().slice(from).join('\n'));
+    // Per source a manifest GET and a config GET; the tag's GET, the index PUT by digest, the tag's PUT.
+    assert.equal(requests, 2 * FOUR.length + 3, reg.requests().slice(from).join('\n'));
     assert.equal(result.stats.requests, requests);
     const got = await getManifestBytes(t(), 'one', '1');
     assert.equal(sha256(got.bytes), result.digest);

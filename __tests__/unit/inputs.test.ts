@@ -25,6 +25,8 @@ describe('getInputs', () => {
     assert.equal(i.mediaType, 'auto');
     assert.equal(i.attestations, 'keep');
     assert.equal(i.append, false);
+    assert.equal(i.overwrite, true);
+    assert.equal(getInputs(reader({ sources: 'r/a:1', tags: 'r/a:1', overwrite: 'false' })).overwrite, false);
   });
   it('reads per-source overrides', () => {
     const i = getInputs(reader({ sources: 'r.io/a:arm platform=linux/arm/v6\nr.io/w:1 os.version=10.0.17763.1 os.features=win32k variant=v8', tags: 'r.io/a:1' }));
@@ -45,6 +47,7 @@ describe('getInputs', () => {
     ['unknown os', { sources: 'r/a:1 platform=lnux/amd64', tags: 'r/a:1' }, /Invalid platform 'lnux\/amd64'/],
     ['bad media-type', { sources: 'r/a:1', tags: 'r/a:1', 'media-type': 'v1' }, /Invalid media-type 'v1'. Expected one of auto, oci, docker/],
     ['bad push', { sources: 'r/a:1', tags: 'r/a:1', push: 'maybe' }, /Invalid push 'maybe'. Expected true or false/],
+    ['bad overwrite', { sources: 'r/a:1', tags: 'r/a:1', overwrite: 'never' }, /Invalid overwrite 'never'. Expected true or false/],
     ['username without password', { sources: 'r/a:1', tags: 'r/a:1', username: 'u' }, /Invalid password/],
     ['bad require-platforms', { sources: 'r/a:1', tags: 'r/a:1', 'require-platforms': 'linux/*' }, /Invalid require-platforms 'linux\/\*'/],
     ['bad annotation', { sources: 'r/a:1', tags: 'r/a:1', annotations: 'novalue' }, /Invalid annotation 'novalue'/],

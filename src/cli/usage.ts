@@ -32,6 +32,8 @@ Options:
                           manifest-descriptor: lines every entry)
   --require-platform P    platform the result must contain (repeat)
   --append                start from the index at the first tag
+  --overwrite=BOOL        true (default) or false: fail, before any write, when a tag exists at
+                          another digest
   --registry HOST         registry the username and password are for (default: the first tag's)
   --username USER         with --password-stdin, or MULTIARCH_PASSWORD in the environment
   --password-stdin        read the password from standard input

@@ -1,7 +1,8 @@
 /**
- * The publish plan: resolve sources → assemble the index → make every entry present in every
- * target repository → push the identical index bytes to every tag. Nothing is written until every
- * source has been read and the index assembled; no tag is written until every entry is in place.
+ * The publish plan: resolve sources (and read every tag's state) → assemble the index → phase 1:
+ * make every entry present in every target repository, then the index by digest → phase 2: the
+ * identical index bytes to every tag, putting back the tags already moved when one fails.
+ * Nothing is written until every source and tag has been read and the index assembled.
  * `publishInputs` is the one entry the action (main.ts) and the CLI share.
  */
 import { mapAll } from '../concurrency.ts';
@@ -10,16 +11,28 @@ import type { Inputs } from '../inputs.ts';
 import { log } from '../log.ts';
 import { type IndexEntry, assembleIndex, isAttestation } from '../oci/assemble.ts';
 import { type Digest, sha256 } from '../oci/digest.ts';
-import { type FetchedManifest, parseManifest } from '../oci/manifest.ts';
+import { parseManifest } from '../oci/manifest.ts';
 import { formatPlatformAll } from '../oci/platform.ts';
 import type { Reference } from '../oci/reference.ts';
 import { checkDescribes } from '../oci/validate.ts';
 import type { WarmSockets } from '../registry/base.ts';
 import { maskSecret } from '../registry/credentials.ts';
+import { isListedInsecure, isLoopback, splitHostPort } from '../registry/hosts.ts';
 import { Registries } from '../registry/registries.ts';
 import { EntryPlacer } from './place.ts';
 import { type TargetPlan, mergeAppend, planTargets, presenceKey, presenceQuestions, targetsOf } from './plan.ts';
-import { type CurrentDigests, pushTags, readCurrentDigests } from './push.ts';
+import {
+  type TagState,
+  type TagStates,
+  checkAppendBase,
+  overwriteConflicts,
+  overwriteError,
+  pushIndexByDigest,
+  pushTags,
+  readTagStates,
+  settleTagStates,
+} from './push.ts';
+import { PublishFailedError, failedBeforeTags } from './rollback.ts';
 import { resolveSources } from './resolve.ts';
 
 export interface PublishResult {
@@ -75,16 +88,10 @@ export async function publishInputs(inputs: Inputs, warmSockets?: WarmSockets): 
   }
 }
 
-/** Entries already in the index at the first tag, for `append`. */
-async function existingEntries(registries: Registries, tag: Reference): Promise<IndexEntry[]> {
-  let fetched: FetchedManifest;
-  try {
-    fetched = await registries.client(tag.domain).getManifest(tag.path, tag.tag as string, `fetch existing index ${tag}`);
-  } catch (e) {
-    if (e instanceof ActionError && e.status === 404) return []; // nothing there yet: start empty
-    throw e;
-  }
-  const parsed = parseManifest(fetched, tag.toString());
+/** Entries already in the index at the first tag (its state read before the run), for `append`. */
+function existingEntries(tag: Reference, state: TagState): IndexEntry[] {
+  if (!state.present) return []; // nothing there yet: start empty
+  const parsed = parseManifest({ bytes: state.bytes, digest: state.digest, mediaType: state.mediaType }, tag.toString());
   if (parsed.kind !== 'index') {
     throw new ActionError(`append: ${tag} is an image, not an index`, { kind: 'input', hint: 'Append needs an existing index at the first tag, or none' });
   }
@@ -124,17 +131,19 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
   // Every phase keeps at most `concurrency` tasks in flight, each holding one request at a time.
   const limit = inputs.concurrency;
 
-  // 1. Resolve every source; the tags' current digests are read meanwhile (issued once the sources'
-  // first requests are: they are needed last, and must not take a connection slot from them).
-  let currentDigests: CurrentDigests = new Map();
+  // 1. Resolve every source; the tags' states are read meanwhile (issued once the sources' first
+  // requests are: they are needed last, and must not take a connection slot from them).
+  let tagStates: TagStates = new Map();
   const resolved = await log.group('Resolve sources', async () => {
     const resolving = resolveSources(registries, inputs.sources, { attestations: inputs.attestations, ignoreMissing: inputs.ignoreMissing, limit });
-    currentDigests = readCurrentDigests(registries, allTags);
+    tagStates = readTagStates(registries, allTags);
     return resolving;
   });
 
-  // 2. Assemble (append merges with what the first tag holds).
-  const entries = inputs.append ? mergeAppend(await existingEntries(registries, inputs.tags[0] as Reference), resolved) : resolved;
+  // 2. Assemble (append merges with what the first tag holds, as read meanwhile).
+  const firstTag = inputs.tags[0] as Reference;
+  const base = inputs.append ? await (tagStates.get(firstTag.toString()) as Promise<TagState>) : undefined;
+  const entries = base ? mergeAppend(existingEntries(firstTag, base), resolved) : resolved;
   const index = assembleIndex(entries, inputs);
   const digest = sha256(index.bytes);
   reportSkippedAnnotations(inputs);
@@ -157,6 +166,12 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
     return needs;
   });
 
+  // Every tag's state is known before the first write (`overwrite: false` needs it to write nothing).
+  const before = await settleTagStates(allTags, tagStates);
+  const beforeByTag = new Map(allTags.map((t, i) => [t.toString(), before[i] as TagState]));
+  const conflicts = inputs.overwrite ? [] : overwriteConflicts(allTags, before, digest);
+  if (conflicts.length) throw failedBeforeTags(overwriteError(conflicts, digest), allTags, before, digest, false, false);
+
   const result: PublishResult = {
     digest,
     manifest: index.bytes.toString('utf8'),
@@ -176,18 +191,38 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
     return withStats(result, registries, placer);
   }
 
-  // 4. Every entry into every target repository.
-  await log.group('Copy', async () => {
-    const jobs = plan.flatMap((p) => p.missing.map((entry) => ({ entry, target: p.destination })));
-    if (!jobs.length) log.info('every child is already in every target repository');
-    await mapAll(jobs, limit, ({ entry, target }) => placer.place(entry, target));
-  });
+  const toPush = { bytes: index.bytes, mediaType: index.mediaType, digest };
+  let indexPlaced = false;
+  try {
+    // 4. Phase 1: every entry into every target repository, then the index by digest. No tag moves.
+    await log.group('Copy', async () => {
+      const jobs = plan.flatMap((p) => p.missing.map((entry) => ({ entry, target: p.destination })));
+      if (!jobs.length) log.info('every child is already in every target repository');
+      await mapAll(jobs, limit, ({ entry, target }) => placer.place(entry, target));
+      await pushIndexByDigest(registries, toPush, targets, beforeByTag, limit);
+    });
+    indexPlaced = true;
 
-  // 5. Only now the tags.
-  await log.group('Push', async () => {
-    Object.assign(result, await pushTags(registries, { bytes: index.bytes, mediaType: index.mediaType, digest }, allTags, currentDigests, limit));
-  });
+    // 5. Phase 2: only now the tags; any that moved are put back when one fails.
+    await log.group('Push', async () => {
+      if (inputs.append) await checkAppendBase(registries, firstTag, beforeByTag.get(firstTag.toString()) as TagState);
+      Object.assign(result, await pushTags(registries, toPush, allTags, before, limit, (r) => isInsecure(r, inputs.insecureRegistries)));
+    });
+  } catch (e) {
+    const failed = e instanceof PublishFailedError ? e : failedBeforeTags(e, allTags, before, digest, indexPlaced);
+    // The tags a failed run leaves at the digest: those it could not put back, those already there.
+    const at = (kind: string) => failed.reports.filter((r) => r.state.kind === kind).map((r) => String(r.tag));
+    Object.assign(result, { pushed: at('left'), unchanged: at('unchanged') });
+    failed.result = withStats(result, registries, placer);
+    failed.indexPlaced = indexPlaced;
+    throw failed;
+  }
   return withStats(result, registries, placer);
+}
+
+/** A registry reached without verified TLS: loopback, or listed in insecure-registries. */
+function isInsecure(registry: string, listed: string[]): boolean {
+  return isLoopback(splitHostPort(registry).hostname) || isListedInsecure(registry, listed);
 }
 
 /** The image entries' platforms and digests (attestations have no platform of their own). */

@@ -30,6 +30,7 @@ export const OPERATIONS = {
   getManifest: { endpoint: 'end-3', method: 'GET', access: 'pull', success: [200] },
   headManifest: { endpoint: 'end-3', method: 'HEAD', access: 'pull', success: [200], absent: 404 },
   putManifest: { endpoint: 'end-7a', method: 'PUT', access: 'push', success: [201], lenient: [200] },
+  deleteManifest: { endpoint: 'end-9', method: 'DELETE', access: 'push', success: [202], absent: 404 },
   getBlob: { endpoint: 'end-2', method: 'GET', access: 'pull', success: [200] },
   headBlob: { endpoint: 'end-2', method: 'HEAD', access: 'pull', success: [200], absent: 404 },
   startUpload: { endpoint: 'end-4a', method: 'POST', access: 'push', success: [202] },
@@ -160,6 +161,16 @@ export class RegistryClient {
       throw digestMismatch(what, `${digest} (the bytes sent)`, `${claimed} (Docker-Content-Digest)`, 'The registry altered the manifest; the tag may not point at what was published');
     }
     return digest;
+  }
+
+  /**
+   * DELETE a manifest by tag or digest: true when deleted, false when it was not there (404).
+   * OCI 1.1 allows DELETE by tag; distribution 2.8 refuses it (400 DIGEST_INVALID, or 405
+   * UNSUPPORTED with deletes disabled): that is thrown as the registry's error.
+   */
+  async deleteManifest(repository: string, reference: string): Promise<boolean> {
+    const outcome = await this.call({ op: 'deleteManifest', repository, path: `${repository}/manifests/${reference}`, what: `delete manifest ${this.registry}/${repository}:${reference}` });
+    return !outcome.absent;
   }
 
   /** HEAD a blob: its size when present, undefined when absent. */
