@@ -245,6 +245,23 @@ describe("a redirect target does not inherit the registry's insecure-registries 
     assert.match(line, new RegExp(escapeRe(storage.host)), 'the error names the storage host');
   });
 
+  it('through a proxy as well: the registry unverified, the unlisted storage host verified', async () => {
+    const forwarder = await startMappingProxy({ [proxy.host]: proxy.port, [storage.host]: storage.port });
+    try {
+      const env = { NODE_EXTRA_CA_CERTS: undefined, HTTPS_PROXY: forwarder.url, HTTP_PROXY: forwarder.url, NO_PROXY: '', https_proxy: undefined, http_proxy: undefined, no_proxy: undefined };
+      const from = storage.requests.length;
+      const refused = await runAction({ sources: `${proxy.host}/app:amd64`, tags: `${proxy.host}/app:tls-proxied`, 'insecure-registries': proxy.host }, env);
+      assert.ok(forwarder.carried.some((c) => c.target === storage.host), `the storage host was reached through the proxy: ${refused.stdout}`);
+      assert.equal(storage.requests.length - from, 0, 'no request got past the TLS handshake');
+      assert.notEqual(refused.code, 0);
+      assert.match(errorLines(refused).join('\n'), new RegExp(`certificate|CERT[^]*${escapeRe(storage.host)}|${escapeRe(storage.host)}[^]*certificate`, 'i'));
+      const listed = await runAction({ sources: `${proxy.host}/app:amd64`, tags: `${proxy.host}/app:tls-proxied-both`, 'insecure-registries': `${proxy.host}\n${storage.host}` }, env);
+      assert.equal(listed.code, 0, listed.stdout);
+    } finally {
+      await forwarder.stop();
+    }
+  });
+
   it('the storage host listed too: accepted', async () => {
     const run = await runAction(
       { sources: `${proxy.host}/app:amd64`, tags: `${proxy.host}/app:tls-both`, 'insecure-registries': `${proxy.host}\n${storage.host}` },

@@ -131,6 +131,36 @@ describe('running a helper', () => {
   });
 });
 
+describe('a Docker config of unexpected shapes', () => {
+  const cfg = (config: unknown) => {
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+    return { DOCKER_CONFIG: dir, PATH: '/usr/bin:/bin' };
+  };
+  const anonymous: unknown[] = [
+    null,
+    5,
+    'text',
+    [],
+    { auths: null },
+    { auths: 'ghcr.io' },
+    { auths: { 'ghcr.io': null } },
+    { auths: { 'ghcr.io': 'dXNlcjpwdw==' } },
+    { auths: { 'ghcr.io': { auth: 42, identitytoken: {}, username: ['u'], password: true } } },
+    { auths: { 'ghcr.io': { auth: '' } } },
+    { credHelpers: null, credsStore: '' },
+  ];
+  for (const config of anonymous) {
+    it(`${JSON.stringify(config)}: anonymous, no crash`, async () => {
+      const c = await resolveCredentials('ghcr.io', { env: cfg(config) });
+      assert.equal(c.source, 'anonymous');
+    });
+  }
+  it('a credsStore that is not a name is refused naming credsStore', async () => {
+    await assert.rejects(resolveCredentials('ghcr.io', { env: cfg({ credsStore: { name: 'x' } }) }), (e: unknown) => e instanceof ActionError && /credsStore is \{"name":"x"\}/.test(e.message));
+  });
+});
+
 describe('masking', () => {
   let log: ReturnType<typeof recorder>;
   beforeEach(() => {

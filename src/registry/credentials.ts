@@ -38,7 +38,8 @@ export interface CredentialOptions {
 }
 
 interface DockerConfig {
-  auths?: Record<string, { auth?: string; username?: string; password?: string; identitytoken?: string }>;
+  /** Entries as the file holds them: checked field by field when read. */
+  auths?: Record<string, unknown>;
   credHelpers?: Record<string, string>;
   credsStore?: string;
 }
@@ -201,7 +202,7 @@ function decodeAuth(auth: string, key: string): { username: string; password: st
   const decoded = Buffer.from(auth, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon === -1) {
-    throw new ActionError(`the auth value for '${key}' in the Docker config is not base64 of user:password`, {
+    throw new ActionError(`the auth value for ${quote(key)} in the Docker config is not base64 of user:password`, {
       kind: 'input',
       hint: 'Log in again (docker login / docker/login-action)',
     });
@@ -254,13 +255,17 @@ export async function resolveCredentials(registry: string, options: CredentialOp
       if (c) return c;
     }
   }
-  for (const [key, entry] of Object.entries(config.auths ?? {})) {
+  for (const [key, value] of Object.entries(config.auths ?? {})) {
     if (!keyNamesRegistry(key, registry)) continue;
-    if (entry.identitytoken) return mask({ registry, identityToken: entry.identitytoken, source: 'docker config' });
-    if (entry.auth) return mask({ registry, ...decodeAuth(entry.auth, key), source: 'docker config' });
-    if (entry.username && entry.password) {
-      return mask({ registry, username: entry.username, password: entry.password, source: 'docker config' });
-    }
+    // The file is read as found: an entry or field of another type counts as absent.
+    const entry = typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+    const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+    const identityToken = text(entry.identitytoken);
+    const auth = text(entry.auth);
+    const [username, password] = [text(entry.username), text(entry.password)];
+    if (identityToken) return mask({ registry, identityToken, source: 'docker config' });
+    if (auth) return mask({ registry, ...decodeAuth(auth, key), source: 'docker config' });
+    if (username && password) return mask({ registry, username, password, source: 'docker config' });
   }
   if (config.credsStore) {
     const c = await fromHelper(config.credsStore, 'credsStore');
