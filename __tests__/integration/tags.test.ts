@@ -11,7 +11,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { type ActionRun, runAction } from '../helpers/action.ts';
+import { type ActionRun, projectRoot, runAction } from '../helpers/action.ts';
 import { type FaultProxy, refuseTagPuts, tagPut } from '../helpers/fault-proxy.ts';
 import { startFaultProxy } from '../helpers/fault-proxy.ts';
 import { getManifestBytes, pushImage, sha256 } from '../helpers/images.ts';
@@ -228,6 +228,21 @@ describe('overwrite: false', () => {
     assert.match(annotation(run), new RegExp(`overwrite is false and a tag exists at another digest than sha256:[0-9a-f]{64}: ${reg.host}/app:1.2.3 is at ${old}\\. Publish to a new tag, or set overwrite: true to move these tags\\. Nothing was written$`, "m"));
     assert.equal(await digestAt(reg.url, 'app', '1.2.3'), old);
     assert.equal(await digestAt(reg.url, 'app', 'latest'), undefined);
+  });
+
+  it('the command line: --overwrite=false refuses the same way, each tag on a line under the error', async () => {
+    const old = (await pushImage({ url: reg.url }, 'app', 'cli', AMD)).digest;
+    const from = await reg.mark();
+    const cli = await promisify(execFile)(process.execPath, [join(projectRoot, 'dist/cli/index.js'), 'publish', '--source', `${reg.host}/app:amd64`, '--tag', `${reg.host}/app:cli`, '--overwrite=false'], {
+      env: { ...process.env, DOCKER_CONFIG: '/nonexistent' },
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    assert.equal(cli.code, 1, cli.stderr);
+    assert.deepEqual(await reg.writesSince(from), []);
+    assert.match(cli.stderr, new RegExp(`^error: overwrite is false and a tag exists at another digest than sha256:[0-9a-f]{64}: ${reg.host}/app:cli is at ${old}\\..*Nothing was written$`, 'm'));
+    assert.match(cli.stderr, new RegExp(`^  ${reg.host}/app:cli: untouched \\(at ${old}\\)$`, 'm'));
   });
 
   it('accepts a tag already at the digest (an idempotent re-run), again with zero writes', async () => {
