@@ -136,71 +136,66 @@ describe('tags all or nothing (real registries)', () => {
   });
 });
 
-describe('one registry refusing only the second of two tag writes', () => {
-  let reg: RunningRegistry;
-  let proxy: FaultProxy;
+/** For one suite: a real registry holding the two sources, and a fault proxy in front of it. */
+function registryBehindProxy(): { reg: RunningRegistry; proxy: FaultProxy } {
+  const at = {} as { reg: RunningRegistry; proxy: FaultProxy };
   before(async () => {
-    reg = await startRegistry();
-    proxy = await startFaultProxy(reg.url);
-    await pushImage({ url: reg.url }, 'app', 'amd64', AMD);
-    await pushImage({ url: reg.url }, 'app', 'arm64', ARM);
+    at.reg = await startRegistry();
+    at.proxy = await startFaultProxy(at.reg.url);
+    await pushImage({ url: at.reg.url }, 'app', 'amd64', AMD);
+    await pushImage({ url: at.reg.url }, 'app', 'arm64', ARM);
   });
   after(async () => {
-    await proxy?.stop();
-    await reg?.stop();
+    await at.proxy?.stop();
+    await at.reg?.stop();
   });
+  return at;
+}
+
+describe('one registry refusing only the second of two tag writes', () => {
+  const at = registryBehindProxy();
 
   it('the tag that moved is put back, the other is untouched', async () => {
-    const old = { one: (await pushImage({ url: reg.url }, 'app', 'one', AMD)).digest, two: (await pushImage({ url: reg.url }, 'app', 'two', ARM)).digest };
-    proxy.setRule(refuseTagPuts(500, 2));
-    const from = proxy.log.length;
-    const run = await runAction({ sources: `${proxy.host}/app:amd64\n${proxy.host}/app:arm64`, tags: `${proxy.host}/app:one\n${proxy.host}/app:two`, retries: '0' });
-    proxy.setRule(() => undefined);
+    const old = { one: (await pushImage({ url: at.reg.url }, 'app', 'one', AMD)).digest, two: (await pushImage({ url: at.reg.url }, 'app', 'two', ARM)).digest };
+    at.proxy.setRule(refuseTagPuts(500, 2));
+    const from = at.proxy.log.length;
+    const run = await runAction({ sources: `${at.proxy.host}/app:amd64\n${at.proxy.host}/app:arm64`, tags: `${at.proxy.host}/app:one\n${at.proxy.host}/app:two`, retries: '0' });
+    at.proxy.setRule(() => undefined);
     assert.equal(run.code, 1, run.stdout);
-    assert.equal(await digestAt(reg.url, 'app', 'one'), old.one);
-    assert.equal(await digestAt(reg.url, 'app', 'two'), old.two);
+    assert.equal(await digestAt(at.reg.url, 'app', 'one'), old.one);
+    assert.equal(await digestAt(at.reg.url, 'app', 'two'), old.two);
     // Which write arrived second is up to the scheduler: that one was refused, the other put back.
-    const puts = proxy.log.slice(from).filter((r) => tagPut(r) !== undefined);
+    const puts = at.proxy.log.slice(from).filter((r) => tagPut(r) !== undefined);
     const refused = tagPut(puts[1] as (typeof puts)[number]) as 'one' | 'two';
     const moved = refused === 'one' ? 'two' : 'one';
     assert.deepEqual(puts.map((r) => [tagPut(r), r.status]), [[moved, 201], [refused, 500], [moved, 201]], 'two writes, then the one put back');
     const message = annotation(run);
-    assert.match(lineFor(message, `${proxy.host}/app:${moved}`), new RegExp(`restored to ${old[moved]}`));
-    assert.match(lineFor(message, `${proxy.host}/app:${refused}`), new RegExp(`untouched \\(at ${old[refused]}\\); its write failed: HTTP 500`));
+    assert.match(lineFor(message, `${at.proxy.host}/app:${moved}`), new RegExp(`restored to ${old[moved]}`));
+    assert.match(lineFor(message, `${at.proxy.host}/app:${refused}`), new RegExp(`untouched \\(at ${old[refused]}\\); its write failed: HTTP 500`));
   });
 });
 
 describe('a registry that deletes by tag (OCI 1.1)', () => {
-  let reg: RunningRegistry;
-  let proxy: FaultProxy;
-  before(async () => {
-    reg = await startRegistry();
-    proxy = await startFaultProxy(reg.url);
-    await pushImage({ url: reg.url }, 'app', 'amd64', AMD);
-  });
-  after(async () => {
-    await proxy?.stop();
-    await reg?.stop();
-  });
+  const at = registryBehindProxy();
 
   it('a tag created by the failed run is deleted again', async () => {
-    const old = { keep: (await pushImage({ url: reg.url }, 'app', 'keep', ARM)).digest, refused: (await pushImage({ url: reg.url }, 'app', 'refused', ARM)).digest };
+    const old = { keep: (await pushImage({ url: at.reg.url }, 'app', 'keep', ARM)).digest, refused: (await pushImage({ url: at.reg.url }, 'app', 'refused', ARM)).digest };
     // distribution 2.8 refuses DELETE by tag; the proxy answers it as an OCI 1.1 registry does, by
     // removing the tag from the real registry's storage (what distribution's own untag does).
-    const tagDir = (tag: string) => join(reg.dir, 'data/docker/registry/v2/repositories/app/_manifests/tags', tag);
-    proxy.setRule((r) => {
+    const tagDir = (tag: string) => join(at.reg.dir, 'data/docker/registry/v2/repositories/app/_manifests/tags', tag);
+    at.proxy.setRule((r) => {
       if (tagPut(r) === 'refused') return { kind: 'status', status: 405, body: JSON.stringify({ errors: [{ code: 'UNSUPPORTED', message: 'read-only' }] }) };
       const m = /\/manifests\/([^/:]+)$/.exec(r.url);
       if (r.method === 'DELETE' && m) return { kind: 'hook', run: async () => rmSync(tagDir(m[1] as string), { recursive: true }), status: 202 };
       return undefined;
     });
-    const tags = ['keep', 'brandnew', 'refused'].map((t) => `${proxy.host}/app:${t}`);
-    const run = await runAction({ sources: `${proxy.host}/app:amd64`, tags: tags.join('\n') });
-    proxy.setRule(() => undefined);
+    const tags = ['keep', 'brandnew', 'refused'].map((t) => `${at.proxy.host}/app:${t}`);
+    const run = await runAction({ sources: `${at.proxy.host}/app:amd64`, tags: tags.join('\n') });
+    at.proxy.setRule(() => undefined);
     assert.equal(run.code, 1, run.stdout);
-    assert.equal(await digestAt(reg.url, "app", "keep"), old.keep);
-    assert.equal(await digestAt(reg.url, 'app', 'brandnew'), undefined);
-    assert.equal(await digestAt(reg.url, 'app', 'refused'), old.refused);
+    assert.equal(await digestAt(at.reg.url, "app", "keep"), old.keep);
+    assert.equal(await digestAt(at.reg.url, 'app', 'brandnew'), undefined);
+    assert.equal(await digestAt(at.reg.url, 'app', 'refused'), old.refused);
     const message = annotation(run);
     assert.match(message.split('\n')[0] as string, /every tag moved by this run was put back/);
     assert.match(lineFor(message, tags[0] as string), new RegExp(`restored to ${old.keep}`));
@@ -210,88 +205,71 @@ describe('a registry that deletes by tag (OCI 1.1)', () => {
 });
 
 describe('overwrite: false', () => {
-  let reg: RunningRegistry;
-  before(async () => {
-    reg = await startRegistry();
-    await pushImage({ url: reg.url }, 'app', 'amd64', AMD);
-    await pushImage({ url: reg.url }, 'app', 'arm64', ARM);
-  });
-  after(async () => reg?.stop());
-  const sources = () => `${reg.host}/app:amd64\n${reg.host}/app:arm64`;
+  const at = registryBehindProxy();
+  const sources = () => `${at.reg.host}/app:amd64\n${at.reg.host}/app:arm64`;
 
   it('refuses a tag at another digest with zero writes, naming the tag and its digest', async () => {
-    const old = (await pushImage({ url: reg.url }, 'app', '1.2.3', AMD)).digest;
-    const from = await reg.mark();
-    const run = await runAction({ sources: sources(), tags: `${reg.host}/app:1.2.3\n${reg.host}/app:latest`, overwrite: 'false' });
+    const old = (await pushImage({ url: at.reg.url }, 'app', '1.2.3', AMD)).digest;
+    const from = await at.reg.mark();
+    const run = await runAction({ sources: sources(), tags: `${at.reg.host}/app:1.2.3\n${at.reg.host}/app:latest`, overwrite: 'false' });
     assert.equal(run.code, 1, run.stdout);
-    assert.deepEqual(await reg.writesSince(from), [], 'no PUT, POST, PATCH or DELETE reached the registry');
-    assert.match(annotation(run), new RegExp(`overwrite is false and a tag exists at another digest than sha256:[0-9a-f]{64}: ${reg.host}/app:1.2.3 is at ${old}\\. Publish to a new tag, or set overwrite: true to move these tags\\. Nothing was written$`, "m"));
-    assert.equal(await digestAt(reg.url, 'app', '1.2.3'), old);
-    assert.equal(await digestAt(reg.url, 'app', 'latest'), undefined);
+    assert.deepEqual(await at.reg.writesSince(from), [], 'no PUT, POST, PATCH or DELETE reached the registry');
+    assert.match(annotation(run), new RegExp(`overwrite is false and a tag exists at another digest than sha256:[0-9a-f]{64}: ${at.reg.host}/app:1.2.3 is at ${old}\\. Publish to a new tag, or set overwrite: true to move these tags\\. Nothing was written$`, "m"));
+    assert.equal(await digestAt(at.reg.url, 'app', '1.2.3'), old);
+    assert.equal(await digestAt(at.reg.url, 'app', 'latest'), undefined);
   });
 
   it('the command line: --overwrite=false refuses the same way, each tag on a line under the error', async () => {
-    const old = (await pushImage({ url: reg.url }, 'app', 'cli', AMD)).digest;
-    const from = await reg.mark();
-    const cli = await promisify(execFile)(process.execPath, [join(projectRoot, 'dist/cli/index.js'), 'publish', '--source', `${reg.host}/app:amd64`, '--tag', `${reg.host}/app:cli`, '--overwrite=false'], {
+    const old = (await pushImage({ url: at.reg.url }, 'app', 'cli', AMD)).digest;
+    const from = await at.reg.mark();
+    const cli = await promisify(execFile)(process.execPath, [join(projectRoot, 'dist/cli/index.js'), 'publish', '--source', `${at.reg.host}/app:amd64`, '--tag', `${at.reg.host}/app:cli`, '--overwrite=false'], {
       env: { ...process.env, DOCKER_CONFIG: '/nonexistent' },
     }).then(
       () => ({ code: 0, stderr: '' }),
       (e: { code: number; stderr: string }) => e,
     );
     assert.equal(cli.code, 1, cli.stderr);
-    assert.deepEqual(await reg.writesSince(from), []);
-    assert.match(cli.stderr, new RegExp(`^error: overwrite is false and a tag exists at another digest than sha256:[0-9a-f]{64}: ${reg.host}/app:cli is at ${old}\\..*Nothing was written$`, 'm'));
-    assert.match(cli.stderr, new RegExp(`^  ${reg.host}/app:cli: untouched \\(at ${old}\\)$`, 'm'));
+    assert.deepEqual(await at.reg.writesSince(from), []);
+    assert.match(cli.stderr, new RegExp(`^error: overwrite is false and a tag exists at another digest than sha256:[0-9a-f]{64}: ${at.reg.host}/app:cli is at ${old}\\..*Nothing was written$`, 'm'));
+    assert.match(cli.stderr, new RegExp(`^  ${at.reg.host}/app:cli: untouched \\(at ${old}\\)$`, 'm'));
   });
 
   it('accepts a tag already at the digest (an idempotent re-run), again with zero writes', async () => {
-    const first = await runAction({ sources: sources(), tags: `${reg.host}/app:2.0.0` });
+    const first = await runAction({ sources: sources(), tags: `${at.reg.host}/app:2.0.0` });
     assert.equal(first.code, 0, first.stdout);
-    const from = await reg.mark();
-    const again = await runAction({ sources: sources(), tags: `${reg.host}/app:2.0.0`, overwrite: 'false' });
+    const from = await at.reg.mark();
+    const again = await runAction({ sources: sources(), tags: `${at.reg.host}/app:2.0.0`, overwrite: 'false' });
     assert.equal(again.code, 0, again.stdout);
     assert.equal(again.outputs.digest, first.outputs.digest);
-    assert.deepEqual(await reg.writesSince(from), []);
+    assert.deepEqual(await at.reg.writesSince(from), []);
     assert.match(again.stdout, /already at sha256:/);
   });
 });
 
 describe('append while another run moves the tag', () => {
-  let reg: RunningRegistry;
-  let proxy: FaultProxy;
-  before(async () => {
-    reg = await startRegistry();
-    proxy = await startFaultProxy(reg.url);
-    await pushImage({ url: reg.url }, 'app', 'amd64', AMD);
-    await pushImage({ url: reg.url }, 'app', 'arm64', ARM);
-  });
-  after(async () => {
-    await proxy?.stop();
-    await reg?.stop();
-  });
+  const at = registryBehindProxy();
 
   it('fails before moving any tag when the first tag changed after it was read', async () => {
-    const base = await runAction({ sources: `${reg.host}/app:amd64`, tags: `${reg.host}/app:base` });
+    const base = await runAction({ sources: `${at.reg.host}/app:amd64`, tags: `${at.reg.host}/app:base` });
     assert.equal(base.code, 0, base.stdout);
     let other: string | undefined;
     let hooked = false;
     // Another run's write lands through the real registry just as this run puts its index by digest.
-    proxy.setRule((r) => {
+    at.proxy.setRule((r) => {
       if (hooked || r.method !== 'PUT' || !/\/manifests\/sha256:/.test(r.url)) return undefined;
       hooked = true;
-      return { kind: 'hook', run: async () => void (other = (await pushImage({ url: reg.url }, 'app', 'base', { os: 'linux', architecture: 's390x' })).digest) };
+      return { kind: 'hook', run: async () => void (other = (await pushImage({ url: at.reg.url }, 'app', 'base', { os: 'linux', architecture: 's390x' })).digest) };
     });
-    const from = proxy.log.length;
-    const run = await runAction({ sources: `${proxy.host}/app:arm64`, tags: `${proxy.host}/app:base\n${proxy.host}/app:also`, append: 'true' });
-    proxy.setRule(() => undefined);
+    const from = at.proxy.log.length;
+    const run = await runAction({ sources: `${at.proxy.host}/app:arm64`, tags: `${at.proxy.host}/app:base\n${at.proxy.host}/app:also`, append: 'true' });
+    at.proxy.setRule(() => undefined);
     assert.equal(run.code, 1, run.stdout);
     assert.ok(hooked && other);
-    assert.deepEqual(proxy.log.slice(from).filter((r) => tagPut(r) !== undefined), [], 'no tag write');
-    assert.equal(await digestAt(reg.url, 'app', 'base'), other, "the other run's index stays");
-    assert.equal(await digestAt(reg.url, 'app', 'also'), undefined);
+    assert.deepEqual(at.proxy.log.slice(from).filter((r) => tagPut(r) !== undefined), [], 'no tag write');
+    assert.equal(await digestAt(at.reg.url, 'app', 'base'), other, "the other run's index stays");
+    assert.equal(await digestAt(at.reg.url, 'app', 'also'), undefined);
     const message = annotation(run);
-    assert.match(message, new RegExp(`append: ${proxy.host}/app:base changed while this run was publishing \\(${base.outputs.digest} when read, ${other} now\\)`));
-    assert.match(lineFor(message, `${proxy.host}/app:base`), new RegExp(`untouched \\(at ${base.outputs.digest}\\)`));
+    assert.match(message, new RegExp(`append: ${at.proxy.host}/app:base changed while this run was publishing \\(${base.outputs.digest} when read, ${other} now\\)`));
+    assert.match(lineFor(message, `${at.proxy.host}/app:base`), new RegExp(`untouched \\(at ${base.outputs.digest}\\)`));
   });
 });
