@@ -35,7 +35,10 @@ export interface Inputs {
   tags: Reference[];
   push: boolean;
   mediaType: MediaTypeChoice;
-  attestations: 'keep' | 'drop';
+  /** referrers: attestations leave the index and are attached to their images as referrers. */
+  attestations: 'keep' | 'drop' | 'referrers';
+  /** copy: referrers and cosign tags travel with entries placed in another repository. */
+  referrers: 'copy' | 'skip';
   requirePlatforms: Platform[];
   /** Annotations on the index (unprefixed and `index:` lines). */
   indexAnnotations: Record<string, string>;
@@ -233,7 +236,8 @@ export function getInputs(read: InputReader, context: InputContext = { workspace
     tags: uniqueTags,
     push: parseBoolean('push', read('push'), true),
     mediaType: parseChoice('media-type', read('media-type'), ['auto', 'oci', 'docker'] as const, 'auto'),
-    attestations: parseChoice('attestations', read('attestations'), ['keep', 'drop'] as const, 'keep'),
+    attestations: parseChoice('attestations', read('attestations'), ['keep', 'drop', 'referrers'] as const, 'keep'),
+    referrers: parseChoice('referrers', read('referrers'), ['copy', 'skip'] as const, 'copy'),
     requirePlatforms: splitList(read('require-platforms')).map((p) => parseKnownPlatform('require-platforms', p)),
     ...parseAnnotations(read('annotations')),
     append: parseBoolean('append', read('append'), false),

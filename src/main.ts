@@ -63,6 +63,7 @@ function setOutputs(result: PublishResult, tags: Reference[]): void {
   setOutput('platforms', result.platforms.join(','));
   setOutput('images', result.images.join('\n'), 'lines');
   setOutput('platform-digests', JSON.stringify(result.platformDigests));
+  setOutput('referrers', JSON.stringify(result.referrers));
   // The tags now at the digest, in the order given; none on a dry run.
   const atDigest = new Set([...result.pushed, ...result.unchanged]);
   setOutput('tags', tags.map(String).filter((t) => atDigest.has(t)).join('\n'), 'lines');

@@ -1,7 +1,7 @@
 /**
  * The job summary: per published index, a table of platform, child digest, size and source
  * (attestations marked), then the digest, media type and every tag (in a dry run, the tags that
- * would be written). Every value is written as text (src/escape.ts markdownText): registry data
+ * would be written), then what travelled with the images (referrers, cosign tags, attestations). Every value is written as text (src/escape.ts markdownText): registry data
  * renders as the characters it holds, never as Markdown or HTML. The summary stays under GitHub's
  * 1 MiB limit: rows that do not fit are left out with a note.
  */
@@ -10,6 +10,7 @@ import { SUMMARY_LIMIT } from './log.ts';
 import { formatPlatform } from './oci/platform.ts';
 import type { PublishResult } from './publish/index.ts';
 import { type PublishFailedError, stateText } from './publish/rollback.ts';
+import type { Travelled } from './publish/referrers-plan.ts';
 
 function humanSize(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -38,6 +39,7 @@ export function renderSummary(r: PublishResult, tags: string[] = [], limit = SUM
     `**Media type:** ${code(r.mediaType)}  `,
     `**${r.dryRun ? 'Tags (not pushed)' : 'Tags'}:** ${written.join(', ')}`,
     '',
+    ...travelledLines(r.referrers),
   ];
   let budget = limit - NOTE_RESERVE - [...head, ...tail].reduce((n, l) => n + bytes(l), 0);
   const rows: string[] = [];
@@ -68,4 +70,23 @@ export function renderFailure(e: PublishFailedError): string {
   }
   lines.push('');
   return lines.join('\n');
+}
+
+const KIND: Record<Travelled['kind'], string> = { referrer: 'referrer', cosign: 'cosign tag', attestation: 'attestation (now a referrer)' };
+
+/** Per image and target: the referrers, cosign tags and attestations that travelled with it. */
+function travelledLines(travelled: Travelled[]): string[] {
+  if (!travelled.length) return [];
+  const lines = ['### Referrers and signatures', '', '| Image | Target | What | Digest | Type or tag | Outcome |', '| --- | --- | --- | --- | --- | --- |'];
+  for (const t of travelled) {
+    const what = `${markdownText(KIND[t.kind])}${t.subject === t.image ? '' : ` of ${code(`${t.subject.slice(0, 19)}…`)}`}`;
+    const type = t.tag ?? t.artifactType ?? '';
+    lines.push(`| ${code(t.image)} | ${markdownText(t.target)} | ${what} | ${code(t.digest)} | ${markdownText(type)} | ${t.outcome} |`);
+  }
+  const changed = [...new Map(travelled.filter((t) => t.from).map((t) => [t.digest, t])).values()];
+  if (changed.length) {
+    lines.push('', `Attestations attached as referrers got a subject, so their digests changed: ${changed.map((t) => `${code(t.from as string)} → ${code(t.digest)}`).join(', ')}`);
+  }
+  lines.push('');
+  return lines;
 }

@@ -145,6 +145,68 @@ export async function pushBuildxStyle(t: Target, repo: string, tag: string, spec
   return { index: await putManifest(t, repo, tag, index, 'application/vnd.oci.image.index.v1+json'), image, attestation };
 }
 
+/**
+ * An OCI 1.1 artifact referring to `subject` (an SBOM, say): an empty config, one layer of
+ * `content`, artifactType and subject set; PUT by digest. It is not listed anywhere: a registry
+ * without the referrers API needs the fallback tag too (putReferrersTag).
+ */
+export async function pushArtifact(t: Target, repo: string, subject: Pushed, artifactType: string, content: Buffer, annotations?: Record<string, string>): Promise<Pushed> {
+  const empty = Buffer.from('{}');
+  const configDigest = await pushBlob(t, repo, empty);
+  const layerDigest = await pushBlob(t, repo, content);
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      artifactType,
+      config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: configDigest, size: empty.length },
+      layers: [{ mediaType: artifactType, digest: layerDigest, size: content.length }],
+      subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+      ...(annotations ? { annotations } : {}),
+    }),
+  );
+  return putManifest(t, repo, sha256(manifest), manifest, 'application/vnd.oci.image.manifest.v1+json');
+}
+
+/** The distribution-spec fallback: the `sha256-<hex>` tag holding an index of the subject's referrers. */
+export async function putReferrersTag(t: Target, repo: string, subject: Pushed, referrers: Array<Pushed & { artifactType: string }>): Promise<Pushed> {
+  const index = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: referrers.map((r) => ({ mediaType: r.mediaType, digest: r.digest, size: r.size, artifactType: r.artifactType })),
+    }),
+  );
+  return putManifest(t, repo, subject.digest.replace(':', '-'), index, 'application/vnd.oci.image.index.v1+json');
+}
+
+/**
+ * A cosign-style signature: the `sha256-<hex>.sig` tag holding an OCI manifest whose layer is the
+ * simple-signing payload naming the image's digest, its signature in an annotation.
+ */
+export async function pushCosignSignature(t: Target, repo: string, subject: Pushed): Promise<Pushed> {
+  const payload = Buffer.from(JSON.stringify({ critical: { identity: { 'docker-reference': repo }, image: { 'docker-manifest-digest': subject.digest }, type: 'cosign container image signature' }, optional: null }));
+  const config = Buffer.from(JSON.stringify({ architecture: '', os: '', config: {}, rootfs: { type: 'layers', diff_ids: [sha256(payload)] } }));
+  const configDigest = await pushBlob(t, repo, config);
+  const payloadDigest = await pushBlob(t, repo, payload);
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
+      layers: [
+        {
+          mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
+          digest: payloadDigest,
+          size: payload.length,
+          annotations: { 'dev.cosignproject.cosign/signature': randomBytes(64).toString('base64') },
+        },
+      ],
+    }),
+  );
+  return putManifest(t, repo, `${subject.digest.replace(':', '-')}.sig`, manifest, 'application/vnd.oci.image.manifest.v1+json');
+}
+
 /** GET a manifest's exact bytes (for digest checks). */
 export async function getManifestBytes(t: Target, repo: string, ref: string): Promise<{ status: number; bytes: Buffer; contentType: string | null }> {
   const res = await fetch(`${t.url}/v2/${repo}/manifests/${ref}`, {

@@ -22,6 +22,7 @@ const base: PublishResult = {
   platformDigests: {},
   dryRun: false,
   plan: [],
+  referrers: [],
   stats: { requests: 1, retries: 0, blobsCopied: 0, bytesCopied: 0, blobsMounted: 0 },
 };
 

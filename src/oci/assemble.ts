@@ -32,7 +32,8 @@ export function isAttestation(d: Descriptor): boolean {
 
 export interface AssembleOptions {
   mediaType: 'auto' | 'oci' | 'docker';
-  attestations: 'keep' | 'drop';
+  /** referrers: left out of the index, returned as `detached` to be attached to their images. */
+  attestations: 'keep' | 'drop' | 'referrers';
   requirePlatforms: Platform[];
   indexAnnotations: Record<string, string>;
   descriptorAnnotations: Record<string, string>;
@@ -45,6 +46,8 @@ export interface AssembledIndex {
   entries: IndexEntry[];
   /** os/arch[/variant] of each image entry, in index order. */
   platforms: string[];
+  /** With attestations: referrers, the attestations left out (each names an image in `entries`). */
+  detached: IndexEntry[];
 }
 
 /**
@@ -61,6 +64,12 @@ export function assembleIndex(input: IndexEntry[], options: AssembleOptions): As
     const subject = a.descriptor.annotations?.[REFERENCE_DIGEST_ANNOTATION];
     return !subject || imageDigests.has(subject as Descriptor['digest']);
   });
+  let detached: IndexEntry[] = [];
+  if (options.attestations === 'referrers') {
+    // Only an attestation that names its image can become that image's referrer.
+    detached = attestations.filter((a) => a.descriptor.annotations?.[REFERENCE_DIGEST_ANNOTATION] !== undefined);
+    attestations = [];
+  }
 
   const byPlatform = new Map<string, IndexEntry>();
   for (const c of images) {
@@ -128,6 +137,7 @@ export function assembleIndex(input: IndexEntry[], options: AssembleOptions): As
     format,
     entries,
     platforms: images.map((c) => formatPlatform(c.descriptor.platform as Platform)),
+    detached,
   };
 }
 

@@ -33,6 +33,8 @@ import {
   settleTagStates,
 } from './push.ts';
 import { PublishFailedError, failedBeforeTags } from './rollback.ts';
+import { ReferrerFinder, findAttached, placeAttached } from './referrers.ts';
+import type { Travelled } from './referrers-plan.ts';
 import { resolveSources } from './resolve.ts';
 
 export interface PublishResult {
@@ -51,6 +53,8 @@ export interface PublishResult {
   dryRun: boolean;
   /** Per target repository: entries mounted, copied or already present. */
   plan: TargetPlan[];
+  /** Referrers, cosign tags and attestations placed with the entries (or found already there). */
+  referrers: Travelled[];
   stats: { requests: number; retries: number; blobsCopied: number; bytesCopied: number; blobsMounted: number; firstRequestAt?: number };
 }
 
@@ -147,6 +151,12 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
   const index = assembleIndex(entries, inputs);
   const digest = sha256(index.bytes);
   reportSkippedAnnotations(inputs);
+  // What travels with the images is looked for now, while the plan reads.
+  const attaching =
+    inputs.push && (inputs.referrers === 'copy' || index.detached.length)
+      ? findAttached(registries, new ReferrerFinder(registries, limit), { targets, entries: index.entries, detached: index.detached, copy: inputs.referrers === 'copy', limit })
+      : Promise.resolve([]);
+  attaching.catch(() => undefined); // reported when awaited
 
   // 3. Plan: which entries each target repository lacks.
   const placer = new EntryPlacer(registries, limit);
@@ -184,6 +194,7 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
     platformDigests: platformDigests(index.entries),
     dryRun: !inputs.push,
     plan: plan.map(({ target, present, toMount, toCopy }) => ({ target, present, toMount, toCopy })),
+    referrers: [],
     stats: { requests: 0, retries: 0, blobsCopied: 0, bytesCopied: 0, blobsMounted: 0 },
   };
   if (!inputs.push) {
@@ -196,9 +207,13 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
   try {
     // 4. Phase 1: every entry into every target repository, then the index by digest. No tag moves.
     await log.group('Copy', async () => {
+      // What travels with the images was read alongside the plan: every read is done before the first write.
+      const attached = await attaching;
       const jobs = plan.flatMap((p) => p.missing.map((entry) => ({ entry, target: p.destination })));
       if (!jobs.length) log.info('every child is already in every target repository');
       await mapAll(jobs, limit, ({ entry, target }) => placer.place(entry, target));
+      // Then, still before any tag: referrers, cosign tags, attestations as referrers.
+      result.referrers = await placeAttached(registries, placer, attached, limit);
       await pushIndexByDigest(registries, toPush, targets, beforeByTag, limit);
     });
     indexPlaced = true;

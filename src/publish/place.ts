@@ -12,7 +12,7 @@ import type { IndexEntry } from '../oci/assemble.ts';
 import type { Digest } from '../oci/digest.ts';
 import { type Descriptor, isNonDistributable, parseManifest } from '../oci/manifest.ts';
 import { checkDescribes } from '../oci/validate.ts';
-import { BLOB_STREAM_BUFFER } from '../registry/client.ts';
+import { BLOB_STREAM_BUFFER, type PutManifestResult } from '../registry/client.ts';
 import type { Registries } from '../registry/registries.ts';
 import { digestMismatch } from '../registry/response-errors.ts';
 import { collectAfter } from './memory.ts';
@@ -97,14 +97,19 @@ export class EntryPlacer {
     return p;
   }
 
-  async place(entry: IndexEntry, target: Target): Promise<void> {
+  /**
+   * Places the entry's blobs (unless the target is the repository they live in), then PUTs its
+   * manifest at `reference`: its digest, or a tag (cosign's tags travel by tag).
+   */
+  async place(entry: IndexEntry, target: Target, reference: string = entry.descriptor.digest): Promise<PutManifestResult> {
     const bytes = await this.manifestBytes(entry);
     const parsed = parseManifest({ bytes, digest: entry.descriptor.digest, mediaType: entry.descriptor.mediaType }, `${entry.registry}/${entry.repository}@${entry.descriptor.digest}`);
     if (parsed.kind !== 'image') throw new ActionError(`child ${entry.descriptor.digest} is not an image manifest`, { kind: 'input' });
     const blobs = [parsed.manifest.config, ...parsed.manifest.layers].filter((b) => !isNonDistributable(b));
+    const here = entry.registry === target.registry && entry.repository === target.repository;
     // Each blob task holds one request at a time (a mount, or a HEAD then a copy slot).
-    await mapAll(blobs, this.concurrency, (blob) => this.placeBlob(blob, entry, target));
-    await this.registries.client(target.registry).putManifest(target.repository, entry.descriptor.digest, bytes, entry.descriptor.mediaType);
+    if (!here) await mapAll(blobs, this.concurrency, (blob) => this.placeBlob(blob, entry, target));
+    return this.registries.client(target.registry).putManifest(target.repository, reference, bytes, entry.descriptor.mediaType);
   }
 
   private placeBlob(blob: Descriptor, entry: IndexEntry, target: Target): Promise<void> {

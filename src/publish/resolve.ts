@@ -92,7 +92,7 @@ async function resolveImage(
 
 /** What resolving does with a source that does not exist: fail, or leave it out (ignore-missing). */
 export interface ResolveOptions {
-  attestations: 'keep' | 'drop';
+  attestations: 'keep' | 'drop' | 'referrers';
   ignoreMissing: boolean;
   /** Most sources read at once (each holds one request at a time). */
   limit: number;
@@ -157,7 +157,7 @@ async function resolveSource(registries: Registries, spec: SourceSpec, options: 
       entries.push(await resolveImage(client, spec, repository, image, imageParsed.manifest, imageParsed.mediaType));
     }
   }
-  if (attestations === 'keep') {
+  if (attestations !== 'drop') {
     for (const d of listed.filter(isAttestation)) {
       entries.push({ descriptor: d, line: spec.line, registry: spec.ref.domain, repository, attestation: true });
     }

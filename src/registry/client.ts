@@ -8,7 +8,7 @@
 import type { Readable } from 'node:stream';
 import { ActionError } from '../errors.ts';
 import { type Digest, digestWithAlgorithmOf, parseDigest, sha256 } from '../oci/digest.ts';
-import { type FetchedManifest, MANIFEST_ACCEPT, baseMediaType } from '../oci/manifest.ts';
+import { type FetchedManifest, MANIFEST_ACCEPT, MediaType, baseMediaType } from '../oci/manifest.ts';
 import type { AuthorizedRequest, Authenticator } from './auth.ts';
 import { type HttpRequest, type Response, discard, header } from './http.ts';
 import { digestMismatch, responseError } from './response-errors.ts';
@@ -28,6 +28,7 @@ export const CONFIG_LIMIT = 4 * 1024 * 1024;
  */
 export const OPERATIONS = {
   getManifest: { endpoint: 'end-3', method: 'GET', access: 'pull', success: [200] },
+  findManifest: { endpoint: 'end-3', method: 'GET', access: 'pull', success: [200], absent: 404 },
   headManifest: { endpoint: 'end-3', method: 'HEAD', access: 'pull', success: [200], absent: 404 },
   putManifest: { endpoint: 'end-7a', method: 'PUT', access: 'push', success: [201], lenient: [200] },
   deleteManifest: { endpoint: 'end-9', method: 'DELETE', access: 'push', success: [202], absent: 404 },
@@ -37,6 +38,7 @@ export const OPERATIONS = {
   mountBlob: { endpoint: 'end-11', method: 'POST', access: 'push', success: [201, 202] },
   patchChunk: { endpoint: 'end-5', method: 'PATCH', access: 'push', success: [202] },
   putUpload: { endpoint: 'end-6', method: 'PUT', access: 'push', success: [201] },
+  getReferrers: { endpoint: 'end-12a', method: 'GET', access: 'pull', success: [200], absent: 404 },
 } as const;
 
 type OperationName = keyof typeof OPERATIONS;
@@ -47,6 +49,12 @@ const expected = (op: Operation) => [...op.success, ...(op.absent ? [op.absent] 
 /** `start-end` (inclusive) for a chunk, as PATCH's Content-Range. */
 export function contentRange(start: number, length: number): string {
   return `${start}-${start + length - 1}`;
+}
+
+/** What a manifest PUT tells: the digest of the bytes sent, and whether OCI-Subject came back. */
+export interface PutManifestResult {
+  digest: Digest;
+  subjectTracked: boolean;
 }
 
 /** One operation on one repository. */
@@ -104,16 +112,27 @@ export class RegistryClient {
 
   /** GET a manifest or index by tag or digest; verifies the digest when addressed by digest. */
   async getManifest(repository: string, reference: string, what = `fetch manifest ${this.registry}/${repository}:${reference}`): Promise<FetchedManifest> {
+    return (await this.fetchManifest('getManifest', repository, reference, what)) as FetchedManifest;
+  }
+
+  /** getManifest, or undefined when there is none (404): for tags that may not exist. */
+  findManifest(repository: string, reference: string, what = `fetch manifest ${this.registry}/${repository}:${reference}`): Promise<FetchedManifest | undefined> {
+    return this.fetchManifest('findManifest', repository, reference, what);
+  }
+
+  private async fetchManifest(op: 'getManifest' | 'findManifest', repository: string, reference: string, what: string): Promise<FetchedManifest | undefined> {
     const byDigest = reference.includes(':');
     const name = `manifest ${this.registry}/${repository}${byDigest ? '@' : ':'}${reference}`;
-    const res = await this.present({
-      op: 'getManifest',
+    const outcome = await this.call({
+      op,
       repository,
       path: `${repository}/manifests/${reference}`,
       what,
       headers: { accept: MANIFEST_ACCEPT },
       readBody: { limit: MANIFEST_LIMIT, what: `manifest ${this.registry}/${repository}:${reference}` },
     });
+    if (outcome.absent) return undefined;
+    const { res } = outcome;
     const bytes = res.bytes as Buffer;
     const mediaType = baseMediaType(header(res, 'content-type'));
     if (byDigest) {
@@ -128,6 +147,26 @@ export class RegistryClient {
       throw digestMismatch(name, `${claimed} (Docker-Content-Digest)`, digest, 'The registry returned inconsistent content; retry, or report it to the registry operator');
     }
     return { bytes, digest, mediaType };
+  }
+
+  /**
+   * GET the referrers of a manifest (OCI 1.1 referrers API): the index's bytes and media type, or
+   * undefined when the registry does not answer the API (404, as the spec says such a registry
+   * does). Only the first page is read (a Link header to more is reported by the caller).
+   */
+  async getReferrers(repository: string, digest: Digest): Promise<{ bytes: Buffer; mediaType: string; more: boolean } | undefined> {
+    const what = `list referrers of ${this.registry}/${repository}@${digest}`;
+    const outcome = await this.call({
+      op: 'getReferrers',
+      repository,
+      path: `${repository}/referrers/${digest}`,
+      what,
+      headers: { accept: MediaType.OciIndex },
+      readBody: { limit: MANIFEST_LIMIT, what },
+    });
+    if (outcome.absent) return undefined;
+    const { res } = outcome;
+    return { bytes: res.bytes as Buffer, mediaType: baseMediaType(header(res, 'content-type')), more: /rel="?next"?/.test(header(res, 'link') ?? '') };
   }
 
   /** HEAD a manifest: its digest, media type and size, or undefined when absent (404). */
@@ -151,8 +190,11 @@ export class RegistryClient {
     return { digest, mediaType: baseMediaType(header(res, 'content-type')), size: Number(header(res, 'content-length') ?? -1) };
   }
 
-  /** PUT manifest bytes at a tag or digest; checks Docker-Content-Digest against the bytes sent. */
-  async putManifest(repository: string, reference: string, bytes: Buffer, mediaType: string): Promise<Digest> {
+  /**
+   * PUT manifest bytes at a tag or digest; checks Docker-Content-Digest against the bytes sent.
+   * `subjectTracked`: the registry answered OCI-Subject (it lists the manifest in its referrers API).
+   */
+  async putManifest(repository: string, reference: string, bytes: Buffer, mediaType: string): Promise<PutManifestResult> {
     const digest = sha256(bytes);
     const what = `push manifest ${this.registry}/${repository}:${reference}`;
     const res = await this.present({ op: 'putManifest', repository, path: `${repository}/manifests/${reference}`, what, headers: { 'content-type': mediaType }, body: bytes });
@@ -160,7 +202,7 @@ export class RegistryClient {
     if (claimed && claimed !== digest) {
       throw digestMismatch(what, `${digest} (the bytes sent)`, `${claimed} (Docker-Content-Digest)`, 'The registry altered the manifest; the tag may not point at what was published');
     }
-    return digest;
+    return { digest, subjectTracked: header(res, 'oci-subject') !== undefined };
   }
 
   /**

@@ -1,0 +1,95 @@
+/**
+ * Referrers plan: pure decisions, no I/O. Which images' referrers travel to which target
+ * repositories (none where a target is the image's own repository: that costs nothing), which
+ * attestations become referrers of which image, what goes where in one target, and whether a
+ * target's fallback tag must be written for a subject.
+ */
+import { type IndexEntry, REFERENCE_DIGEST_ANNOTATION } from '../oci/assemble.ts';
+import type { Digest } from '../oci/digest.ts';
+import type { Descriptor, FetchedManifest } from '../oci/manifest.ts';
+import { type Target, presenceQuestions } from './plan.ts';
+
+/** A manifest that travels with an image: a referrer of it (or of one of its referrers), or a cosign tag. */
+export interface Attached {
+  /** referrer: listed by subject; cosign: copied by tag; attestation: a buildx attestation made a referrer. */
+  kind: 'referrer' | 'cosign' | 'attestation';
+  /** The manifest it is attached to (the image, or a referrer of it). */
+  subject: Digest;
+  /** Where it and its blobs are read from. */
+  registry: string;
+  repository: string;
+  /** Its bytes (for attestations, rewritten with subject), digest and media type. */
+  fetched: FetchedManifest;
+  /** Its entry in the subject's referrers index (referrers and attestations). */
+  descriptor?: Descriptor;
+  /** cosign: the tag it is copied to (`sha256-<hex>.sig`, `.att`, `.sbom`). */
+  tag?: string;
+  /** attestation: its digest as an index entry, before `subject` was added. */
+  from?: Digest;
+}
+
+/** What was done with one attached manifest in one target, for the summary and the output. */
+export interface Travelled {
+  /** The index entry (image) it travels with, and the target repository. */
+  image: Digest;
+  target: string;
+  kind: Attached['kind'];
+  subject: Digest;
+  digest: Digest;
+  artifactType?: string;
+  tag?: string;
+  from?: Digest;
+  /** copied: written now; present: already there; kept: the target's own cosign tag differs and was left alone. */
+  outcome: 'copied' | 'present' | 'kept';
+}
+
+/** Attached manifests bound for one target repository, with the image each travels with. */
+export interface AttachWork {
+  target: Target;
+  image: Digest;
+  items: Attached[];
+}
+
+/**
+ * The (target, image) pairs whose referrers and cosign tags are copied: image entries placed in a
+ * repository other than their own, in target then index order. Attestation entries have none.
+ */
+export function referrerCopies(targets: Target[], entries: IndexEntry[]): Array<{ target: Target; image: IndexEntry }> {
+  return presenceQuestions(
+    targets,
+    entries.filter((e) => !e.attestation),
+  ).map(({ target, entry }) => ({ target, image: entry }));
+}
+
+/** Each detached attestation with the image entry it describes (by vnd.docker.reference.digest). */
+export function attestationSubjects(detached: IndexEntry[], entries: IndexEntry[]): Array<{ attestation: IndexEntry; image: IndexEntry }> {
+  const images = new Map(entries.filter((e) => !e.attestation).map((e) => [e.descriptor.digest as string, e]));
+  return detached.flatMap((attestation) => {
+    const image = images.get(attestation.descriptor.annotations?.[REFERENCE_DIGEST_ANNOTATION] ?? '');
+    return image ? [{ attestation, image }] : [];
+  });
+}
+
+/** The listed items (those with a descriptor) of one target, grouped by subject in first-seen order. */
+export function bySubject(items: Attached[]): Map<Digest, Attached[]> {
+  const groups = new Map<Digest, Attached[]>();
+  for (const item of items) {
+    if (!item.descriptor) continue;
+    const group = groups.get(item.subject) ?? [];
+    if (!group.some((g) => g.fetched.digest === item.fetched.digest)) group.push(item);
+    groups.set(item.subject, group);
+  }
+  return groups;
+}
+
+/**
+ * How a subject's referrers become discoverable in a target, from the answers to this run's PUTs
+ * of them (undefined where one was already there): `api` when the registry answered OCI-Subject
+ * to every one (it lists them itself), `fallback` when one came back without it (the client keeps
+ * the `sha256-<hex>` tag), `ask` when nothing was PUT (ask the referrers API whether it exists).
+ */
+export function discoverability(puts: Array<{ subjectTracked: boolean } | undefined>): 'api' | 'fallback' | 'ask' {
+  const answered = puts.filter((p) => p !== undefined);
+  if (!answered.length) return 'ask';
+  return answered.every((p) => p.subjectTracked) ? 'api' : 'fallback';
+}

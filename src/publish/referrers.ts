@@ -1,0 +1,263 @@
+/**
+ * Referrers: signatures, SBOMs and provenance travel with the images (phase 1, before any tag of
+ * ours moves). Discovery reads, in the image's source repository, its referrers (the referrers API,
+ * else the `sha256-<hex>` fallback tag) and cosign's tags, to MAX_REFERRER_DEPTH levels; placement
+ * puts each in the target by digest (cosign's by tag) and makes the referrers discoverable there:
+ * by the registry itself when it answers OCI-Subject, else in the target's fallback tag, merged
+ * with what that already lists. `attestations: referrers` turns buildx attestations into
+ * referrers of their image here too. What the plan decides is in referrers-plan.ts.
+ */
+import { mapAll } from '../concurrency.ts';
+import { ActionError } from '../errors.ts';
+import { log } from '../log.ts';
+import type { IndexEntry } from '../oci/assemble.ts';
+import { type Digest, referrersTag, sha256 } from '../oci/digest.ts';
+import { type Descriptor, type FetchedManifest, type ImageIndex, MediaType, parseManifest } from '../oci/manifest.ts';
+import {
+  COSIGN_SUFFIXES,
+  MAX_REFERRERS,
+  MAX_REFERRER_DEPTH,
+  attachSubject,
+  cosignTag,
+  mergeReferrers,
+  readReferrer,
+  readReferrersIndex,
+  referrerDescriptor,
+  shown,
+} from '../oci/referrers.ts';
+import type { PutManifestResult, RegistryClient } from '../registry/client.ts';
+import type { Registries } from '../registry/registries.ts';
+import type { EntryPlacer } from './place.ts';
+import type { Target } from './plan.ts';
+import { type AttachWork, type Attached, type Travelled, attestationSubjects, bySubject, discoverability, referrerCopies } from './referrers-plan.ts';
+
+/** Answers of registries without the referrers API other than the 404 the spec names. */
+const NO_REFERRERS_API = new Set([400, 405, 406, 501]);
+
+/** The referrers API's answer for a subject, or undefined where the registry has no such API. */
+async function referrersFromApi(client: RegistryClient, repository: string, subject: Digest): Promise<FetchedManifest | undefined> {
+  let answer;
+  try {
+    answer = await client.getReferrers(repository, subject);
+  } catch (e) {
+    if (e instanceof ActionError && e.status !== undefined && NO_REFERRERS_API.has(e.status)) return undefined;
+    throw e;
+  }
+  if (!answer) return undefined;
+  if (answer.more) log.warning(`${client.registry}/${repository}@${subject}: the registry pages its referrers; only the first page is copied`);
+  return { bytes: answer.bytes, digest: sha256(answer.bytes), mediaType: answer.mediaType || MediaType.OciIndex };
+}
+
+/** Finds what is attached to images in their repositories; each (repository, digest) is read once. */
+export class ReferrerFinder {
+  private readonly found = new Map<string, Promise<Attached[]>>();
+  private readonly registries: Registries;
+  private readonly limit: number;
+
+  constructor(registries: Registries, limit: number) {
+    this.registries = registries;
+    this.limit = limit;
+  }
+
+  /** Everything attached to `subject` in the repository, its own referrers included (bounded depth and count). */
+  find(registry: string, repository: string, subject: Digest): Promise<Attached[]> {
+    const key = `${registry}/${repository}@${subject}`;
+    let p = this.found.get(key);
+    if (!p) {
+      p = this.level(registry, repository, subject, 1).then((items) => {
+        if (items.length > MAX_REFERRERS) {
+          throw new ActionError(`${key} has ${items.length} referrers and cosign tags, more than the ${MAX_REFERRERS} this action copies`, {
+            kind: 'integrity',
+            hint: 'Set referrers: skip to publish without them, and copy them with oras or regctl',
+          });
+        }
+        return items;
+      });
+      this.found.set(key, p);
+    }
+    return p;
+  }
+
+  private async level(registry: string, repository: string, subject: Digest, depth: number): Promise<Attached[]> {
+    const client = this.registries.client(registry);
+    const [listed, ...tagged] = await Promise.all([
+      this.listed(client, repository, subject),
+      ...COSIGN_SUFFIXES.map((suffix) => this.cosign(client, repository, subject, cosignTag(subject, suffix))),
+    ]);
+    const items = [...listed, ...tagged.filter((t) => t !== undefined)];
+    if (depth >= MAX_REFERRER_DEPTH || !items.length) return items;
+    const nested = await mapAll(items, this.limit, (item) => this.level(registry, repository, item.fetched.digest, depth + 1));
+    return [...items, ...nested.flat()];
+  }
+
+  /** The subject's referrers: the API's index, else the fallback tag's; each manifest read and checked. */
+  private async listed(client: RegistryClient, repository: string, subject: Digest): Promise<Attached[]> {
+    const where = `${client.registry}/${repository}@${subject}`;
+    const index =
+      (await referrersFromApi(client, repository, subject)) ??
+      (await client.findManifest(repository, referrersTag(subject), `fetch the referrers tag of ${where}`));
+    if (!index) return [];
+    const { descriptors, skipped } = readReferrersIndex(index, `the referrers of ${where}`);
+    for (const why of skipped) log.warning(`a referrer of ${where} is not copied: ${why}`);
+    const read = await mapAll(descriptors, this.limit, async (d): Promise<Attached | undefined> => {
+      const name = `${client.registry}/${repository}@${d.digest}`;
+      const fetched = await client.getManifest(repository, d.digest, `fetch referrer ${name}`);
+      try {
+        const manifest = readReferrer(fetched, name, subject);
+        return { kind: 'referrer', subject, registry: client.registry, repository, fetched, descriptor: referrerDescriptor(fetched, manifest) };
+      } catch (e) {
+        if (!(e instanceof ActionError)) throw e;
+        log.warning(`${e.message}: not copied`);
+        return undefined;
+      }
+    });
+    return read.filter((r) => r !== undefined);
+  }
+
+  /** A cosign tag next to the subject, when there is one and it holds an image manifest. */
+  private async cosign(client: RegistryClient, repository: string, subject: Digest, tag: string): Promise<Attached | undefined> {
+    const name = `${client.registry}/${repository}:${tag}`;
+    const fetched = await client.findManifest(repository, tag, `fetch cosign tag ${name}`);
+    if (!fetched) return undefined;
+    try {
+      readReferrer(fetched, name);
+    } catch (e) {
+      if (!(e instanceof ActionError)) throw e;
+      log.warning(`${e.message}: not copied`);
+      return undefined;
+    }
+    return { kind: 'cosign', subject, registry: client.registry, repository, fetched, tag };
+  }
+}
+
+/**
+ * Starts discovery for every image placed in a repository other than its own (nothing when
+ * every target is the images' own repository), and turns detached attestations into referrers
+ * of their images (for every target). Resolves to what each target is to receive.
+ */
+export async function findAttached(
+  registries: Registries,
+  finder: ReferrerFinder,
+  work: { targets: Target[]; entries: IndexEntry[]; detached: IndexEntry[]; copy: boolean; limit: number },
+): Promise<AttachWork[]> {
+  const copies = work.copy ? referrerCopies(work.targets, work.entries) : [];
+  const attestations = attestationSubjects(work.detached, work.entries);
+  const [found, made] = await Promise.all([
+    mapAll(copies, work.limit, ({ image }) => finder.find(image.registry, image.repository, image.descriptor.digest)),
+    mapAll(attestations, work.limit, ({ attestation, image }) => attestationReferrer(registries, attestation, image)),
+  ]);
+  const out: AttachWork[] = copies.map(({ target, image }, i) => ({ target, image: image.descriptor.digest, items: found[i] as Attached[] }));
+  for (const target of work.targets) {
+    attestations.forEach(({ image }, i) => out.push({ target, image: image.descriptor.digest, items: [made[i] as Attached] }));
+  }
+  return out.filter((w) => w.items.length);
+}
+
+/** A buildx attestation manifest with `subject` (its image) and artifactType added: a new digest. */
+async function attestationReferrer(registries: Registries, attestation: IndexEntry, image: IndexEntry): Promise<Attached> {
+  const name = `${attestation.registry}/${attestation.repository}@${attestation.descriptor.digest}`;
+  const original = await registries.client(attestation.registry).getManifest(attestation.repository, attestation.descriptor.digest, `fetch attestation ${name}`);
+  const parsed = parseManifest(original, name);
+  if (parsed.kind !== 'image' || parsed.mediaType !== MediaType.OciManifest) {
+    throw new ActionError(`attestation ${name} is not an OCI image manifest (${shown(parsed.mediaType)}); it cannot carry a subject`, {
+      kind: 'input',
+      hint: 'Use attestations: keep or drop for these sources',
+    });
+  }
+  const bytes = attachSubject(original.bytes, image.descriptor, name);
+  const fetched: FetchedManifest = { bytes, digest: sha256(bytes), mediaType: MediaType.OciManifest };
+  const manifest = readReferrer(fetched, name, image.descriptor.digest);
+  return {
+    kind: 'attestation',
+    subject: image.descriptor.digest,
+    registry: attestation.registry,
+    repository: attestation.repository,
+    fetched,
+    descriptor: referrerDescriptor(fetched, manifest),
+    from: attestation.descriptor.digest,
+  };
+}
+
+/**
+ * Places everything found in its target (skipping what is already there), then lists the
+ * referrers where the target does not itself: one fallback-tag update per (target, subject).
+ */
+export async function placeAttached(registries: Registries, placer: EntryPlacer, work: AttachWork[], limit: number): Promise<Travelled[]> {
+  const jobs = work.flatMap((w) => w.items.map((item) => ({ ...w, item })));
+  const placed = await mapAll(jobs, limit, ({ target, item }) => placeOne(registries, placer, target, item));
+  const travelled = jobs.map(({ target, image, item }, i): Travelled => {
+    const outcome = placed[i] as PlaceOutcome;
+    const t: Travelled = { image, target: `${target.registry}/${target.repository}`, kind: item.kind, subject: item.subject, digest: item.fetched.digest, outcome: outcome.outcome };
+    if (item.descriptor?.artifactType) t.artifactType = item.descriptor.artifactType;
+    if (item.tag) t.tag = item.tag;
+    if (item.from) t.from = item.from;
+    return t;
+  });
+  // One update per (target, subject), once its referrers are all in place.
+  const byTarget = new Map<string, { target: Target; puts: Map<Attached, PutManifestResult | undefined> }>();
+  jobs.forEach(({ target, item }, i) => {
+    const key = `${target.registry}/${target.repository}`;
+    const group = byTarget.get(key) ?? { target, puts: new Map() };
+    group.puts.set(item, (placed[i] as PlaceOutcome).put);
+    byTarget.set(key, group);
+  });
+  const updates = [...byTarget.values()].flatMap(({ target, puts }) =>
+    [...bySubject([...puts.keys()])].map(([subject, items]) => ({ target, subject, items, puts: items.map((item) => puts.get(item)) })),
+  );
+  await mapAll(updates, limit, (u) => makeDiscoverable(registries, u.target, u.subject, u.items, u.puts));
+  return travelled;
+}
+
+interface PlaceOutcome {
+  outcome: Travelled['outcome'];
+  /** The PUT's answer, when this run wrote it. */
+  put?: PutManifestResult;
+}
+
+async function placeOne(registries: Registries, placer: EntryPlacer, target: Target, item: Attached): Promise<PlaceOutcome> {
+  const dest = registries.client(target.registry);
+  const reference = item.tag ?? item.fetched.digest;
+  const there = await dest.headManifest(target.repository, reference);
+  if (there?.digest === item.fetched.digest) return { outcome: 'present' };
+  if (item.tag && there) {
+    log.warning(`${target.registry}/${target.repository}:${item.tag} already holds other signatures (${there.digest ?? 'digest not given'}); kept them, the source's were not copied`);
+    return { outcome: 'kept' };
+  }
+  const entry: IndexEntry = {
+    descriptor: { mediaType: item.fetched.mediaType, digest: item.fetched.digest, size: item.fetched.bytes.length },
+    line: `${item.kind} of ${item.subject}`,
+    registry: item.registry,
+    repository: item.repository,
+    attestation: false,
+    manifestBytes: item.fetched.bytes,
+  };
+  const put = await placer.place(entry, target, reference);
+  log.info(`${item.kind} ${item.tag ?? item.fetched.digest} of ${item.subject} → ${target.registry}/${target.repository}`);
+  return { outcome: 'copied', put };
+}
+
+/** Lists a subject's referrers in the target's fallback tag, unless the target's referrers API does. */
+async function makeDiscoverable(registries: Registries, target: Target, subject: Digest, items: Attached[], puts: Array<PutManifestResult | undefined>): Promise<void> {
+  const dest = registries.client(target.registry);
+  let how = discoverability(puts);
+  if (how === 'ask') how = (await referrersFromApi(dest, target.repository, subject)) ? 'api' : 'fallback';
+  if (how === 'api') return;
+  const tag = referrersTag(subject);
+  const name = `${target.registry}/${target.repository}:${tag}`;
+  const current = await dest.findManifest(target.repository, tag, `fetch the referrers tag ${name}`);
+  let existing: ImageIndex | undefined;
+  if (current) {
+    const parsed = parseManifest(current, name);
+    if (parsed.kind !== 'index') {
+      throw new ActionError(`${name} holds an image, not a referrers index; the referrers of ${subject} cannot be listed there`, {
+        kind: 'input',
+        hint: 'Remove that tag, or set referrers: skip',
+      });
+    }
+    existing = parsed.manifest;
+  }
+  const merged = mergeReferrers(existing, items.map((i) => i.descriptor as Descriptor));
+  if (!merged) return;
+  await dest.putManifest(target.repository, tag, merged.bytes, MediaType.OciIndex);
+  log.info(`${name}: ${merged.added.length} referrer(s) listed`);
+}
