@@ -165,6 +165,25 @@ describe('referrers travel with the images (real registries)', () => {
     assert.equal((await indexAt(a.url, 'bx', fallbackTag(amd.image.digest)))?.manifests[0]?.artifactType, ATTESTATION);
   });
 
+  it('hostile source: a listed referrer of another image is not copied; an index of 65 referrers fails before any tag moves', async () => {
+    const A = { url: a.url };
+    const image = await pushImage(A, 'bad/app', 'amd64', { os: 'linux', architecture: 'amd64', format: 'oci' });
+    const other = await pushImage(A, 'bad/app', 'other', { os: 'linux', architecture: 'arm64', format: 'oci' });
+    const stray = await pushArtifact(A, 'bad/app', other, SPDX, Buffer.from('{"of":"other"}'));
+    const own = await pushArtifact(A, 'bad/app', image, SPDX, Buffer.from('{"of":"image"}'));
+    await putReferrersTag(A, 'bad/app', image, [{ ...stray, artifactType: SPDX }, { ...own, artifactType: SPDX }]);
+    const result = await run({ sources: `${a.host}/bad/app:amd64`, tags: `${b.host}/bad/app:1` });
+    assert.match(logged, new RegExp(`referrer ${a.host}/bad/app@${stray.digest} does not name ${image.digest} as its subject: not copied`));
+    assert.deepEqual(result.referrers.map((t) => t.digest), [own.digest]);
+    assert.equal((await getManifestBytes({ url: b.url }, 'bad/app', stray.digest)).status, 404);
+
+    await putReferrersTag(A, 'bad/app', image, Array.from({ length: 65 }, () => ({ ...own, artifactType: SPDX })));
+    const from = await b.mark();
+    await assert.rejects(run({ sources: `${a.host}/bad/app:amd64`, tags: `${b.host}/bad/app:2` }), /lists 65 referrers, more than the 64 this action copies/);
+    assert.deepEqual((await b.writesSince(from)).filter((l) => /PUT \/v2\/bad\/app\/manifests\/2 /.test(l)), [], 'the tag did not move');
+    assert.equal((await getManifestBytes({ url: b.url }, 'bad/app', '2')).status, 404);
+  });
+
   describe('referrers API (a proxy standing in for registries that have it)', () => {
     let pa: ReferrersProxy;
     let pb: ReferrersProxy;

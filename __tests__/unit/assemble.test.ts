@@ -58,6 +58,16 @@ describe('assembleIndex', () => {
     assert.deepEqual(kept.platforms, ['linux/amd64', 'linux/arm64']);
     const dropped = assembleIndex(entries, { ...opts, attestations: 'drop' });
     assert.deepEqual(JSON.parse(dropped.bytes.toString()).manifests.map((m: any) => m.digest), [d(1), d(2)]);
+    assert.deepEqual(kept.detached, []);
+    assert.deepEqual(dropped.detached, []);
+  });
+  it('attestations: referrers leaves them out of the index and detaches those whose image is in it', () => {
+    const entries = [image(1, 'linux', 'amd64'), attestation(11, 1), image(2, 'linux', 'arm64'), attestation(12, 2), attestation(13, 3)];
+    const r = assembleIndex(entries, { ...opts, attestations: 'referrers' });
+    assert.deepEqual(JSON.parse(r.bytes.toString()).manifests.map((m: any) => m.digest), [d(1), d(2)]);
+    assert.deepEqual(r.entries.map((e) => e.descriptor.digest), [d(1), d(2)]);
+    assert.deepEqual(r.detached.map((e) => e.descriptor.digest), [d(11), d(12)], 'the attestation of an image not in the index is not attached');
+    assert.equal(r.bytes.toString(), assembleIndex(entries, { ...opts, attestations: 'drop' }).bytes.toString(), 'the same index as drop');
   });
   it('refuses duplicate platforms naming both sources', () => {
     assert.throws(

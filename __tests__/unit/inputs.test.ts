@@ -24,6 +24,7 @@ describe('getInputs', () => {
     assert.equal(i.push, true);
     assert.equal(i.mediaType, 'auto');
     assert.equal(i.attestations, 'keep');
+    assert.equal(i.referrers, 'copy');
     assert.equal(i.append, false);
     assert.equal(i.overwrite, true);
     assert.equal(getInputs(reader({ sources: 'r/a:1', tags: 'r/a:1', overwrite: 'false' })).overwrite, false);
@@ -46,12 +47,18 @@ describe('getInputs', () => {
     ['unknown platform', { sources: 'r/a:1 platform=linux/amd46', tags: 'r/a:1' }, /Invalid platform 'linux\/amd46'.*not 'amd46'/],
     ['unknown os', { sources: 'r/a:1 platform=lnux/amd64', tags: 'r/a:1' }, /Invalid platform 'lnux\/amd64'/],
     ['bad media-type', { sources: 'r/a:1', tags: 'r/a:1', 'media-type': 'v1' }, /Invalid media-type 'v1'. Expected one of auto, oci, docker/],
+    ['bad attestations', { sources: 'r/a:1', tags: 'r/a:1', attestations: 'referrer' }, /Invalid attestations 'referrer'. Expected one of keep, drop, referrers$/],
+    ['bad referrers', { sources: 'r/a:1', tags: 'r/a:1', referrers: 'yes' }, /Invalid referrers 'yes'. Expected one of copy, skip$/],
     ['bad push', { sources: 'r/a:1', tags: 'r/a:1', push: 'maybe' }, /Invalid push 'maybe'. Expected true or false/],
     ['bad overwrite', { sources: 'r/a:1', tags: 'r/a:1', overwrite: 'never' }, /Invalid overwrite 'never'. Expected true or false/],
     ['username without password', { sources: 'r/a:1', tags: 'r/a:1', username: 'u' }, /Invalid password/],
     ['bad require-platforms', { sources: 'r/a:1', tags: 'r/a:1', 'require-platforms': 'linux/*' }, /Invalid require-platforms 'linux\/\*'/],
     ['bad annotation', { sources: 'r/a:1', tags: 'r/a:1', annotations: 'novalue' }, /Invalid annotation 'novalue'/],
   ];
+  it('reads every attestations and referrers choice, in any case', () => {
+    for (const choice of ['keep', 'drop', 'referrers', 'Referrers']) assert.equal(getInputs(reader({ sources: 'r/a:1', tags: 'r/a:1', attestations: choice })).attestations, choice.toLowerCase());
+    for (const choice of ['copy', 'skip', 'SKIP']) assert.equal(getInputs(reader({ sources: 'r/a:1', tags: 'r/a:1', referrers: choice })).referrers, choice.toLowerCase());
+  });
   for (const [name, values, message] of bad) {
     it(`fails on ${name}, quoting the value`, () => {
       assert.throws(() => getInputs(reader(values)), (e: unknown) => e instanceof ActionError && e.kind === 'input' && message.test(e.message));

@@ -82,4 +82,26 @@ describe('job summary', () => {
     assert.ok(text.startsWith(`${kept}\n`), 'whole lines kept');
     assert.equal(fitSummary('short'), 'short');
   });
+  it('lists what travelled per image and target, and says which attestation digests changed', () => {
+    const md = renderSummary({
+      ...base,
+      referrers: [
+        { image: d(1), target: 'b.io/app', kind: 'referrer', subject: d(1), digest: d(3), artifactType: 'application/spdx+json', outcome: 'copied' },
+        { image: d(1), target: 'b.io/app', kind: 'cosign', subject: d(1), digest: d(4), tag: 'sha256-1.sig', outcome: 'present' },
+        { image: d(1), target: 'b.io/app', kind: 'referrer', subject: d(3), digest: d(5), artifactType: 'text/<b>|x', outcome: 'copied' },
+        { image: d(1), target: 'b.io/app', kind: 'attestation', subject: d(1), digest: d(6), artifactType: 'application/vnd.docker.attestation.manifest.v1+json', from: d(2), outcome: 'copied' },
+      ],
+    });
+    const section = md.slice(md.indexOf('### Referrers and signatures'));
+    assert.ok(section.length < md.length, 'a section of its own');
+    const rows = section.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| Image') && !l.startsWith('| ---')).map((r) => cellsOf(r).map(shown));
+    assert.deepEqual(rows, [
+      [d(1), 'b.io/app', 'referrer', d(3), 'application/spdx+json', 'copied'],
+      [d(1), 'b.io/app', 'cosign tag', d(4), 'sha256-1.sig', 'present'],
+      [d(1), 'b.io/app', `referrer of <code>${d(3).slice(0, 19)}…</code>`, d(5), 'text/<b>|x', 'copied'],
+      [d(1), 'b.io/app', 'attestation (now a referrer)', d(6), 'application/vnd.docker.attestation.manifest.v1+json', 'copied'],
+    ]);
+    assert.ok(section.includes(`digests changed: <code>${d(2)}</code> → <code>${d(6)}</code>`));
+    assert.doesNotMatch(renderSummary(base), /Referrers and signatures/, 'no section when nothing travelled');
+  });
 });
