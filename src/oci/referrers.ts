@@ -12,7 +12,7 @@ import { type Descriptor, type FetchedManifest, type ImageIndex, type ImageManif
 export const MAX_REFERRERS = 64;
 /**
  * Levels of referrers followed: 1 = the image's referrers, 2 = theirs too (a signature of an
- * SBOM). Deeper ones are not looked for.
+ * SBOM). Deeper ones are not looked for, nor anything attached to signatures.
  */
 export const MAX_REFERRER_DEPTH = 2;
 /** The artifactType buildx attestations get as referrers (what BuildKit writes with oci-artifact=true). */

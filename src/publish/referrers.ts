@@ -85,8 +85,9 @@ export class ReferrerFinder {
       ...COSIGN_SUFFIXES.map((suffix) => this.cosign(client, repository, subject, cosignTag(subject, suffix))),
     ]);
     const items = [...listed, ...tagged.filter((t) => t !== undefined)];
-    if (depth >= MAX_REFERRER_DEPTH || !items.length) return items;
-    const nested = await mapAll(items, this.limit, (item) => this.level(registry, repository, item.fetched.digest, depth + 1));
+    // Signatures and cosign attestations are leaves; an SBOM (listed, or cosign's .sbom) may be signed.
+    const signable = depth < MAX_REFERRER_DEPTH ? items.filter((i) => !i.tag || i.tag.endsWith('.sbom')) : [];
+    const nested = await mapAll(signable, this.limit, (item) => this.level(registry, repository, item.fetched.digest, depth + 1));
     return [...items, ...nested.flat()];
   }
 
