@@ -109,7 +109,7 @@ export class EntryPlacer {
     const here = entry.registry === target.registry && entry.repository === target.repository;
     // Each blob task holds one request at a time (a mount, or a HEAD then a copy slot).
     if (!here) await mapAll(blobs, this.concurrency, (blob) => this.placeBlob(blob, entry, target));
-    return this.registries.client(target.registry).putManifest(target.repository, reference, bytes, entry.descriptor.mediaType);
+    return this.registries.client(target.registry).putManifestTracked(target.repository, reference, bytes, entry.descriptor.mediaType);
   }
 
   private placeBlob(blob: Descriptor, entry: IndexEntry, target: Target): Promise<void> {

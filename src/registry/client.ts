@@ -190,11 +190,16 @@ export class RegistryClient {
     return { digest, mediaType: baseMediaType(header(res, 'content-type')), size: Number(header(res, 'content-length') ?? -1) };
   }
 
+  /** PUT manifest bytes at a tag or digest; checks Docker-Content-Digest against the bytes sent. */
+  async putManifest(repository: string, reference: string, bytes: Buffer, mediaType: string): Promise<Digest> {
+    return (await this.putManifestTracked(repository, reference, bytes, mediaType)).digest;
+  }
+
   /**
-   * PUT manifest bytes at a tag or digest; checks Docker-Content-Digest against the bytes sent.
-   * `subjectTracked`: the registry answered OCI-Subject (it lists the manifest in its referrers API).
+   * putManifest, telling also whether the registry answered OCI-Subject: it lists a manifest with
+   * a subject in its referrers API itself (otherwise the client keeps the fallback tag).
    */
-  async putManifest(repository: string, reference: string, bytes: Buffer, mediaType: string): Promise<PutManifestResult> {
+  async putManifestTracked(repository: string, reference: string, bytes: Buffer, mediaType: string): Promise<PutManifestResult> {
     const digest = sha256(bytes);
     const what = `push manifest ${this.registry}/${repository}:${reference}`;
     const res = await this.present({ op: 'putManifest', repository, path: `${repository}/manifests/${reference}`, what, headers: { 'content-type': mediaType }, body: bytes });
