@@ -171,11 +171,13 @@ describe('referrers travel with the images (real registries)', () => {
     const other = await pushImage(A, 'bad/app', 'other', { os: 'linux', architecture: 'arm64', format: 'oci' });
     const stray = await pushArtifact(A, 'bad/app', other, SPDX, Buffer.from('{"of":"other"}'));
     const own = await pushArtifact(A, 'bad/app', image, SPDX, Buffer.from('{"of":"image"}'));
-    await putReferrersTag(A, 'bad/app', image, [{ ...stray, artifactType: SPDX }, { ...own, artifactType: SPDX }]);
+    const liar = await pushArtifact(A, 'bad/app', image, SPDX, Buffer.from('{"size":"wrong"}'));
+    await putReferrersTag(A, 'bad/app', image, [{ ...stray, artifactType: SPDX }, { ...own, artifactType: SPDX }, { ...liar, size: liar.size + 1, artifactType: SPDX }]);
     const result = await run({ sources: `${a.host}/bad/app:amd64`, tags: `${b.host}/bad/app:1` });
     assert.match(logged, new RegExp(`referrer ${a.host}/bad/app@${stray.digest} does not name ${image.digest} as its subject: not copied`));
+    assert.match(logged, new RegExp(`the entry for ${liar.digest}: size .*not copied`));
     assert.deepEqual(result.referrers.map((t) => t.digest), [own.digest]);
-    assert.equal((await getManifestBytes({ url: b.url }, 'bad/app', stray.digest)).status, 404);
+    for (const other of [stray, liar]) assert.equal((await getManifestBytes({ url: b.url }, 'bad/app', other.digest)).status, 404);
 
     await putReferrersTag(A, 'bad/app', image, Array.from({ length: 65 }, () => ({ ...own, artifactType: SPDX })));
     const from = await b.mark();

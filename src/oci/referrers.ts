@@ -4,6 +4,7 @@
  * an index, merging new referrers into an index already there, and attaching a `subject` to a
  * buildx attestation manifest. Everything parsed here came from a registry and is checked first.
  */
+import { quote } from '../escape.ts';
 import { ActionError } from '../errors.ts';
 import { type Digest, referrersTag } from './digest.ts';
 import { type Descriptor, type FetchedManifest, type ImageIndex, type ImageManifest, IMAGE_TYPES, MediaType, parseManifest } from './manifest.ts';
@@ -32,11 +33,6 @@ export function isMediaType(v: unknown): v is string {
   return typeof v === 'string' && MEDIA_TYPE.test(v);
 }
 
-/** A registry value as shown in a message: quoted, escaped, cut short. */
-export function shown(v: unknown): string {
-  return JSON.stringify(String(v).slice(0, 80));
-}
-
 export function cosignTag(subject: Digest, suffix: CosignSuffix): string {
   return `${referrersTag(subject)}.${suffix}`;
 }
@@ -55,7 +51,7 @@ export interface ListedReferrers {
 export function readReferrersIndex(fetched: FetchedManifest, where: string): ListedReferrers {
   const parsed = parseManifest(fetched, where);
   if (parsed.kind !== 'index') {
-    throw new ActionError(`the referrers of ${where} are not an index (${shown(parsed.mediaType)})`, { kind: 'integrity', code: 'MANIFEST_INVALID', hint: 'Set referrers: skip to publish without them' });
+    throw new ActionError(`the referrers of ${where} are not an index (${quote(parsed.mediaType)})`, { kind: 'integrity', code: 'MANIFEST_INVALID', hint: 'Set referrers: skip to publish without them' });
   }
   const listed = parsed.manifest.manifests;
   if (listed.length > MAX_REFERRERS) {
@@ -70,9 +66,9 @@ export function readReferrersIndex(fetched: FetchedManifest, where: string): Lis
   for (const d of listed) {
     if (seen.has(d.digest)) continue;
     seen.add(d.digest);
-    if (!REFERRER_TYPES.has(d.mediaType)) skipped.push(`${d.digest}: media type ${shown(d.mediaType)} is not an image manifest`);
+    if (!REFERRER_TYPES.has(d.mediaType)) skipped.push(`${d.digest}: media type ${quote(d.mediaType)} is not an image manifest`);
     else if (d.size > REFERRER_MANIFEST_LIMIT) skipped.push(`${d.digest}: ${d.size} bytes, larger than a manifest may be`);
-    else if (d.artifactType !== undefined && !isMediaType(d.artifactType)) skipped.push(`${d.digest}: artifactType ${shown(d.artifactType)} is not a media type`);
+    else if (d.artifactType !== undefined && !isMediaType(d.artifactType)) skipped.push(`${d.digest}: artifactType ${quote(d.artifactType)} is not a media type`);
     else descriptors.push({ mediaType: d.mediaType, digest: d.digest, size: d.size });
   }
   return { descriptors, skipped };
@@ -89,7 +85,7 @@ export function readReferrer(fetched: FetchedManifest, where: string, subject?: 
     throw new ActionError(`referrer ${where} does not name ${subject} as its subject`, { kind: 'integrity', code: 'MANIFEST_INVALID' });
   }
   if (m.artifactType !== undefined && !isMediaType(m.artifactType)) {
-    throw new ActionError(`referrer ${where} has an artifactType that is not a media type (${shown(m.artifactType)})`, { kind: 'integrity', code: 'MANIFEST_INVALID' });
+    throw new ActionError(`referrer ${where} has an artifactType that is not a media type (${quote(m.artifactType)})`, { kind: 'integrity', code: 'MANIFEST_INVALID' });
   }
   return m;
 }

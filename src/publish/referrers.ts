@@ -8,6 +8,8 @@
  * referrers of their image here too. What the plan decides is in referrers-plan.ts.
  */
 import { mapAll } from '../concurrency.ts';
+import { checkDescribes } from '../oci/validate.ts';
+import { quote } from '../escape.ts';
 import { ActionError } from '../errors.ts';
 import { log } from '../log.ts';
 import type { IndexEntry } from '../oci/assemble.ts';
@@ -23,7 +25,6 @@ import {
   readReferrer,
   readReferrersIndex,
   referrerDescriptor,
-  shown,
 } from '../oci/referrers.ts';
 import type { PutManifestResult, RegistryClient } from '../registry/client.ts';
 import type { Registries } from '../registry/registries.ts';
@@ -105,6 +106,7 @@ export class ReferrerFinder {
       const fetched = await client.getManifest(repository, d.digest, `fetch referrer ${name}`);
       try {
         const manifest = readReferrer(fetched, name, subject);
+        checkDescribes(d, { size: fetched.bytes.length, mediaType: manifest.mediaType ?? fetched.mediaType }, `the referrers of ${where}`);
         return { kind: 'referrer', subject, registry: client.registry, repository, fetched, descriptor: referrerDescriptor(fetched, manifest) };
       } catch (e) {
         if (!(e instanceof ActionError)) throw e;
@@ -160,7 +162,7 @@ async function attestationReferrer(registries: Registries, attestation: IndexEnt
   const original = await registries.client(attestation.registry).getManifest(attestation.repository, attestation.descriptor.digest, `fetch attestation ${name}`);
   const parsed = parseManifest(original, name);
   if (parsed.kind !== 'image' || parsed.mediaType !== MediaType.OciManifest) {
-    throw new ActionError(`attestation ${name} is not an OCI image manifest (${shown(parsed.mediaType)}); it cannot carry a subject`, {
+    throw new ActionError(`attestation ${name} is not an OCI image manifest (${quote(parsed.mediaType)}); it cannot carry a subject`, {
       kind: 'input',
       hint: 'Use attestations: keep or drop for these sources',
     });
