@@ -8,6 +8,7 @@ import { quote } from '../escape.ts';
 import { ActionError } from '../errors.ts';
 import { type Digest, referrersTag } from './digest.ts';
 import { type Descriptor, type FetchedManifest, type ImageIndex, type ImageManifest, IMAGE_TYPES, MediaType, parseManifest } from './manifest.ts';
+import { checkMediaType } from './validate.ts';
 
 /** Referrers read per subject at most; an index listing more is refused (not silently cut). */
 export const MAX_REFERRERS = 64;
@@ -22,15 +23,19 @@ export const ATTESTATION_ARTIFACT_TYPE = 'application/vnd.docker.attestation.man
 export const COSIGN_SUFFIXES = ['sig', 'att', 'sbom'] as const;
 export type CosignSuffix = (typeof COSIGN_SUFFIXES)[number];
 
-/** RFC 6838 type/subtype (with a `+suffix`), the grammar image-spec requires of artifactType. */
-const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
 /** Referrers are manifests this action can place: image manifests (artifacts are OCI manifests). */
 const REFERRER_TYPES: ReadonlySet<string> = IMAGE_TYPES;
 /** The largest referrer manifest accepted (the size registries must take). */
 export const REFERRER_MANIFEST_LIMIT = 4 * 1024 * 1024;
 
+/** A media type (RFC 6838 type/subtype), as image-spec requires of artifactType. */
 export function isMediaType(v: unknown): v is string {
-  return typeof v === 'string' && MEDIA_TYPE.test(v);
+  try {
+    checkMediaType(v, 'artifactType');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function cosignTag(subject: Digest, suffix: CosignSuffix): string {
@@ -44,8 +49,8 @@ export interface ListedReferrers {
 }
 
 /**
- * Reads a referrers index (API answer or fallback tag) for `subject`: an index of at most
- * MAX_REFERRERS entries, each an image manifest of a plausible size with a valid artifactType.
+ * Reads a referrers index (API answer or fallback tag): an index (parseManifest checks every
+ * descriptor) of at most MAX_REFERRERS entries, each an image manifest of a plausible size.
  * Entries listed twice are read once.
  */
 export function readReferrersIndex(fetched: FetchedManifest, where: string): ListedReferrers {
@@ -68,7 +73,6 @@ export function readReferrersIndex(fetched: FetchedManifest, where: string): Lis
     seen.add(d.digest);
     if (!REFERRER_TYPES.has(d.mediaType)) skipped.push(`${d.digest}: media type ${quote(d.mediaType)} is not an image manifest`);
     else if (d.size > REFERRER_MANIFEST_LIMIT) skipped.push(`${d.digest}: ${d.size} bytes, larger than a manifest may be`);
-    else if (d.artifactType !== undefined && !isMediaType(d.artifactType)) skipped.push(`${d.digest}: artifactType ${quote(d.artifactType)} is not a media type`);
     else descriptors.push({ mediaType: d.mediaType, digest: d.digest, size: d.size });
   }
   return { descriptors, skipped };
@@ -98,15 +102,9 @@ export function referrerDescriptor(fetched: FetchedManifest, manifest: ImageMani
   const artifactType = manifest.artifactType ?? manifest.config.mediaType;
   const d: Descriptor = { mediaType: fetched.mediaType, digest: fetched.digest, size: fetched.bytes.length };
   if (isMediaType(artifactType)) d.artifactType = artifactType;
-  const annotations = stringRecord(manifest.annotations);
-  if (annotations) d.annotations = annotations;
+  // parseManifest checked them: strings only.
+  if (manifest.annotations && Object.keys(manifest.annotations).length) d.annotations = manifest.annotations;
   return d;
-}
-
-function stringRecord(v: unknown): Record<string, string> | undefined {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
-  const entries = Object.entries(v).filter((e): e is [string, string] => typeof e[1] === 'string');
-  return entries.length ? Object.fromEntries(entries) : undefined;
 }
 
 /**
