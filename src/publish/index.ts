@@ -214,9 +214,8 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
       await mapAll(jobs, limit, ({ entry, target }) => placer.place(entry, target));
       // Then, still before any tag: referrers, cosign tags, attestations as referrers.
       result.referrers = await placeAttached(registries, placer, attached, limit);
-      await pushIndexByDigest(registries, toPush, targets, beforeByTag, limit);
+      indexPlaced = await pushIndexByDigest(registries, toPush, targets, beforeByTag, limit);
     });
-    indexPlaced = true;
 
     // 5. Phase 2: only now the tags; any that moved are put back when one fails.
     await log.group('Push', async () => {

@@ -77,17 +77,25 @@ export function overwriteError(conflicts: Array<{ tag: string; current: Digest }
 
 /**
  * Phase 1's tail: the index PUT by digest into every target repository, so that phase 2 only
- * moves tags. A repository where a tag is already at the digest holds the index already.
+ * moves tags, and a refusal of the index (auth, quota, schema, size, no OCI index support)
+ * surfaces before any tag moves. A repository where a tag is already at the digest holds the
+ * index already. When at most one tag moves, that tag's PUT is the first and only write that can
+ * fail, so the extra round trip would protect nothing: it is skipped. Returns whether the index is
+ * now in every target repository.
  */
-export async function pushIndexByDigest(registries: Registries, index: IndexToPush, targets: Target[], states: Map<string, TagState>, limit: number): Promise<void> {
-  const needed = targets.filter((t) => !t.tags.some((tag) => {
+export async function pushIndexByDigest(registries: Registries, index: IndexToPush, targets: Target[], states: Map<string, TagState>, limit: number): Promise<boolean> {
+  const atDigest = (tag: Reference) => {
     const s = states.get(tag.toString());
-    return s?.present && s.digest === index.digest;
-  }));
+    return Boolean(s?.present && s.digest === index.digest);
+  };
+  const moving = targets.flatMap((t) => t.tags).filter((tag) => !atDigest(tag));
+  if (moving.length === 1) return false;
+  const needed = targets.filter((t) => !t.tags.some(atDigest));
   await mapAll(needed, limit, async (t) => {
     await registries.client(t.registry).putManifest(t.repository, index.digest, index.bytes, index.mediaType);
     log.info(`${t.registry}/${t.repository}@${index.digest}: index in place`);
   });
+  return true;
 }
 
 /**
