@@ -203,10 +203,14 @@ export async function rollBack(
   const failed = reports.filter((r) => r.error !== undefined);
   const first = outcomes.find((o) => o.kind === 'failed') as Extract<WriteOutcome, { kind: 'failed' }>;
   const left = reports.filter((r) => r.state.kind === 'left' || r.state.kind === 'unknown').length;
-  const headline =
-    `the index ${index.digest} was not published to every tag: ${failed.length} of ${tags.length} tag writes failed (${failed.map((r) => r.tag).join(', ')}); ` +
-    (left ? `${left} tag(s) could not be put back and point at the new digest` : 'every tag moved by this run was put back') +
-    '. Each tag as the run left it:';
+  // No write landed (a single tag refused, or every tag refused alike): the refusal itself, with
+  // its hint, is the clearest line; the per-tag lines still follow.
+  const noneMoved = reports.every((r) => r.state.kind === 'untouched' || r.state.kind === 'unchanged');
+  const headline = noneMoved
+    ? `${describeError(first.error)}. No tag was moved. Each tag as the run left it:`
+    : `the index ${index.digest} was not published to every tag: ${failed.length} of ${tags.length} tag writes failed (${failed.map((r) => r.tag).join(', ')}); ` +
+      (left ? `${left} tag(s) could not be put back and point at the new digest` : 'every tag moved by this run was put back') +
+      '. Each tag as the run left it:';
   return new PublishFailedError(headline, reports, index.digest, causeDetails(first.error), true);
 }
 
