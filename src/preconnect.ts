@@ -12,7 +12,7 @@
 import { type Socket, connect as netConnect } from 'node:net';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { parseNormalizedNamed } from './oci/reference.ts';
-import { dialHost, isListedInsecure, isLoopback, parseInsecureRegistries, proxyEnvironment, splitHostPort, usesProxy } from './registry/hosts.ts';
+import { alpnProtocols, dialHost, isListedInsecure, isLoopback, parseInsecureRegistries, proxyEnvironment, splitHostPort, usesProxy } from './registry/hosts.ts';
 
 interface Warm {
   socket: Socket | TLSSocket;
@@ -37,28 +37,43 @@ function dialHostOf(entry: string): string | undefined {
   }
 }
 
-function open(protocol: 'http:' | 'https:', hostname: string, port: number): void {
+/**
+ * Opens `count` connections to one registry. Over TLS one goes first: when it negotiates HTTP/2 it
+ * is the only one the transport needs; only an HTTP/1.1 answer opens the others.
+ */
+function open(protocol: 'http:' | 'https:', hostname: string, port: number, count: number, alpn: string[]): void {
   const list = pool.get(key(protocol, hostname, port)) ?? [];
   pool.set(key(protocol, hostname, port), list);
   const host = hostname.replace(/^\[|\]$/g, '');
-  const socket =
-    protocol === 'https:'
-      ? tlsConnect({ host, port, servername: /^[\d.]+$|:/.test(host) ? undefined : host, ALPNProtocols: ['http/1.1'] })
-      : netConnect({ host, port });
-  const warm: Warm = { socket, ready: false, failed: false };
-  socket.setNoDelay(true);
-  socket.unref(); // never keeps the process alive
-  socket.once(protocol === 'https:' ? 'secureConnect' : 'connect', () => {
-    warm.ready = true;
+  const one = () => {
+    const socket =
+      protocol === 'https:'
+        ? tlsConnect({ host, port, servername: /^[\d.]+$|:/.test(host) ? undefined : host, ALPNProtocols: alpn })
+        : netConnect({ host, port });
+    const warm: Warm = { socket, ready: false, failed: false };
+    socket.setNoDelay(true);
+    socket.unref(); // never keeps the process alive until the transport takes it
+    socket.once(protocol === 'https:' ? 'secureConnect' : 'connect', () => {
+      warm.ready = true;
+    });
+    socket.once('error', () => {
+      warm.failed = true;
+    });
+    socket.once('close', () => {
+      const i = list.indexOf(warm);
+      if (i !== -1) list.splice(i, 1);
+    });
+    list.push(warm);
+    return socket;
+  };
+  if (protocol === 'http:') {
+    for (let i = 0; i < count; i++) one();
+    return;
+  }
+  const first = one() as TLSSocket;
+  first.once('secureConnect', () => {
+    if (first.alpnProtocol !== 'h2') for (let i = 1; i < count; i++) one();
   });
-  socket.once('error', () => {
-    warm.failed = true;
-  });
-  socket.once('close', () => {
-    const i = list.indexOf(warm);
-    if (i !== -1) list.splice(i, 1);
-  });
-  list.push(warm);
 }
 
 /** Opens connections for the registries named in the action's inputs (once, at import). */
@@ -83,7 +98,8 @@ export function preconnectFromEnv(env: NodeJS.ProcessEnv = process.env): void {
     // Loopback registries are tried over plain HTTP first; everything else is HTTPS.
     const protocol = isLoopback(hostname) ? 'http:' : 'https:';
     const port = explicitPort ? Number(explicitPort) : protocol === 'https:' ? 443 : 80;
-    for (let i = 0; i < Math.min(count, MAX_PER_HOST); i++) open(protocol, hostname, port);
+    // The same ALPN list the transport's own connections offer: a warm one negotiates what they would.
+    open(protocol, hostname, port, Math.min(count, MAX_PER_HOST), alpnProtocols(env));
   }
 }
 
@@ -104,6 +120,9 @@ function takeWarmSocket(protocol: string, hostname: string, port: string): Promi
     return warm.socket;
   };
   if (warm.ready) return Promise.resolve(claim());
+  // Waited on now: it keeps the process alive from here (unreferenced, a handshake still under
+  // way would let the event loop end with the request waiting on it).
+  warm.socket.ref();
   return new Promise((resolve) => {
     warm.socket.once(protocol === 'https:' ? 'secureConnect' : 'connect', () => resolve(claim()));
     warm.socket.once('error', () => resolve(undefined));

@@ -15,13 +15,16 @@ export interface CertSet {
   key: string;
 }
 
-/** A CA and a server certificate for 127.0.0.1 / localhost signed by it (EC P-256, one day). */
-export function makeServerCerts(): CertSet {
+/**
+ * A CA and a server certificate for 127.0.0.1 / localhost (and `dnsNames`, e.g. this machine's
+ * host name) signed by it (EC P-256, one day).
+ */
+export function makeServerCerts(dnsNames: string[] = []): CertSet {
   const dir = mkdtempSync(join(tmpdir(), 'certs-'));
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
   openssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=multiarch test CA'], dir);
   openssl(['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1'], dir);
-  writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  writeFileSync(join(dir, 'ext.cnf'), `subjectAltName=IP:127.0.0.1,DNS:localhost${dnsNames.map((n) => `,DNS:${n}`).join('')}\nextendedKeyUsage=serverAuth\n`);
   openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf'], dir);
   return { dir, caCert: join(dir, 'ca.pem'), cert: join(dir, 'server.pem'), key: join(dir, 'server.key') };
 }

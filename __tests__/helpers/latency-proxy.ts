@@ -13,7 +13,14 @@ export interface LatencyProxy {
   stop(): Promise<void>;
 }
 
-export async function startLatencyProxy(upstreamPort: number, rttMs: number): Promise<LatencyProxy> {
+export interface LatencyProxyOptions {
+  /** The upstream speaks TLS: pass handshakes through (by default a ClientHello is answered as a plain-HTTP Go server does). */
+  upstreamTls?: boolean;
+  /** Loopback address to listen on (default 127.0.0.1). */
+  listenHost?: string;
+}
+
+export async function startLatencyProxy(upstreamPort: number, rttMs: number, options: LatencyProxyOptions = {}): Promise<LatencyProxy> {
   const half = rttMs / 2;
   const sockets = new Set<Socket>();
   const forward = (from: Socket, to: Socket, openedAt: number | undefined) => {
@@ -26,7 +33,7 @@ export async function startLatencyProxy(upstreamPort: number, rttMs: number): Pr
     };
     let first = true;
     from.on('data', (chunk: Buffer) => {
-      if (first && openedAt !== undefined && chunk[0] === 0x16 && chunk[1] === 0x03) {
+      if (first && openedAt !== undefined && !options.upstreamTls && chunk[0] === 0x16 && chunk[1] === 0x03) {
         // A TLS ClientHello to this plain-HTTP registry (a client probing for HTTPS). Go's server
         // would wait for a newline before answering 400, which random handshake bytes may never
         // contain; answer as it eventually does, one round trip later, and close.
@@ -57,10 +64,11 @@ export async function startLatencyProxy(upstreamPort: number, rttMs: number): Pr
     forward(client, upstream, Date.now());
     forward(upstream, client, undefined);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const listenHost = options.listenHost ?? '127.0.0.1';
+  await new Promise<void>((r) => server.listen(0, listenHost, r));
   const port = (server.address() as { port: number }).port;
   return {
-    host: `127.0.0.1:${port}`,
+    host: `${listenHost}:${port}`,
     port,
     connections: () => accepted,
     stop: () =>

@@ -1,8 +1,16 @@
 import assert from 'node:assert/strict';
-import { type Server, createServer } from 'node:net';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { type Server, createServer, createServer as createNetServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { TLSSocket, createServer as createTlsServer, getCACertificates, setDefaultCACertificates } from 'node:tls';
+import { buildConnector } from 'undici';
 import { preconnectFromEnv, startupConnections } from '../../src/preconnect.ts';
+import { promisify } from 'node:util';
+import { type CertSet, makeServerCerts } from '../helpers/certs.ts';
+import { type LocalName, localName } from '../helpers/local-name.ts';
 
+const execFileAsync = promisify(execFile);
 const takeWarmSocket = startupConnections.take;
 const closeWarmSockets = startupConnections.close;
 
@@ -68,5 +76,107 @@ describe('start-up connections', () => {
     preconnectFromEnv({ INPUT_SOURCES: `127.0.0.1:${deadPort}/x:1`, INPUT_TAGS: '' });
     const got = takeWarmSocket('http:', '127.0.0.1', String(deadPort));
     assert.equal(got === undefined ? undefined : await got, undefined);
+  });
+});
+
+describe('start-up connections over TLS', { skip: !(await localName()) && 'this machine has no host name that resolves to loopback' }, () => {
+  let local: LocalName;
+  let certs: CertSet;
+  before(async () => {
+    local = (await localName()) as LocalName;
+    certs = makeServerCerts([local.name]);
+    // Only this test file's process: the warm sockets verify the test CA as they would a public one.
+    setDefaultCACertificates([...getCACertificates('default'), readFileSync(certs.caCert, 'utf8')]);
+  });
+  after(() => closeWarmSockets());
+
+  /** A TLS server offering `alpn`; it records what each client offered and counts connections. */
+  async function tlsServer(alpn: string[]) {
+    const offered: string[][] = [];
+    let accepted = 0;
+    const server = createTlsServer({
+      cert: readFileSync(certs.cert),
+      key: readFileSync(certs.key),
+      ALPNCallback: ({ protocols }) => {
+        offered.push(protocols);
+        return alpn.find((p) => protocols.includes(p));
+      },
+    });
+    server.on('connection', () => accepted++);
+    server.on('secureConnection', (s) => s.on('error', () => undefined));
+    await new Promise<void>((r) => server.listen(0, local.address, r));
+    const port = (server.address() as { port: number }).port;
+    return { server, port, offered, accepted: () => accepted, stop: () => new Promise<void>((r) => server.close(() => r())) };
+  }
+
+  it('offers the ALPN list undici offers with HTTP/2 allowed, and only HTTP/1.1 with MULTIARCH_HTTP1_ONLY', async () => {
+    const srv = await tlsServer(['h2', 'http/1.1']);
+    try {
+      const viaUndici = await new Promise<TLSSocket>((resolve, reject) =>
+        buildConnector({ allowH2: true })({ protocol: 'https:', hostname: local.name, host: `${local.name}:${srv.port}`, port: String(srv.port), servername: null } as never, (e, s) =>
+          e ? reject(e) : resolve(s as TLSSocket),
+        ),
+      );
+      viaUndici.destroy();
+      preconnectFromEnv({ INPUT_SOURCES: `${local.name}:${srv.port}/app:1`, INPUT_TAGS: '' });
+      const warm = (await takeWarmSocket('https:', local.name, String(srv.port))) as TLSSocket;
+      assert.ok(warm, 'a warm TLS connection');
+      assert.equal(warm.alpnProtocol, 'h2');
+      warm.destroy();
+      preconnectFromEnv({ INPUT_SOURCES: `${local.name}:${srv.port}/app:1`, INPUT_TAGS: '', MULTIARCH_HTTP1_ONLY: '1' });
+      const h1 = (await takeWarmSocket('https:', local.name, String(srv.port))) as TLSSocket;
+      assert.equal(h1.alpnProtocol, 'http/1.1');
+      h1.destroy();
+      assert.deepEqual(srv.offered, [['http/1.1', 'h2'], ['http/1.1', 'h2'], ['http/1.1']]);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  it('opens one connection first; the others only when it negotiated HTTP/1.1', async () => {
+    for (const [alpn, want] of [[['h2', 'http/1.1'], 1], [['http/1.1'], 3]] as const) {
+      const srv = await tlsServer([...alpn]);
+      try {
+        preconnectFromEnv({ INPUT_SOURCES: `${local.name}:${srv.port}/app:a\n${local.name}:${srv.port}/app:b`, INPUT_TAGS: `${local.name}:${srv.port}/app:1` });
+        assert.equal(await settled(srv.accepted, want), want, `server speaking ${alpn.join(', ')}`);
+        closeWarmSockets();
+      } finally {
+        await srv.stop();
+      }
+    }
+  });
+
+  it('a connection taken while its handshake is under way keeps the process alive until it is up', async () => {
+    // The server holds the handshake back for 300 ms. The child process has nothing else keeping
+    // it alive: with the warm socket unreferenced while waited on, it would end before the socket is up.
+    let accepted = 0;
+    const held = createNetServer((raw) => {
+      accepted++;
+      raw.pause();
+      setTimeout(() => {
+        const tls = new TLSSocket(raw, { isServer: true, cert: readFileSync(certs.cert), key: readFileSync(certs.key), ALPNProtocols: ['http/1.1'] });
+        tls.on('error', () => undefined);
+        raw.resume();
+      }, 300);
+    });
+    await new Promise<void>((r) => held.listen(0, local.address, r));
+    const port = (held.address() as { port: number }).port;
+    try {
+      const script = [
+        `import { preconnectFromEnv, startupConnections } from ${JSON.stringify(new URL('../../src/preconnect.ts', import.meta.url).href)};`,
+        `preconnectFromEnv({ INPUT_SOURCES: '${local.name}:${port}/app:1', INPUT_TAGS: '' });`,
+        `const socket = await startupConnections.take('https:', '${local.name}', '${port}');`,
+        `console.log(socket ? 'taken ' + socket.alpnProtocol : 'none');`,
+        'socket?.destroy();',
+      ].join('\n');
+      // Asynchronously: the server is in this process.
+      const child = await execFileAsync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, NODE_EXTRA_CA_CERTS: certs.caCert }, timeout: 10_000 }).catch(
+        (e: { stdout?: string; stderr?: string; code?: unknown }) => ({ stdout: e.stdout ?? '', stderr: `exit ${String(e.code)}: ${e.stderr}` }),
+      );
+      assert.equal(child.stdout.trim(), 'taken http/1.1', child.stderr);
+      assert.equal(accepted, 1);
+    } finally {
+      await new Promise<void>((r) => held.close(() => r()));
+    }
   });
 });

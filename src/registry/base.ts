@@ -1,27 +1,20 @@
 /**
- * The bottom layer: one undici dispatcher per registry host (keep-alive pool, TLS per origin,
- * proxy from the environment), the bound on concurrent requests, each request's overall deadline,
- * redirects (credentials stay with their origin; no downgrade to plain HTTP), and connections
- * opened ahead of need (start-up ones handed in, replacements for ones the server closed).
+ * The bottom layer: one undici dispatcher per registry host (keep-alive pool or one HTTP/2
+ * connection per origin, TLS per origin, proxy from the environment), the bound on concurrent
+ * requests, each request's overall deadline, redirects (credentials stay with their origin; no
+ * downgrade to plain HTTP), and where connections come from (connections.ts).
  */
-import type { Socket } from 'node:net';
 import { Agent, type Dispatcher, EnvHttpProxyAgent, buildConnector, request as undiciRequest } from 'undici';
 import { Semaphore } from '../concurrency.ts';
 import { log } from '../log.ts';
 import { ActionError } from '../errors.ts';
 import { readLimited } from './body.ts';
+import { Connections, type WarmSockets } from './connections.ts';
 import { Deadline } from './deadline.ts';
 import { type ProxyEnvironment, usesProxy } from './hosts.ts';
 import { type HttpRequest, type Layer, RedirectTargetError, type Response, header, redactUrl } from './http.ts';
-import { SpareConnections } from './spare-connections.ts';
 
-/** Connections opened before the transport existed (preconnect.ts), handed over once each. */
-export interface WarmSockets {
-  /** A connection for exactly this scheme, host and port once it is up, or undefined. */
-  take(protocol: string, hostname: string, port: string): Promise<Socket | undefined> | undefined;
-  /** Closes the ones nobody took. */
-  close(): void;
-}
+export type { WarmSockets } from './connections.ts';
 
 /** What each origin the transport reaches is allowed: its TLS settings, and plain HTTP or not. */
 export interface OriginPolicy {
@@ -47,6 +40,8 @@ export interface BaseOptions {
   policy: OriginPolicy;
   proxy: ProxyEnvironment;
   warmSockets?: WarmSockets;
+  /** Offer HTTP/2 over TLS (ALPN; the default); false: HTTP/1.1 only. */
+  http2?: boolean;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -83,7 +78,7 @@ export class BaseTransport implements Layer {
   private readonly dispatcher: Dispatcher;
   /** Through a proxy: one agent for origins whose certificates are not verified. */
   private readonly trustingProxy: Dispatcher | undefined;
-  private readonly spares: SpareConnections | undefined;
+  private readonly connections: Connections | undefined;
   private readonly limiter: Semaphore;
   private readonly stats: TransportStats;
   private readonly policy: OriginPolicy;
@@ -107,23 +102,17 @@ export class BaseTransport implements Layer {
       this.dispatcher = agent({ rejectUnauthorized: true });
       this.trustingProxy = agent({ rejectUnauthorized: false });
     } else {
-      const verifying = buildConnector({ rejectUnauthorized: true, timeout });
-      const trusting = buildConnector({ rejectUnauthorized: false, timeout });
+      // HTTP/2 where the server offers it (ALPN), HTTP/1.1 keep-alive otherwise.
+      const allowH2 = options.http2 ?? true;
+      const verifying = buildConnector({ rejectUnauthorized: true, timeout, allowH2 });
+      const trusting = buildConnector({ rejectUnauthorized: false, timeout, allowH2 });
       const connectNew: buildConnector.connector = (opts, callback) => {
         const origin = new URL(`${opts.protocol}//${opts.hostname}${opts.port ? `:${opts.port}` : ''}`).origin;
         return (options.policy.forOrigin(origin).rejectUnauthorized ? verifying : trusting)(opts, callback);
       };
-      // Connections opened ahead of need are used first (replacements for connections the server
-      // closed, then those opened during start-up), then new ones.
-      const spares = new SpareConnections(connectNew, connections);
-      this.spares = spares;
-      const warm = options.warmSockets;
-      const connect: buildConnector.connector = (opts, callback) => {
-        const ready = spares.take(opts) ?? warm?.take(opts.protocol, opts.hostname, opts.port);
-        if (!ready) return connectNew(opts, callback);
-        ready.then((socket) => (socket ? callback(null, socket) : connectNew(opts, callback)));
-      };
-      this.dispatcher = new Agent({ ...common, connect });
+      const sources = new Connections(connectNew, connections, options.warmSockets);
+      this.connections = sources;
+      this.dispatcher = new Agent({ ...common, allowH2, connect: sources.connect, factory: sources.poolFor });
     }
     this.limiter = new Semaphore(options.concurrency);
   }
@@ -147,7 +136,7 @@ export class BaseTransport implements Layer {
   }
 
   async close(): Promise<void> {
-    this.spares?.close();
+    this.connections?.close();
     await Promise.all([this.dispatcher.close().catch(() => undefined), this.trustingProxy?.close().catch(() => undefined)]);
   }
 
@@ -176,8 +165,11 @@ export class BaseTransport implements Layer {
         const target = new URL(url);
         const refused = refusal(req, target, this.policy, redirectedFrom);
         if (refused) throw refused;
+        this.stats.firstRequestAt ??= Date.now();
+        // Over TLS, the first request to an origin waits for its first connection (its ALPN
+        // answer decides the pool: connections.ts).
+        await this.connections?.ready(target);
         const t0 = Date.now();
-        this.stats.firstRequestAt ??= t0;
         this.stats.requests++;
         const body = typeof req.body === 'function' ? req.body() : req.body;
         // A stream that failed before it could be sent (a digest mismatch, a broken source)
@@ -196,7 +188,7 @@ export class BaseTransport implements Layer {
         // A server that closes the connection after its answer (distribution does after every
         // HEAD) leaves the pool a connection short: the next request given to that slot would
         // pay a new handshake. The replacement is opened now, while other requests are in flight.
-        if (/\bclose\b/i.test(header(res, 'connection') ?? '')) this.spares?.replace(url);
+        if (/\bclose\b/i.test(header(res, 'connection') ?? '')) this.connections?.replace(url);
         // Request-level detail only under step debug logging (it costs a write per request).
         if (log.isDebug()) {
           log.debug(`${req.method} ${redactUrl(url)} → ${res.statusCode} (${Date.now() - t0} ms, at +${Math.round(performance.now())} ms)`);

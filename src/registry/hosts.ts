@@ -84,3 +84,16 @@ export function proxyEnvironment(env: NodeJS.ProcessEnv): ProxyEnvironment {
 export function usesProxy(proxy: ProxyEnvironment): boolean {
   return Boolean(proxy.httpsProxy || proxy.httpProxy);
 }
+
+/**
+ * MULTIARCH_HTTP1_ONLY (any non-empty value): offer only HTTP/1.1 over TLS, never HTTP/2. A way
+ * out for a registry or middlebox whose HTTP/2 misbehaves, and the benchmark's HTTP/1.1 runs.
+ */
+export function http1Only(env: NodeJS.ProcessEnv): boolean {
+  return Boolean(env.MULTIARCH_HTTP1_ONLY);
+}
+
+/** What undici's connector offers over TLS (registry/base.ts), in its order; preconnect.ts offers the same. */
+export function alpnProtocols(env: NodeJS.ProcessEnv): string[] {
+  return http1Only(env) ? ['http/1.1'] : ['http/1.1', 'h2'];
+}

@@ -25,7 +25,7 @@ export class SpareConnections {
 
   /** A replacement for this origin, when one was opened; records the parameters otherwise. */
   take(opts: buildConnector.Options): Promise<Socket | undefined> | undefined {
-    const origin = `${opts.protocol}//${opts.host ?? `${opts.hostname}:${opts.port}`}`;
+    const origin = this.originOf(opts);
     this.seen.set(origin, opts);
     const next = this.waiting.get(origin)?.shift();
     return next?.then((socket) => {
@@ -35,6 +35,13 @@ export class SpareConnections {
       socket.ref();
       return socket;
     });
+  }
+
+  /** Holds a connection opened for the origin of `opts` (its first) until the pool's next connect takes it. */
+  offer(opts: buildConnector.Options, socket: Socket): void {
+    const origin = this.originOf(opts);
+    this.seen.set(origin, opts);
+    this.waiting.set(origin, [...(this.waiting.get(origin) ?? []), Promise.resolve(this.hold(socket))]);
   }
 
   /** Opens a replacement for a connection to the origin of `url` that the server closed. */
@@ -47,16 +54,22 @@ export class SpareConnections {
     this.waiting.set(origin, list);
     list.push(
       new Promise((resolve) => {
-        this.connect(opts, (err, socket) => {
-          if (err || !socket) return resolve(undefined);
-          socket.unref(); // an unused replacement never keeps the process alive
-          socket.on('error', () => socket.destroy());
-          this.opened.add(socket);
-          socket.once('close', () => this.opened.delete(socket));
-          resolve(socket);
-        });
+        this.connect(opts, (err, socket) => resolve(err || !socket ? undefined : this.hold(socket)));
       }),
     );
+  }
+
+  private originOf(opts: buildConnector.Options): string {
+    return `${opts.protocol}//${opts.host ?? `${opts.hostname}:${opts.port}`}`;
+  }
+
+  /** Keeps a connection until it is taken: it never keeps the process alive meanwhile. */
+  private hold(socket: Socket): Socket {
+    socket.unref();
+    socket.on('error', () => socket.destroy());
+    this.opened.add(socket);
+    socket.once('close', () => this.opened.delete(socket));
+    return socket;
   }
 
   close(): void {

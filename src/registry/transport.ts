@@ -3,7 +3,7 @@
  * in auth.ts): scheme → user agent → retry → base. Each layer is its own file.
  */
 import { type OriginPolicy, type TransportStats, type WarmSockets, BaseTransport } from './base.ts';
-import { dialHost, isListedInsecure, isLoopback, plainHttpAllowed, proxyEnvironment, splitHostPort } from './hosts.ts';
+import { dialHost, http1Only, isListedInsecure, isLoopback, plainHttpAllowed, proxyEnvironment, splitHostPort } from './hosts.ts';
 import { type HttpRequest, type Layer, type Response, originOf } from './http.ts';
 import { type RetryPolicy, RetryTransport } from './retry.ts';
 import { SchemeTransport } from './scheme.ts';
@@ -19,7 +19,7 @@ export interface TransportOptions extends RetryPolicy {
   concurrency: number;
   /** Connections opened at start-up, taken before new ones are opened. */
   warmSockets?: WarmSockets;
-  /** Where proxy settings are read from. */
+  /** Where proxy settings (and MULTIARCH_HTTP1_ONLY: no HTTP/2) are read from. */
   env?: NodeJS.ProcessEnv;
 }
 
@@ -76,6 +76,7 @@ export class HostTransport implements Layer {
         policy: this.policy,
         proxy: proxyEnvironment(options.env ?? process.env),
         warmSockets: options.warmSockets,
+        http2: !http1Only(options.env ?? process.env),
       },
       stats,
     );
