@@ -107,12 +107,13 @@ describe('a publish to a TLS registry reuses its connections', { skip: !(await l
     const sources = Array.from({ length: n }, (_, i) => `${host}/tls/app:a${i}`).join('\n');
     const run = await runAction({ sources, tags: `${host}/tls/app:${tag}` }, { NODE_EXTRA_CA_CERTS: certs.caCert, ...env });
     assert.equal(run.code, 0, run.stdout + run.stderr);
-    assert.match(run.stdout, new RegExp(`${2 * n + 2} requests, 0 retries`));
+    const requests = Number(/(\d+) requests, 0 retries/.exec(run.stdout)?.[1]);
+    assert.ok(requests > 2 * n && requests <= 2 * n + 4, run.stdout);
     await new Promise((r) => setTimeout(r, 50));
     return proxy.connections() - before;
   };
 
-  it(`HTTP/2 (the registry offers it): ${2 * n + 2} requests over at most 2 connections`, async () => {
+  it(`HTTP/2 (the registry offers it): the ${n} sources' requests over at most 2 connections`, async () => {
     // distribution answers a HEAD with Connection: close, which Go's HTTP/2 server turns into a
     // GOAWAY: the requests after it may need a second connection.
     const connections = await publish('h2');
@@ -121,7 +122,7 @@ describe('a publish to a TLS registry reuses its connections', { skip: !(await l
 
   it(`HTTP/1.1 only (MULTIARCH_HTTP1_ONLY): no more connections than the first burst of ${n + 1} requests needs, plus one replacement`, async () => {
     // The first burst (N manifests and the tag's HEAD) needs a connection each; everything after
-    // reuses them. Without keep-alive reuse this would be about one per request (${2 * n + 2}).
+    // reuses them. Without keep-alive reuse this would be about one per request (over ${2 * n}).
     const connections = await publish('h1', { MULTIARCH_HTTP1_ONLY: '1' });
     assert.ok(connections <= n + 2, `${connections} connections`);
   });
