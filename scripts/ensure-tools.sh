@@ -9,4 +9,4 @@ if ! command -v docker-registry >/dev/null || ! command -v skopeo >/dev/null; th
   apt-get update -qq
   apt-get install -y -qq docker-registry skopeo >/dev/null
 fi
-[ -d node_modules/@actions/core ] || npm ci --no-audit --no-fund --silent
+[ -d node_modules/undici ] || npm ci --no-audit --no-fund --silent

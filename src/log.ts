@@ -2,10 +2,11 @@
  * The one way out to the runner. Every line the action (or the CLI) writes, every output and the
  * job summary go through here, and everything is made inert on the way (src/escape.ts): a logged
  * message keeps the action's own line breaks, but no value in it can break a line or start a
- * workflow command. Commands are issued only by @actions/core, which escapes their values.
+ * workflow command. Commands are issued only by src/runner.ts (the runner protocol, escaped as
+ * @actions/core escapes it).
  * The CLI and tests swap in another sink with setLogger.
  */
-import * as core from '@actions/core';
+import * as runner from './runner.ts';
 import { bounded, inertJson, inertLine, inertText, oneLine } from './escape.ts';
 
 export interface Logger {
@@ -21,16 +22,16 @@ export interface Logger {
 }
 
 export const actionsLogger: Logger = {
-  debug: (m) => core.debug(oneLine(m)),
-  info: (m) => core.info(inertText(m)),
-  warning: (m) => core.warning(oneLine(m)),
-  // core.error escapes the line breaks: the annotation is still one workflow command.
-  error: (m, title, details = []) => core.error([m, ...details].map(oneLine).join('\n'), title ? { title: oneLine(title) } : {}),
+  debug: (m) => runner.debug(oneLine(m)),
+  info: (m) => runner.info(inertText(m)),
+  warning: (m) => runner.warning(oneLine(m)),
+  // runner.error escapes the line breaks: the annotation is still one workflow command.
+  error: (m, title, details = []) => runner.error([m, ...details].map(oneLine).join('\n'), title ? { title: oneLine(title) } : {}),
   setSecret: (s) => {
-    if (s) core.setSecret(s);
+    if (s) runner.setSecret(s);
   },
-  group: (name, fn) => core.group(oneLine(name), fn),
-  isDebug: () => core.isDebug(),
+  group: (name, fn) => runner.group(oneLine(name), fn),
+  isDebug: () => runner.isDebug(),
 };
 
 /** Plain console output (CLI). Secrets are replaced by *** in everything it prints. */
@@ -82,7 +83,7 @@ export const log: Logger = {
  * all; `lines` values keep their \n separators, each line made one line.
  */
 export function setOutput(name: string, value: string, shape: 'line' | 'lines' = 'line'): void {
-  core.setOutput(name, shape === 'line' ? oneLine(value) : value.split('\n').map(oneLine).join('\n'));
+  runner.setOutput(name, shape === 'line' ? oneLine(value) : value.split('\n').map(oneLine).join('\n'));
 }
 
 /** GitHub refuses a step summary over 1 MiB (and shows none). */
@@ -104,7 +105,7 @@ export function fitSummary(markdown: string, limit = SUMMARY_LIMIT): string {
 /** Appends Markdown to the job summary, when the runner provides one. */
 export async function writeSummary(markdown: string): Promise<void> {
   if (!process.env.GITHUB_STEP_SUMMARY) return;
-  await core.summary.addRaw(fitSummary(markdown)).write();
+  await runner.appendSummary(fitSummary(markdown));
 }
 
 /** A command's text (CLI) on stdout, or stderr: the lines made inert like every log line, ending in a line break. */

@@ -4,7 +4,6 @@
  * Imported by tests without side effects.
  */
 import { readFileSync } from 'node:fs';
-import * as core from '@actions/core';
 import { ActionError, describeError } from './errors.ts';
 import { type Inputs, getInputs } from './inputs.ts';
 import { fail, log, setOutput, writeSummary } from './log.ts';
@@ -12,6 +11,7 @@ import type { Reference } from './oci/reference.ts';
 import { startupConnections } from './preconnect.ts';
 import { type PublishResult, publishInputs } from './publish/index.ts';
 import { PublishFailedError } from './publish/rollback.ts';
+import { getInput } from './runner.ts';
 import { renderFailure, renderSummary } from './summary.ts';
 
 export async function run(): Promise<void> {
@@ -27,7 +27,7 @@ export async function run(): Promise<void> {
   process.once('beforeExit', onBeforeExit);
   let inputs: Inputs | undefined;
   try {
-    inputs = getInputs((name) => core.getInput(name));
+    inputs = getInputs((name) => getInput(name));
     const result = await publishInputs(inputs, startupConnections);
     setOutputs(result, inputs.tags);
     const firstRequest = result.stats.firstRequestAt ? Math.round(result.stats.firstRequestAt - performance.timeOrigin) : undefined;

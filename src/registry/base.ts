@@ -4,7 +4,7 @@
  * requests, each request's overall deadline, redirects (credentials stay with their origin; no
  * downgrade to plain HTTP), and where connections come from (connections.ts).
  */
-import { Agent, type Dispatcher, EnvHttpProxyAgent, buildConnector, request as undiciRequest } from 'undici';
+import type { Dispatcher, buildConnector as BuildConnector } from 'undici';
 import { Semaphore } from '../concurrency.ts';
 import { log } from '../log.ts';
 import { ActionError } from '../errors.ts';
@@ -13,6 +13,7 @@ import { Connections, type WarmSockets } from './connections.ts';
 import { Deadline } from './deadline.ts';
 import { type ProxyEnvironment, usesProxy } from './hosts.ts';
 import { type HttpRequest, type Layer, RedirectTargetError, type Response, header, redactUrl } from './http.ts';
+import { Agent, EnvHttpProxyAgent, buildConnector, request as undiciRequest } from './undici.ts';
 
 export type { WarmSockets } from './connections.ts';
 
@@ -106,7 +107,7 @@ export class BaseTransport implements Layer {
       const allowH2 = options.http2 ?? true;
       const verifying = buildConnector({ rejectUnauthorized: true, timeout, allowH2 });
       const trusting = buildConnector({ rejectUnauthorized: false, timeout, allowH2 });
-      const connectNew: buildConnector.connector = (opts, callback) => {
+      const connectNew: BuildConnector.connector = (opts, callback) => {
         const origin = new URL(`${opts.protocol}//${opts.hostname}${opts.port ? `:${opts.port}` : ''}`).origin;
         return (options.policy.forOrigin(origin).rejectUnauthorized ? verifying : trusting)(opts, callback);
       };

@@ -10,8 +10,9 @@
  */
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { type Dispatcher, Pool, type buildConnector } from 'undici';
+import type { Dispatcher, buildConnector } from 'undici';
 import { SpareConnections } from './spare-connections.ts';
+import { Pool } from './undici.ts';
 
 /** Connections opened before the transport existed (preconnect.ts), handed over once each. */
 export interface WarmSockets {
