@@ -5,11 +5,17 @@
  * the package's own (undici-parts.d.ts maps the files to them).
  */
 import type { Dispatcher } from 'undici';
+import api from 'undici/lib/api/index.js';
 import AgentClass from 'undici/lib/dispatcher/agent.js';
+import DispatcherClass from 'undici/lib/dispatcher/dispatcher.js';
 import EnvHttpProxyAgentClass from 'undici/lib/dispatcher/env-http-proxy-agent.js';
 import PoolClass from 'undici/lib/dispatcher/pool.js';
 import connector from 'undici/lib/core/connect.js';
 import requestOn from 'undici/lib/api/api-request.js';
+
+// What undici's index does first: every dispatcher gets request(), connect() and the rest (the
+// proxy agent tunnels through connect()).
+Object.assign(DispatcherClass.prototype, api);
 
 export const Agent = AgentClass;
 export const EnvHttpProxyAgent = EnvHttpProxyAgentClass;
