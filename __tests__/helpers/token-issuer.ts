@@ -5,7 +5,8 @@
  */
 import { createPrivateKey, randomUUID, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { type IncomingMessage, type Server, createServer } from 'node:http';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { makeSigningCert } from './certs.ts';
 
 export interface TokenIssuerOptions {
@@ -15,9 +16,12 @@ export interface TokenIssuerOptions {
   /** Actions a user may have on a repository; default: pull and push everywhere. */
   policy?: (user: string | undefined, repository: string, actions: string[]) => string[];
   service?: string;
+  /** Serve HTTPS with this certificate (a real token service's realm is HTTPS). */
+  tls?: { cert: string; key: string };
 }
 
 export interface TokenIssuer {
+  port: number;
   realm: string;
   service: string;
   issuer: string;
@@ -68,7 +72,7 @@ export async function startTokenIssuer(options: TokenIssuerOptions): Promise<Tok
     return token;
   };
 
-  const server: Server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     if (req.method === 'POST') {
       // OAuth2: grant_type=refresh_token with the identity token; scopes space-separated.
       let body = '';
@@ -101,11 +105,15 @@ export async function startTokenIssuer(options: TokenIssuerOptions): Promise<Tok
     const token = mint(creds?.user, scopes);
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date().toISOString() }));
-  });
+  };
+  const server: Server = options.tls
+    ? createHttpsServer({ cert: readFileSync(options.tls.cert), key: readFileSync(options.tls.key) }, handler)
+    : createServer(handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
   return {
-    realm: `http://127.0.0.1:${port}/token`,
+    port,
+    realm: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}/token`,
     service,
     issuer: issuerName,
     rootCertBundle: signing.cert,
