@@ -307,19 +307,30 @@ if (parts.includes('tls')) {
             record(`${rtt}|${n}|${name}`, run.ms, conns, tokenConns, requests, first);
             rows.push(`| ${rtt} | ${n} | ${name} | ${r + 1} | ${run.ms} | ${first} | ${requests} | ${conns} | ${tokenConns} |`);
           }
-          // docker manifest over plain HTTP, logged in through the Docker config (one file, read-only).
+          // docker manifest over plain HTTP, logged in through the Docker config. Its registry ping
+          // through the proxy occasionally ends in EOF (as in part 1): such an attempt is reported
+          // and run again from scratch (fresh DOCKER_CONFIG, fresh tag); it never counts.
           const p = profiles.plain;
           const sources = Array.from({ length: n }, (_, i) => `${p.host}/bench/n${n}:a${i}`);
-          const tag = `${p.host}/bench/n${n}:docker-${r}`;
-          const cfg = mkdtempSync(join(tmpdir(), 'docker-bench-'));
-          writeFileSync(join(cfg, 'config.json'), readFileSync(join(cfgDir, 'config.json')));
-          const before = [p.proxy.connections(), p.token.connections()];
-          const t0 = performance.now();
-          try {
-            await exec('docker', ['manifest', 'create', '--insecure', tag, ...sources], { env: { ...process.env, DOCKER_CONFIG: cfg } });
-            await exec('docker', ['manifest', 'push', '--insecure', tag], { env: { ...process.env, DOCKER_CONFIG: cfg } });
-          } finally {
-            rmSync(cfg, { recursive: true, force: true });
+          let before = [0, 0];
+          let t0 = 0;
+          for (let attempt = 1; ; attempt++) {
+            const tag = `${p.host}/bench/n${n}:docker-${r}-${attempt}`;
+            const cfg = mkdtempSync(join(tmpdir(), 'docker-bench-'));
+            writeFileSync(join(cfg, 'config.json'), readFileSync(join(cfgDir, 'config.json')));
+            before = [p.proxy.connections(), p.token.connections()];
+            t0 = performance.now();
+            try {
+              await exec('docker', ['manifest', 'create', '--insecure', tag, ...sources], { env: { ...process.env, DOCKER_CONFIG: cfg } });
+              await exec('docker', ['manifest', 'push', '--insecure', tag], { env: { ...process.env, DOCKER_CONFIG: cfg } });
+              break;
+            } catch (e) {
+              const first = String((e as { stderr?: string }).stderr ?? e).split('\n')[0];
+              console.error(`docker attempt ${attempt} failed (${first}); running it again`);
+              if (attempt === 5) throw e;
+            } finally {
+              rmSync(cfg, { recursive: true, force: true });
+            }
           }
           const ms = Math.round(performance.now() - t0);
           const conns = p.proxy.connections() - (before[0] as number);
