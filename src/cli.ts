@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { inspectCommand } from './cli/inspect.ts';
 import { INSPECT_USAGE, MAIN_USAGE, PUBLISH_USAGE, parsingUsage, UsageError } from './cli/usage.ts';
-import { describeError } from './errors.ts';
+import { ActionError, describeError } from './errors.ts';
 import { getInputs } from './inputs.ts';
 import { consoleLogger, fail, print, printJson, setLogger } from './log.ts';
 import { type PublishResult, publishInputs } from './publish/index.ts';
@@ -161,6 +161,14 @@ const HELP: Record<string, string> = { publish: PUBLISH_USAGE, inspect: INSPECT_
 async function main(argv: string[]): Promise<number> {
   setLogger(consoleLogger());
   const [command, ...rest] = argv;
+  // The runtime action.yml names; older ones lack what the commands use (fs.globSync, …).
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major < 24 && (command === 'publish' || command === 'inspect')) {
+    throw new ActionError(`multiarch-manifest needs Node 24 or later; this is Node ${process.versions.node}`, {
+      kind: 'input',
+      hint: 'Run it with Node 24, e.g. scripts/with-node24.sh node dist/cli/index.js … from a clone',
+    });
+  }
   switch (command) {
     case 'publish':
       return publishCommand(rest);

@@ -76,9 +76,17 @@ export function inertText(text: string): string {
  * JSON line starts with a blank, a quote, a bracket or a literal, never with `::`).
  */
 export function inertJson(value: unknown): string {
-  return (JSON.stringify(value, null, 2) ?? 'null')
-    .replace(UNPRINTABLE_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
-    .replace(LEGACY_COMMAND, '#\\u0023[');
+  return jsonWithEscapes(JSON.stringify(value, null, 2) ?? 'null').replace(LEGACY_COMMAND, '#\\u0023[');
+}
+
+/**
+ * JSON text with the characters JSON.stringify leaves raw but a reader may take as a line break or
+ * a direction change (C1 controls, U+2028/2029, bidi marks) written as \u escapes: the same value,
+ * and bytes that print as they parse. The pushed index is serialised this way, so that the
+ * `manifest` output can be those very bytes.
+ */
+export function jsonWithEscapes(json: string): string {
+  return json.replace(UNPRINTABLE_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Characters with a meaning in GitHub Markdown or HTML inline text (a table cell is inline). */

@@ -29,22 +29,37 @@ export async function run(): Promise<void> {
   try {
     inputs = getInputs((name) => getInput(name));
     const result = await publishInputs(inputs, startupConnections);
-    setOutputs(result, inputs.tags);
+    // The tags have moved: from here a failure must say so, and the summary is best effort.
+    try {
+      setOutputs(result, inputs.tags);
+    } catch (e) {
+      const at = [...result.pushed, ...result.unchanged];
+      throw new ActionError(`published ${result.digest}${at.length ? ` to ${at.join(', ')}` : ''}, but the step outputs could not be written (${describeError(e)})`, {
+        kind: 'input',
+        hint: 'The tags point at the new index; steps that read this step’s outputs will not see them',
+      });
+    }
     const firstRequest = result.stats.firstRequestAt ? Math.round(result.stats.firstRequestAt - performance.timeOrigin) : undefined;
     log.info(
       `${result.dryRun ? 'dry run: would publish' : 'published'} ${result.digest} (${result.platforms.join(', ')}) in ${Math.round(performance.now())} ms; ` +
         `${result.stats.requests} requests, ${result.stats.retries} retries, ${result.stats.blobsMounted} blobs mounted, ${result.stats.blobsCopied} copied (${(result.stats.bytesCopied / 1048576).toFixed(1)} MiB); ` +
         `first request ${firstRequest ?? '-'} ms after start; peak RSS ${(peakRssKiB() / 1024).toFixed(1)} MiB`,
     );
-    await writeSummary(renderSummary(result, inputs.tags.map(String)));
+    await writeSummary(renderSummary(result, inputs.tags.map(String))).catch((e: unknown) => {
+      log.warning(`published ${result.digest}, but the job summary could not be written: ${describeError(e)}`);
+    });
   } catch (e) {
     const line = describeError(e);
     const title = e instanceof ActionError ? titleFor(e) : 'Publishing failed';
     if (e instanceof PublishFailedError) {
       // What a failed run can still say: the index exists by digest in every target repository
       // once phase 1 completed (the outputs), and where every tag ended up (the summary).
-      if (e.result && e.indexPlaced && inputs) setOutputs(e.result, inputs.tags);
-      await writeSummary(renderFailure(e));
+      try {
+        if (e.result && e.indexPlaced && inputs) setOutputs(e.result, inputs.tags);
+        await writeSummary(renderFailure(e));
+      } catch (reporting) {
+        log.warning(`the outputs or the job summary of this failed run could not be written: ${describeError(reporting)}; the error below lists every tag`);
+      }
     }
     // One annotation with a title (a line per tag under it); setFailed would add a second, untitled one.
     fail(line, title, e instanceof PublishFailedError ? e.lines : []);

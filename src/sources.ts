@@ -98,8 +98,8 @@ function fromBuildMetadata(json: string, firstTag: Reference, shownAs: string): 
     );
   }
   const list = names.split(',').map((n) => n.trim()).filter(Boolean);
-  // A name may carry a tag (image.name lists what was pushed): the digest names the image.
-  const withoutTag = (n: string) => n.replace(/:[\w][\w.-]{0,127}$/, '');
+  // A name may carry a tag or a digest (image.name lists what was pushed): the digest given names the image.
+  const withoutTag = (n: string) => n.replace(/@[^@]*$/, '').replace(/:[\w][\w.-]{0,127}$/, '');
   const onFirstRegistry = list.find((n) => registryOfName(withoutTag(n)) === firstTag.domain);
   return `${withoutTag(onFirstRegistry ?? (list[0] as string))}@${digest}`;
 }
@@ -130,7 +130,8 @@ export function readSourceFiles(patterns: string[], workspace: string, firstTag:
       }
     });
     if (regular.length === 0) {
-      throw new ActionError(`Invalid source-files '${pattern}'. Expected it to match at least one file under ${workspace} (did the artifact download fail?)`, { kind: 'input' });
+      const where = isAbsolute(pattern) ? '' : ` under ${workspace}`;
+      throw new ActionError(`Invalid source-files '${pattern}'. Expected it to match at least one file${where} (did the artifact download fail?)`, { kind: 'input' });
     }
     for (const f of regular) files.add(f);
   }

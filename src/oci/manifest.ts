@@ -3,7 +3,7 @@
  * fetched manifests, and deterministic assembly of the index this action pushes.
  */
 import { ActionError } from '../errors.ts';
-import { quote } from '../escape.ts';
+import { jsonWithEscapes, quote } from '../escape.ts';
 import type { Digest } from './digest.ts';
 import type { Platform } from './platform.ts';
 import { InvalidField, checkAnnotations, checkDescriptor, checkMediaType, invalidData } from './validate.ts';
@@ -114,6 +114,7 @@ export function parseManifest(fetched: FetchedManifest, where: string): ParsedMa
   const mediaType = typeof m.mediaType === 'string' ? m.mediaType : declared;
   checked(where, () => {
     if (m.mediaType !== undefined) checkMediaType(m.mediaType, 'mediaType');
+    else if (declared) checkMediaType(declared, 'Content-Type');
     if (m.annotations !== undefined && m.annotations !== null) checkAnnotations(m.annotations, 'annotations');
     if (m.subject !== undefined && m.subject !== null) checkDescriptor(m.subject, 'subject');
   });
@@ -179,5 +180,5 @@ export function serializeIndex(
     }
     doc.annotations = sortedRecord(annotations);
   }
-  return { bytes: Buffer.from(`${JSON.stringify(doc, null, 2)}\n`, 'utf8'), mediaType };
+  return { bytes: Buffer.from(`${jsonWithEscapes(JSON.stringify(doc, null, 2))}\n`, 'utf8'), mediaType };
 }

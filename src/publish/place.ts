@@ -24,25 +24,54 @@ const COPY_PARALLELISM = 8;
 const CHUNK_SIZE = 8 * 1024 * 1024;
 const PROGRESS_INTERVAL_MS = 5000;
 
-/** Hashes a stream as it passes; fails at the end (aborting the upload) when the digest differs. */
+/**
+ * Hashes a stream as it passes and holds it to its descriptor. Past the declared size it stops:
+ * it passes on no more than the declared bytes, ends its output and drops the source, so that a
+ * source that never ends its body cannot fill the target's upload (the copy then fails with
+ * `overflowError`). A different total or digest fails at the end, aborting the upload. Counts what
+ * arrives into `progress`, which the GET's deadline reads.
+ */
 class DigestVerifier extends Transform {
   private readonly hash;
   readonly expected: Digest;
-  bytes = 0;
+  readonly size: number;
+  readonly progress = { bytes: 0 };
+  /** The source sent more than the descriptor declares. */
+  overflowed = false;
+  /** The stream being verified, dropped on overflow. */
+  source?: { destroy(): void };
   onProgress?: (bytes: number) => void;
-  constructor(expected: Digest) {
+  constructor(expected: Digest, size: number) {
     super({ highWaterMark: BLOB_STREAM_BUFFER });
     this.expected = expected;
+    this.size = size;
     this.hash = createHash(expected.slice(0, expected.indexOf(':')));
   }
+  get bytes(): number {
+    return Math.min(this.progress.bytes, this.size);
+  }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (this.overflowed) return cb();
+    const room = this.size - this.progress.bytes;
+    this.progress.bytes += chunk.length;
+    if (chunk.length > room) {
+      this.overflowed = true;
+      this.source?.destroy();
+      if (room > 0) this.push(chunk.subarray(0, room));
+      this.push(null);
+      return cb();
+    }
     this.hash.update(chunk);
-    this.bytes += chunk.length;
     collectAfter(chunk.length);
-    this.onProgress?.(this.bytes);
+    this.onProgress?.(this.progress.bytes);
     cb(null, chunk);
   }
   override _flush(cb: TransformCallback): void {
+    if (this.overflowed) return cb();
+    if (this.progress.bytes !== this.size) {
+      cb(sizeMismatch(this.expected, `${this.progress.bytes} bytes, not the ${this.size} its descriptor declares`));
+      return;
+    }
     const got = `${this.expected.slice(0, this.expected.indexOf(':'))}:${this.hash.digest('hex')}`;
     if (got !== this.expected) {
       cb(digestMismatch('a blob being copied', this.expected, got, 'The source registry returned corrupted content; nothing was tagged'));
@@ -50,6 +79,18 @@ class DigestVerifier extends Transform {
     }
     cb();
   }
+  /** The error of a copy whose source sent more than declared (the upload got only the declared bytes). */
+  overflowError(): ActionError {
+    return sizeMismatch(this.expected, `more than the ${this.size} bytes its descriptor declares`);
+  }
+}
+
+function sizeMismatch(digest: Digest, what: string): ActionError {
+  return new ActionError(`blob ${digest} being copied: the source sent ${what}`, {
+    kind: 'integrity',
+    code: 'SIZE_INVALID',
+    hint: 'The source registry returned content that does not match its manifest; nothing was tagged',
+  });
 }
 
 /** A blob's GET from the source, not yet flowing: `start()` pipes it through the verifier. */
@@ -152,7 +193,10 @@ export class EntryPlacer {
         const uploadAt = location ?? (await dest.startUploadSession(target.repository)).location;
         source = await this.sourceStream(blob, entry, target, started);
         // The data starts flowing only when the upload takes the body.
-        await dest.putUpload(target.repository, uploadAt, blob.digest, blob.size, source.start, false);
+        await dest.putUpload(target.repository, uploadAt, blob.digest, blob.size, source.start, false).catch((e: unknown) => {
+          throw source?.verifier.overflowed ? source.verifier.overflowError() : e;
+        });
+        if (source.verifier.overflowed) throw source.verifier.overflowError();
         this.recordCopy(blob, source.verifier.bytes, started);
       } catch (e) {
         source?.verifier.destroy();
@@ -187,6 +231,7 @@ export class EntryPlacer {
       pendingBytes += (piece as Buffer).length;
       if (pendingBytes >= chunkSize) await flush();
     }
+    if (source.verifier.overflowed) throw source.verifier.overflowError();
     if (pendingBytes > 0) await flush();
     await dest.putUpload(target.repository, location, blob.digest, 0, Buffer.alloc(0), true);
     this.recordCopy(blob, body.bytes, started);
@@ -198,8 +243,8 @@ export class EntryPlacer {
    */
   private async sourceStream(blob: Descriptor, entry: IndexEntry, target: Target, started: number): Promise<SourceStream> {
     const source = this.registries.client(entry.registry);
-    const res = await source.getBlobResponse(entry.repository, blob.digest, `copy blob ${blob.digest} from ${entry.registry}/${entry.repository}`, blob.size);
-    const verifier = new DigestVerifier(blob.digest);
+    const verifier = new DigestVerifier(blob.digest, blob.size);
+    const res = await source.getBlobResponse(entry.repository, blob.digest, `copy blob ${blob.digest} from ${entry.registry}/${entry.repository}`, blob.size, verifier.progress);
     let lastReport = started;
     verifier.onProgress = (done) => {
       const now = Date.now();
@@ -209,6 +254,7 @@ export class EntryPlacer {
         log.info(`copy ${blob.digest.slice(0, 19)}… to ${target.registry}/${target.repository}: ${(done / 1048576).toFixed(1)} / ${(blob.size / 1048576).toFixed(1)} MiB (${rate.toFixed(1)} MiB/s)`);
       }
     };
+    verifier.source = res.body;
     res.body.on('error', (e) => verifier.destroy(e));
     return { verifier, start: () => res.body.pipe(verifier) };
   }

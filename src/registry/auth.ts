@@ -149,7 +149,7 @@ export class Authenticator {
     const transport = this.realmTransport(realmUrl.host);
     const credentialsAllowed = realmUrl.protocol === 'https:' || isLoopback(splitHostPort(realmUrl.host).hostname) || transport.insecure;
     const { token, expiresIn, issuedAt } = await requestToken(transport, { realm: realmUrl, service, scopes, credentials, credentialsAllowed, registry });
-    maskSecret(token, `the token from ${realmUrl.origin}`);
+    maskSecret(token, `the token from ${realmUrl.origin}`, true);
     const from = Math.min(issuedAt ?? Date.now(), Date.now());
     this.state = { type: 'bearer', realm, service, token, expiresAt: from + expiresIn * 1000, scopes };
     log.debug(`${registry}: token for ${scopes ? scopes.split(' ').length : 0} scope(s), expires in ${expiresIn} s`);

@@ -246,7 +246,7 @@ export class RegistryClient {
    * GET a blob as a stream (redirects to storage followed without credentials). `size`, the
    * descriptor's, lengthens the request's deadline to what the copy needs.
    */
-  getBlobResponse(repository: string, digest: Digest, what: string, size?: number): Promise<Response> {
+  getBlobResponse(repository: string, digest: Digest, what: string, size?: number, progress?: { bytes: number }): Promise<Response> {
     return this.present({
       op: 'getBlob',
       repository,
@@ -256,6 +256,7 @@ export class RegistryClient {
       highWaterMark: BLOB_STREAM_BUFFER,
       stream: true,
       expectedBytes: size,
+      ...(progress ? { progress } : {}),
     });
   }
 

@@ -85,6 +85,8 @@ async function readDockerConfig(env: NodeJS.ProcessEnv): Promise<DockerConfig | 
 /** Docker's rule for a helper name: the program run is `docker-credential-<name>`, found on PATH. */
 const HELPER_NAME = /^[A-Za-z0-9._-]+$/;
 const HELPER_TIMEOUT_MS = 60_000;
+/** How long stdout may stay open after the helper exited (its output is in the pipe by then). */
+const HELPER_EXIT_GRACE_MS = 200;
 const HELPER_OUTPUT_LIMIT = 1024 * 1024;
 /**
  * Secrets shorter than this are not sent to `add-mask`: the runner masks any non-empty value it is
@@ -92,6 +94,12 @@ const HELPER_OUTPUT_LIMIT = 1024 * 1024;
  * every "pw7" in the rest of the job's log into ***, garbling it and showing where the secret is.
  */
 export const MIN_MASKED_LENGTH = 4;
+/**
+ * Tokens a registry's token server issues are masked only from this length on: the server is not
+ * the workflow's to trust, and a short "token" such as `linux` would have the runner mask that
+ * word across the whole job log. Real bearer tokens are far longer; this action never prints any.
+ */
+export const MIN_MASKED_ISSUED_TOKEN_LENGTH = 16;
 
 /** Values already handled, so a secret met twice is masked (or warned about) once. */
 const masked = new Set<string>();
@@ -101,9 +109,13 @@ const masked = new Set<string>();
  * to mask is left out with a warning (this action never prints secrets, masked or not). Each line
  * of a multi-line value is masked too: the runner matches whole values.
  */
-export function maskSecret(value: string | undefined, what: string): void {
+export function maskSecret(value: string | undefined, what: string, issuedByRegistry = false): void {
   if (!value || value.trim() === '' || masked.has(value)) return;
   masked.add(value);
+  if (issuedByRegistry && value.length < MIN_MASKED_ISSUED_TOKEN_LENGTH) {
+    log.debug(`${what} is shorter than ${MIN_MASKED_ISSUED_TOKEN_LENGTH} characters: not masked (a token server must not choose what the job log hides; it is never printed)`);
+    return;
+  }
   if (value.length < MIN_MASKED_LENGTH) {
     log.warning(`${what} is shorter than ${MIN_MASKED_LENGTH} characters, too short to mask: the runner would mask every occurrence of it in the job's log. It is not masked; this action never prints it`);
     return;
@@ -159,7 +171,17 @@ async function runHelperProgram(program: string, where: string, serverUrl: strin
       hint: `Install ${program}, or remove ${where} from ${dockerConfigPath(env)}`,
     });
   }
-  const child = spawn(file, ['get'], { env, stdio: ['pipe', 'pipe', 'ignore'], shell: false, windowsHide: true });
+  // Its own process group (not on Windows), so that a timeout ends what it started too.
+  const group = process.platform !== 'win32';
+  const child = spawn(file, ['get'], { env, stdio: ['pipe', 'pipe', 'ignore'], shell: false, windowsHide: true, detached: group });
+  const kill = () => {
+    try {
+      if (group && child.pid) process.kill(-child.pid, 'SIGKILL');
+      else child.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
   const chunks: Buffer[] = [];
   let size = 0;
   let overflow = false;
@@ -167,7 +189,7 @@ async function runHelperProgram(program: string, where: string, serverUrl: strin
     size += c.length;
     if (size > HELPER_OUTPUT_LIMIT) {
       overflow = true;
-      child.kill();
+      kill();
     } else chunks.push(c);
   });
   child.stdin.on('error', () => undefined); // a helper that exits without reading stdin
@@ -175,11 +197,19 @@ async function runHelperProgram(program: string, where: string, serverUrl: strin
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    child.kill();
+    kill();
   }, HELPER_TIMEOUT_MS);
+  // Settled when the helper exits and its stdout is read, or shortly after it exits: a child it
+  // left running (an agent) may hold stdout open, and must not hold the run.
   const result = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
     child.once('error', (error) => resolve({ code: null, signal: null, error }));
     child.once('close', (code, signal) => resolve({ code, signal }));
+    child.once('exit', (code, signal) => {
+      setTimeout(() => {
+        child.stdout.destroy();
+        resolve({ code, signal });
+      }, HELPER_EXIT_GRACE_MS).unref();
+    });
   }).finally(() => clearTimeout(timer));
   const stdout = Buffer.concat(chunks).toString('utf8');
   const failed = (how: string) =>

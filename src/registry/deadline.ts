@@ -28,18 +28,39 @@ export function deadlineMs(timeoutSeconds: number, bytes: number): number {
   return Math.ceil(2 * timeoutSeconds * 1000 + (Math.max(0, bytes) / DEADLINE_FLOOR_RATE) * 1000);
 }
 
-/** One request's deadline: aborts whatever is still in flight (headers or body) when it passes. */
+/** setTimeout's largest delay; a longer one fires at once (with a warning on stderr). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * One request's deadline: aborts whatever is still in flight (headers or body) when it passes.
+ * With `req.progress` (a streamed blob whose size a source declares: hostile), the allowance grows
+ * with the bytes actually received, not with the declared size: after twice the timeout the
+ * transfer must keep up the floor rate on average, so a source that declares 500 GB and drips
+ * cannot hold the job. The timer re-arms in steps setTimeout can take.
+ */
 export class Deadline {
   readonly signal: AbortSignal;
-  private readonly timer: NodeJS.Timeout;
+  private timer: NodeJS.Timeout | undefined;
+  private cleared = false;
 
   constructor(req: HttpRequest, timeoutSeconds: number) {
-    const bytes = expectedBytes(req);
-    const ms = deadlineMs(timeoutSeconds, bytes);
     const controller = new AbortController();
     this.signal = controller.signal;
-    this.timer = setTimeout(() => controller.abort(deadlineError(req, ms, timeoutSeconds, bytes)), ms);
-    this.timer.unref(); // a body nobody reads never keeps the process alive
+    const started = Date.now();
+    const progress = req.progress;
+    const fixedBytes = progress ? 0 : expectedBytes(req);
+    const check = () => {
+      if (this.cleared) return;
+      const bytes = progress ? progress.bytes : fixedBytes;
+      const left = deadlineMs(timeoutSeconds, bytes) - (Date.now() - started);
+      if (left <= 0) {
+        controller.abort(deadlineError(req, Date.now() - started, timeoutSeconds, bytes, Boolean(progress)));
+        return;
+      }
+      this.timer = setTimeout(check, Math.min(Math.ceil(left), MAX_TIMER_MS));
+      this.timer.unref(); // a body nobody reads never keeps the process alive
+    };
+    check();
   }
 
   /** Keeps the deadline running until the body has been read or dropped. */
@@ -49,13 +70,16 @@ export class Deadline {
   }
 
   clear(): void {
-    clearTimeout(this.timer);
+    this.cleared = true;
+    if (this.timer) clearTimeout(this.timer);
   }
 }
 
-function deadlineError(req: HttpRequest, ms: number, timeoutSeconds: number, bytes: number): ActionError {
+function deadlineError(req: HttpRequest, ms: number, timeoutSeconds: number, bytes: number, received: boolean): ActionError {
   const seconds = Math.round(ms / 100) / 10;
-  const allowance = `twice the timeout of ${timeoutSeconds} s${bytes > 0 ? `, plus ${bytes} bytes at ${DEADLINE_FLOOR_RATE / 1024} KiB/s` : ''}`;
+  const allowance = received
+    ? `twice the timeout of ${timeoutSeconds} s, plus ${DEADLINE_FLOOR_RATE / 1024} KiB/s for the ${bytes} bytes received so far`
+    : `twice the timeout of ${timeoutSeconds} s${bytes > 0 ? `, plus ${bytes} bytes at ${DEADLINE_FLOOR_RATE / 1024} KiB/s` : ''}`;
   return new ActionError(`${req.method} ${redactUrl(req.url)}: no complete answer within ${seconds} s (${allowance})`, {
     kind: 'network',
     code: 'DEADLINE_EXCEEDED',

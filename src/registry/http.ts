@@ -26,6 +26,11 @@ export interface HttpRequest {
    */
   expectedBytes?: number;
   /**
+   * A live count of the body bytes received, kept by whoever reads the body: the deadline then
+   * grows with the bytes that arrive rather than with what the server (or a source) declared.
+   */
+  progress?: { bytes: number };
+  /**
    * Read a successful (2xx) answer's whole body into `bytes`, refusing more than `limit` bytes. A
    * body that breaks off is then retried like a failure before the headers, within one budget.
    */

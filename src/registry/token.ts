@@ -21,6 +21,9 @@ export interface TokenResponse {
  * Parses a token server's JSON answer: `token` or its OAuth2 alias `access_token`, `expires_in`
  * (default 60 s) and the optional `issued_at`. Returns undefined when there is no token.
  */
+/** RFC 6750 section 2.1: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=" */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
 export function parseTokenResponse(text: string): TokenResponse | undefined {
   let body: { token?: unknown; access_token?: unknown; expires_in?: unknown; issued_at?: unknown };
   try {
@@ -32,6 +35,9 @@ export function parseTokenResponse(text: string): TokenResponse | undefined {
   const token =
     (typeof body.token === 'string' && body.token) || (typeof body.access_token === 'string' && body.access_token) || '';
   if (!token) return undefined;
+  // RFC 6750's b64token: what an Authorization header can carry. Anything else (line breaks,
+  // spaces, words a hostile token server would like masked across the job log) is no token.
+  if (!B64TOKEN.test(token)) throw new ActionError('the token server answered with a token that is not an RFC 6750 b64token', { kind: 'auth', code: 'TOKEN_INVALID', hint: 'The token server is broken or hostile; nothing was sent with its token' });
   const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;
   const issued = typeof body.issued_at === 'string' ? Date.parse(body.issued_at) : NaN;
   return { token, expiresIn, ...(Number.isNaN(issued) ? {} : { issuedAt: issued }) };
