@@ -4,7 +4,7 @@
  */
 import { ActionError } from './errors.ts';
 import { splitList } from './list.ts';
-import { parseInsecureRegistries } from './registry/hosts.ts';
+import { parseInsecureRegistries } from './hosts.ts';
 import { type Reference, parseNormalizedNamed } from './oci/reference.ts';
 import { type Platform, isKnownArch, isKnownOS, parsePlatform } from './oci/platform.ts';
 import { type SourceLine, expandTemplates, readSourceFiles } from './sources.ts';

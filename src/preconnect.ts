@@ -12,7 +12,7 @@
 import { type Socket, connect as netConnect } from 'node:net';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { parseNormalizedNamed } from './oci/reference.ts';
-import { alpnProtocols, dialHost, isListedInsecure, isLoopback, parseInsecureRegistries, proxyEnvironment, splitHostPort, usesProxy } from './registry/hosts.ts';
+import { alpnProtocols, dialHost, isListedInsecure, isLoopback, parseInsecureRegistries, proxyEnvironment, splitHostPort, usesProxy } from './hosts.ts';
 
 interface Warm {
   socket: Socket | TLSSocket;

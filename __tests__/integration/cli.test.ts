@@ -108,6 +108,14 @@ describe('command-line entry (dist/cli)', () => {
     }
   });
 
+  it('publish --referrers takes the input values and refuses others with the action’s message', async () => {
+    const r = await run(['publish', '--source', `${reg.host}/cli/app:amd64`, '--tag', `${reg.host}/cli/app:refs`, '--referrers', 'maybe', '--dry-run']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /Invalid referrers 'maybe'\. Expected one of copy, skip/);
+    const ok = await run(['publish', '--source', `${reg.host}/cli/app:amd64`, '--tag', `${reg.host}/cli/app:refs`, '--referrers', 'skip', '--dry-run']);
+    assert.equal(ok.code, 0, ok.stderr);
+  });
+
   it('publish --push=false and --dry-run write nothing and say so', async () => {
     for (const flag of ['--push=false', '--dry-run']) {
       const before = await reg.mark();

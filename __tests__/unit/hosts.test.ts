@@ -11,7 +11,7 @@ import {
   proxyEnvironment,
   splitHostPort,
   usesProxy,
-} from '../../src/registry/hosts.ts';
+} from '../../src/hosts.ts';
 
 describe('host rules', () => {
   const table = <I, O>(name: string, f: (i: I) => O, rows: Array<[I, O]>) =>

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { ActionError } from '../../src/errors.ts';
 import { BaseTransport, type BaseOptions, type OriginPolicy, redirectHeaders } from '../../src/registry/base.ts';
 import { DEADLINE_FLOOR_RATE, deadlineMs, expectedBytes } from '../../src/registry/deadline.ts';
-import { plainHttpAllowed, proxyEnvironment } from '../../src/registry/hosts.ts';
+import { plainHttpAllowed, proxyEnvironment } from '../../src/hosts.ts';
 import { DEFAULT_TRANSPORT_OPTIONS, HostTransport, originPolicy } from '../../src/registry/transport.ts';
 
 describe('origin rules', () => {

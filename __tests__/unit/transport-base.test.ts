@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { ActionError } from '../../src/errors.ts';
 import { BaseTransport, type BaseOptions, type TransportStats, redirectHeaders } from '../../src/registry/base.ts';
-import { proxyEnvironment } from '../../src/registry/hosts.ts';
+import { proxyEnvironment } from '../../src/hosts.ts';
 
 describe('base layer', () => {
   let server: Server;

@@ -27,7 +27,8 @@ Options:
   --dry-run               verify the sources and assemble the index, write nothing (same as --push=false)
   --push=BOOL             true (default) or false
   --media-type TYPE       auto | oci | docker
-  --attestations MODE     keep | drop
+  --attestations MODE     keep | drop | referrers (attached to their images instead of index entries)
+  --referrers MODE        copy (default: signatures, SBOMs and other referrers travel with the images) | skip
   --annotation K=V        annotation line (repeat; unprefixed and index: lines annotate the index,
                           manifest-descriptor: lines every entry)
   --require-platform P    platform the result must contain (repeat)

@@ -17,7 +17,7 @@ import type { Reference } from '../oci/reference.ts';
 import { checkDescribes } from '../oci/validate.ts';
 import type { WarmSockets } from '../registry/base.ts';
 import { maskSecret } from '../registry/credentials.ts';
-import { isListedInsecure, isLoopback, splitHostPort } from '../registry/hosts.ts';
+import { isListedInsecure, isLoopback, splitHostPort } from '../hosts.ts';
 import { Registries } from '../registry/registries.ts';
 import { EntryPlacer } from './place.ts';
 import { type TargetPlan, mergeAppend, planTargets, presenceKey, presenceQuestions, targetsOf } from './plan.ts';

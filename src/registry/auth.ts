@@ -7,7 +7,7 @@
 import { log } from '../log.ts';
 import { type Challenge, parseChallenges } from './challenge.ts';
 import { type Credentials, basicAuthorization, maskSecret } from './credentials.ts';
-import { isLoopback, splitHostPort } from './hosts.ts';
+import { isLoopback, splitHostPort } from '../hosts.ts';
 import { type HttpRequest, type Response, discard } from './http.ts';
 import { ScopeSet } from './scopes.ts';
 import { authError, requestToken } from './token.ts';

@@ -11,7 +11,7 @@ import { ActionError } from '../errors.ts';
 import { readLimited } from './body.ts';
 import { Connections, type WarmSockets } from './connections.ts';
 import { Deadline } from './deadline.ts';
-import { type ProxyEnvironment, usesProxy } from './hosts.ts';
+import { type ProxyEnvironment, usesProxy } from '../hosts.ts';
 import { type HttpRequest, type Layer, RedirectTargetError, type Response, header, redactUrl } from './http.ts';
 import { Agent, EnvHttpProxyAgent, buildConnector, request as undiciRequest } from './undici.ts';
 

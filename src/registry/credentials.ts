@@ -10,7 +10,7 @@ import { delimiter, isAbsolute, join } from 'node:path';
 import { ActionError } from '../errors.ts';
 import { quote } from '../escape.ts';
 import { log } from '../log.ts';
-import { DOCKER_HUB, DOCKER_HUB_CREDENTIALS_URL, canonicalRegistry } from './hosts.ts';
+import { DOCKER_HUB, DOCKER_HUB_CREDENTIALS_URL, canonicalRegistry } from '../hosts.ts';
 
 export interface Credentials {
   /**

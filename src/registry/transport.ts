@@ -3,7 +3,7 @@
  * in auth.ts): scheme → user agent → retry → base. Each layer is its own file.
  */
 import { type OriginPolicy, type TransportStats, type WarmSockets, BaseTransport } from './base.ts';
-import { dialHost, http1Only, isListedInsecure, isLoopback, plainHttpAllowed, proxyEnvironment, splitHostPort } from './hosts.ts';
+import { dialHost, http1Only, isListedInsecure, isLoopback, plainHttpAllowed, proxyEnvironment, splitHostPort } from '../hosts.ts';
 import { type HttpRequest, type Layer, type Response, originOf } from './http.ts';
 import { type RetryPolicy, RetryTransport } from './retry.ts';
 import { SchemeTransport } from './scheme.ts';

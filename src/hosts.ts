@@ -2,7 +2,7 @@
  * Host rules, written once: Docker Hub's names, loopback, the proxy environment and the
  * insecure-registries list. Pure code, no I/O; cheap enough for preconnect.ts to import at start-up.
  */
-import { splitList } from '../list.ts';
+import { splitList } from './list.ts';
 
 /** Docker Hub as references name it. */
 export const DOCKER_HUB = 'docker.io';
