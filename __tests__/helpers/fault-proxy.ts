@@ -5,10 +5,10 @@
  * header, or a replaced body (a registry serving content it would not itself accept). The registry
  * behind it is real; nothing here answers as a registry would.
  */
-import { type IncomingMessage, type Server, type ServerResponse, createServer, request } from 'node:http';
+import { type IncomingMessage, type ServerResponse, request } from 'node:http';
 import { createHash } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { serveOnLoopback } from './loopback-http.ts';
 
 export type Fault =
   | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string }
@@ -164,22 +164,12 @@ export async function startFaultProxy(upstream: string, rule: Rule = () => undef
     req.pipe(upstreamReq);
   };
 
-  const server: Server = createServer((req, res) => {
-    handle(req, res).catch(() => res.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
+  const server = await serveOnLoopback(handle);
   return {
-    host: `127.0.0.1:${port}`,
-    url: `http://127.0.0.1:${port}`,
+    ...server,
     log,
     setRule: (r) => {
       current = r;
     },
-    stop: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
   };
 }

@@ -5,9 +5,9 @@
  * `GET /v2/<repo>/referrers/<digest>` as an index built from the registry's own copies of those
  * manifests (each fetched from it when asked). Storage and everything else is the real registry's.
  */
-import { type IncomingMessage, type ServerResponse, createServer, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type IncomingMessage, type ServerResponse, request } from 'node:http';
 import { fetch } from 'undici';
+import { serveOnLoopback } from './loopback-http.ts';
 import { sha256 } from './images.ts';
 
 export interface ReferrersProxy {
@@ -72,19 +72,9 @@ export async function startReferrersProxy(upstream: string): Promise<ReferrersPr
     forward(req, res, body, subject);
   };
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch(() => res.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
+  const server = await serveOnLoopback(handle);
   return {
-    host: `127.0.0.1:${port}`,
-    url: `http://127.0.0.1:${port}`,
+    ...server,
     served,
-    stop: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
   };
 }

@@ -5,6 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import { ActionError, type RegistryDiagnostic } from '../errors.ts';
+import { bounded } from '../escape.ts';
 import { readLimited } from './body.ts';
 
 export const ERROR_BODY_LIMIT = 64 * 1024;
@@ -16,7 +17,8 @@ const TOTAL_LIMIT = 1000;
 /** Registry text fit for one line: control characters (newlines included) removed, bounded. */
 export function sanitize(text: string, limit = FIELD_LIMIT): string {
   const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim();
-  return clean.length > limit ? `${clean.slice(0, limit - 1)}…` : clean;
+  // At most `limit` characters with the cut mark, never splitting a surrogate pair.
+  return clean.length > limit ? bounded(clean, limit - 1) : clean;
 }
 
 /**
