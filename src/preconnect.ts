@@ -9,7 +9,7 @@
  * that exact scheme, host and port; sockets nobody takes are closed. A wrong guess costs nothing
  * but an idle socket.
  */
-import { type Socket, connect as netConnect } from 'node:net';
+import { type Socket, isIP, connect as netConnect } from 'node:net';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { parseNormalizedNamed } from './oci/reference.ts';
 import { alpnProtocols, dialHost, isListedInsecure, isLoopback, parseInsecureRegistries, proxyEnvironment, splitHostPort, usesProxy } from './hosts.ts';
@@ -22,6 +22,8 @@ interface Warm {
 
 const pool = new Map<string, Warm[]>();
 const MAX_PER_HOST = 64;
+/** One per connection opened: settles once its address is known and its connect issued (or it failed). */
+const dialing: Array<Promise<void>> = [];
 
 const key = (protocol: string, hostname: string, port: string | number) => `${protocol}//${hostname}:${port}`;
 
@@ -51,6 +53,13 @@ function open(protocol: 'http:' | 'https:', hostname: string, port: number, coun
         ? tlsConnect({ host, port, servername: /^[\d.]+$|:/.test(host) ? undefined : host, ALPNProtocols: alpn })
         : netConnect({ host, port });
     const warm: Warm = { socket, ready: false, failed: false };
+    // A host name is looked up first (libuv's thread pool) and its connect issued from the lookup's
+    // callback, which would wait for the whole bundle to load if the entry went on at once: the
+    // entry waits for the lookups (dialed()). Waiting for the TCP connect as well (the ClientHello
+    // is written from its callback) would gain nothing on a real network: the answer to the
+    // ClientHello could not come before the load ends either way (measured in the latency
+    // proxy, which completes loopback connects at once, it only looks faster).
+    if (!isIP(host)) dialing.push(new Promise((resolve) => socket.once('lookup', () => resolve()).once('error', () => resolve())));
     socket.setNoDelay(true);
     socket.unref(); // never keeps the process alive until the transport takes it
     socket.once(protocol === 'https:' ? 'secureConnect' : 'connect', () => {
@@ -101,6 +110,22 @@ export function preconnectFromEnv(env: NodeJS.ProcessEnv = process.env): void {
     // The same ALPN list the transport's own connections offer: a warm one negotiates what they would.
     open(protocol, hostname, port, Math.min(count, MAX_PER_HOST), alpnProtocols(env));
   }
+}
+
+/**
+ * Resolves once every start-up connection to a host name has its address and has issued its
+ * connect, or after `maxMs`: the entry waits for it before loading the rest of the action, so the
+ * handshakes run during the load instead of after it. Connections to IP addresses need no wait.
+ */
+export function dialed(maxMs: number): Promise<void> {
+  if (!dialing.length) return Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    Promise.all(dialing).then(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, maxMs);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 /**

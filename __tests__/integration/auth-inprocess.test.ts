@@ -11,6 +11,7 @@ import { USER_AGENT } from '../../src/registry/user-agent.ts';
 import { pushImage } from '../helpers/images.ts';
 import { type RunningRegistry, startRegistry } from '../helpers/registry.ts';
 import { type TokenIssuer, startTokenIssuer } from '../helpers/token-issuer.ts';
+import { startFaultProxy } from '../helpers/fault-proxy.ts';
 
 const USER = 'ci-bot';
 const PASSWORD = 's3cret-Pa55word-xyz';
@@ -71,6 +72,40 @@ describe('Basic auth (htpasswd) in-process', () => {
   });
 });
 
+describe('the first burst on an anonymous loopback registry (no auth gate)', () => {
+  it('goes out at once: the first answer is held until every request of the burst has arrived', async () => {
+    const reg = await startRegistry();
+    const image = await pushImage({ url: reg.url }, 'app', 'v1', { os: 'linux', architecture: 'amd64' });
+    const proxy = await startFaultProxy(reg.url);
+    let seenWhileHeld = 0;
+    // The first request's answer waits (up to 3 s) for the other seven to reach the registry: a
+    // gate would hold them behind it, and the count would stay at 1.
+    proxy.setRule((r) =>
+      r.n === 1
+        ? {
+            kind: 'hook',
+            run: async () => {
+              const until = Date.now() + 3000;
+              while (proxy.log.length < 8 && Date.now() < until) await new Promise((res) => setTimeout(res, 5));
+              seenWhileHeld = proxy.log.length;
+            },
+          }
+        : undefined,
+    );
+    const registries = new Registries({ credentials: { env: noDockerConfig } });
+    try {
+      const client = registries.client(proxy.host);
+      const digests = await Promise.all(Array.from({ length: 8 }, () => client.getManifest('app', 'v1').then((m) => m.digest)));
+      assert.deepEqual(new Set(digests), new Set([image.digest]));
+      assert.equal(seenWhileHeld, 8);
+    } finally {
+      await registries.close();
+      await proxy.stop();
+      await reg.stop();
+    }
+  });
+});
+
 describe('token auth in-process', () => {
   let reg: RunningRegistry;
   let issuer: TokenIssuer;
@@ -106,6 +141,24 @@ describe('token auth in-process', () => {
       assert.deepEqual(asked[0]?.scopes, ['repository:dst/app:pull,push', 'repository:src/app:pull']);
       assert.equal(asked[0]?.userAgent, USER_AGENT);
       assert.equal(asked[0]?.user, USER);
+    } finally {
+      await registries.close();
+    }
+  });
+
+  it('the auth gate: with credentials for the registry, its first request goes alone and the burst waits for the token (one 401, one token request)', async () => {
+    const registries = registriesFor(USER, PASSWORD);
+    const before = issuer.requests.length;
+    const from = await reg.mark();
+    try {
+      const client = registries.client(reg.host);
+      const digests = await Promise.all(Array.from({ length: 8 }, () => client.getManifest('src/app', 'v1').then((m) => m.digest)));
+      assert.deepEqual(new Set(digests), new Set([image.digest]));
+      const upTo = await reg.mark();
+      const statuses = reg.requests().slice(from, upTo).filter((l) => !l.includes('/mark-')).map((l) => / (\d{3}) /.exec(l.split('"')[2] ?? '')?.[1]);
+      // Without the gate: eight 401s, then eight 200s (measured on the code before it).
+      assert.deepEqual(statuses, ['401', ...Array(8).fill('200')], statuses.join(' '));
+      assert.equal(issuer.requests.length - before, 1);
     } finally {
       await registries.close();
     }

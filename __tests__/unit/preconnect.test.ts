@@ -180,3 +180,41 @@ describe('start-up connections over TLS', { skip: !(await localName()) && 'this 
     }
   });
 });
+
+describe('dialed(): the entry waits for the start-up connections’ lookups before loading the rest', () => {
+  // Each case in its own process: the start-up connections are module state, opened once.
+  const run = async (lookupDelayMs: number, source: string, maxMs: number) => {
+    const script = [
+      "import dns from 'node:dns';",
+      'const original = dns.lookup;',
+      'let looked = false;',
+      `dns.lookup = (host, options, callback) => setTimeout(() => original(host, options, (...a) => { looked = true; callback(...a); }), ${lookupDelayMs});`,
+      `const { preconnectFromEnv, dialed, startupConnections } = await import(${JSON.stringify(new URL('../../src/preconnect.ts', import.meta.url).href)});`,
+      `preconnectFromEnv({ INPUT_SOURCES: '${source}', INPUT_TAGS: '' });`,
+      'const t0 = performance.now();',
+      `await dialed(${maxMs});`,
+      'console.log(JSON.stringify({ ms: performance.now() - t0, looked }));',
+      'startupConnections.close();',
+    ].join('\n');
+    const child = await execFileAsync(process.execPath, ['--input-type=module', '-e', script], { timeout: 10_000 });
+    return JSON.parse(child.stdout) as { ms: number; looked: boolean };
+  };
+
+  it('resolves once a host name has been looked up (its connect issued)', async () => {
+    const r = await run(150, 'localhost:1/app:1', 5000);
+    assert.equal(r.looked, true);
+    assert.ok(r.ms >= 140, `${r.ms} ms`);
+  });
+
+  it('waits no longer than its bound for a slow lookup', async () => {
+    const r = await run(600, 'localhost:1/app:1', 50);
+    assert.equal(r.looked, false);
+    assert.ok(r.ms >= 45 && r.ms < 450, `${r.ms} ms`);
+  });
+
+  it('does not wait for connections to IP addresses (nothing to look up)', async () => {
+    const r = await run(600, '127.0.0.1:1/app:1', 5000);
+    assert.equal(r.looked, false);
+    assert.ok(r.ms < 450, `${r.ms} ms`);
+  });
+});

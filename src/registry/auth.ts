@@ -1,8 +1,15 @@
 /**
- * The auth layer, on top of one registry's transport. It learns the scheme from the first 401
+ * The auth layer, on top of one registry's transport. It learns the scheme from the first answer
  * (no /v2/ ping), then attaches Basic credentials or a bearer token to every request, and answers
  * a 401 challenge once with fresh credentials. One token per registry covers every scope of the
  * run; it is renewed before it expires or when a new scope is needed.
+ *
+ * On a registry that is expected to want credentials (`gated`: every public registry answers 401
+ * to anonymous requests, even for public pulls), the first request goes alone and the others wait
+ * for what it teaches: without the gate the whole first burst is answered 401 and sent again, and
+ * the token request waits behind that burst (measured: BENCHMARKS.md, "Auth gate"). Elsewhere
+ * (a loopback or listed-insecure registry with no credentials of the run) the first burst goes at
+ * once, since such registries are often anonymous and the gate would cost them a round trip.
  */
 import { log } from '../log.ts';
 import { type Challenge, parseChallenges } from './challenge.ts';
@@ -27,19 +34,33 @@ export interface AuthorizedRequest extends HttpRequest {
   access: 'pull' | 'push';
 }
 
+export interface AuthenticatorOptions {
+  /** The first request goes alone; the others wait until its answer has taught the scheme. */
+  gated?: boolean;
+}
+
 export class Authenticator {
   readonly scopes = new ScopeSet();
   private state: State = { type: 'unknown' };
+  /** While the first request is out (gated registries): settles once its answer has been handled. */
+  private gate: Promise<void> | 'open' | undefined;
+  private openGate: (() => void) | undefined;
   /** The token fetch in flight, and the scopes it asks for. */
   private pending: { scopes: string; promise: Promise<void> } | undefined;
   private readonly transport: HostTransport;
   private readonly credentials: () => Promise<Credentials>;
   private readonly realmTransport: (host: string) => HostTransport;
 
-  constructor(transport: HostTransport, credentials: () => Promise<Credentials>, realmTransport: (host: string) => HostTransport) {
+  constructor(
+    transport: HostTransport,
+    credentials: () => Promise<Credentials>,
+    realmTransport: (host: string) => HostTransport,
+    options: AuthenticatorOptions = {},
+  ) {
     this.transport = transport;
     this.credentials = credentials;
     this.realmTransport = realmTransport;
+    if (!options.gated) this.gate = 'open';
   }
 
   /**
@@ -50,8 +71,32 @@ export class Authenticator {
    */
   async send(req: AuthorizedRequest): Promise<Response> {
     const { repository, access, ...request } = req;
+    const own = this.transport.owns(request.url);
+    if (own && this.gate !== 'open') {
+      if (this.gate) {
+        this.scopes.add(repository, access); // asked for by the token the first request brings
+        await this.gate;
+      } else {
+        this.gate = new Promise((resolve) => (this.openGate = resolve));
+        try {
+          return await this.exchange(repository, access, request, own);
+        } finally {
+          this.release();
+        }
+      }
+    }
+    return this.exchange(repository, access, request, own);
+  }
+
+  private release(): void {
+    if (this.gate === 'open') return;
+    this.gate = 'open';
+    this.openGate?.();
+    this.openGate = undefined;
+  }
+
+  private async exchange(repository: string, access: string, request: HttpRequest, own: boolean): Promise<Response> {
     for (let attempt = 0; ; attempt++) {
-      const own = this.transport.owns(request.url);
       const authorization = own ? await this.authorization(repository, access) : undefined;
       const headers: Record<string, string> = { ...request.headers };
       if (authorization) headers.authorization = authorization;
@@ -59,6 +104,9 @@ export class Authenticator {
       const challenged = res.status === 401 && own && this.transport.owns(res.url);
       if (challenged && attempt < 2 && (await this.onUnauthorized(res.headers['www-authenticate'], authorization))) {
         await discard(res);
+        // The first request's challenge has been answered (a token fetched, Basic chosen): the
+        // requests waiting behind it go now, in parallel with its second attempt.
+        this.release();
         continue;
       }
       return res;

@@ -2,7 +2,8 @@
 import { Authenticator } from './auth.ts';
 import type { TransportStats } from './base.ts';
 import { RegistryClient } from './client.ts';
-import { type CredentialOptions, type Credentials, resolveCredentials } from './credentials.ts';
+import { type CredentialOptions, type Credentials, keyNamesRegistry, resolveCredentials } from './credentials.ts';
+import { isListedInsecure, isLoopback, splitHostPort } from '../hosts.ts';
 import { DEFAULT_TRANSPORT_OPTIONS, HostTransport, type TransportOptions } from './transport.ts';
 
 export interface RegistriesOptions {
@@ -29,11 +30,23 @@ export class Registries {
       const transport = new HostTransport(registry, this.options, this.stats);
       let creds: Promise<Credentials> | undefined;
       const credentials = () => (creds ??= resolveCredentials(registry, this.credentialOptions));
-      const auth = new Authenticator(transport, credentials, (host) => this.realmTransport(host));
+      const auth = new Authenticator(transport, credentials, (host) => this.realmTransport(host), { gated: this.expectsAuth(registry) });
       c = new RegistryClient(transport, auth);
       this.clients.set(registry, c);
     }
     return c;
+  }
+
+  /**
+   * Whether a registry can be expected to answer anonymous requests with 401 (the auth gate,
+   * auth.ts): every registry except a loopback or listed-insecure one (often anonymous: a local or
+   * self-hosted registry) that the run has no explicit credentials for.
+   */
+  private expectsAuth(registry: string): boolean {
+    const { hostname } = splitHostPort(registry);
+    if (!isLoopback(hostname) && !isListedInsecure(registry, this.options.insecureRegistries)) return true;
+    const explicit = this.credentialOptions.explicit;
+    return Boolean(explicit && keyNamesRegistry(explicit.registry, registry));
   }
 
   private realmTransport(host: string): HostTransport {
