@@ -21,7 +21,9 @@
  *   per run at each proxy. The TLS registry is reached by this machine's host name (it must resolve
  *   to loopback): the action treats loopback addresses as maybe-plain-HTTP, a host name as HTTPS.
  *
- * `node scripts/bench.ts [latency] [copy] [tls]` runs the named parts (default all three).
+ * start: the cold start against its floors (scripts/bench/start.ts).
+ *
+ * `node scripts/bench.ts [latency] [copy] [tls] [start]` runs the named parts (default all four).
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,9 +38,10 @@ import { startTokenIssuer } from '../__tests__/helpers/token-issuer.ts';
 import { pushImage } from '../__tests__/helpers/images.ts';
 import { startLatencyProxy } from '../__tests__/helpers/latency-proxy.ts';
 import { type RunningRegistry, startRegistry } from '../__tests__/helpers/registry.ts';
+import { benchStart } from './bench/start.ts';
 
 const exec = promisify(execFile);
-const parts = process.argv.slice(2).length ? process.argv.slice(2) : ['latency', 'copy', 'tls'];
+const parts = process.argv.slice(2).length ? process.argv.slice(2) : ['latency', 'copy', 'tls', 'start'];
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
@@ -369,3 +372,5 @@ if (parts.includes('tls')) {
   console.log('\nRaw rows (in the order run):\n\n| RTT (ms) | N | tool | run | ms | first request (ms) | requests | registry connections | token service connections |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows) console.log(r);
 }
+
+if (parts.includes('start')) await benchStart(median);

@@ -24,12 +24,23 @@ export async function startLatencyProxy(upstreamPort: number, rttMs: number, opt
   const half = rttMs / 2;
   const sockets = new Set<Socket>();
   const forward = (from: Socket, to: Socket, openedAt: number | undefined) => {
-    // Everything from one side leaves in order: data and the final FIN alike.
+    // Everything from one side leaves in order, data and the final FIN alike: one queue per
+    // direction, drained by one timer. (A timer per chunk did not keep the order: timers of
+    // different durations that fall due in the same millisecond fire in any order, which
+    // reordered the bytes of a burst on one connection and broke TLS records over HTTP/2.)
+    const queue: Array<{ at: number; fn: () => void }> = [];
+    let timer: NodeJS.Timeout | undefined;
     let releaseAt = 0;
+    const drain = () => {
+      timer = undefined;
+      while (queue.length && (queue[0] as { at: number }).at <= Date.now()) (queue.shift() as { fn: () => void }).fn();
+      if (queue.length) timer = setTimeout(drain, Math.max(0, (queue[0] as { at: number }).at - Date.now()));
+    };
     const later = (fn: () => void) => {
       const handshakeDone = openedAt === undefined ? 0 : openedAt + rttMs;
       releaseAt = Math.max(releaseAt, Date.now() + half, handshakeDone + half);
-      setTimeout(fn, Math.max(0, releaseAt - Date.now()));
+      queue.push({ at: releaseAt, fn });
+      timer ??= setTimeout(drain, Math.max(0, releaseAt - Date.now()));
     };
     let first = true;
     from.on('data', (chunk: Buffer) => {
