@@ -1,3 +1,4 @@
+/* global process, performance, console */
 // The cold-start floor of the settled stack (scripts/bench/start.ts): a bundle holding only what
 // the action's first request needs from undici (its pool and request API, imported file by file
 // as src/registry/undici.ts does), sending one GET. Built with ncc by the benchmark, never shipped.
