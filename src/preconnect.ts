@@ -22,6 +22,12 @@ interface Warm {
 
 const pool = new Map<string, Warm[]>();
 const MAX_PER_HOST = 64;
+/**
+ * A start-up connection not up by then is dropped, as the transport's own connects time out
+ * (transport.ts, connectTimeoutSeconds): a server that accepts and never completes the handshake
+ * would otherwise hold the request waiting on it (and the process) forever.
+ */
+const CONNECT_TIMEOUT_MS = 15_000;
 /** One per connection opened: settles once its address is known and its connect issued (or it failed). */
 const dialing: Array<Promise<void>> = [];
 
@@ -43,7 +49,7 @@ function dialHostOf(entry: string): string | undefined {
  * Opens `count` connections to one registry. Over TLS one goes first: when it negotiates HTTP/2 it
  * is the only one the transport needs; only an HTTP/1.1 answer opens the others.
  */
-function open(protocol: 'http:' | 'https:', hostname: string, port: number, count: number, alpn: string[]): void {
+function open(protocol: 'http:' | 'https:', hostname: string, port: number, count: number, alpn: string[], timeoutMs: number): void {
   const list = pool.get(key(protocol, hostname, port)) ?? [];
   pool.set(key(protocol, hostname, port), list);
   const host = hostname.replace(/^\[|\]$/g, '');
@@ -62,13 +68,17 @@ function open(protocol: 'http:' | 'https:', hostname: string, port: number, coun
     if (!isIP(host)) dialing.push(new Promise((resolve) => socket.once('lookup', () => resolve()).once('error', () => resolve())));
     socket.setNoDelay(true);
     socket.unref(); // never keeps the process alive until the transport takes it
+    const timer = setTimeout(() => socket.destroy(Object.assign(new Error('start-up connection timed out'), { code: 'ETIMEDOUT' })), timeoutMs);
+    timer.unref();
     socket.once(protocol === 'https:' ? 'secureConnect' : 'connect', () => {
+      clearTimeout(timer);
       warm.ready = true;
     });
     socket.once('error', () => {
       warm.failed = true;
     });
     socket.once('close', () => {
+      clearTimeout(timer);
       const i = list.indexOf(warm);
       if (i !== -1) list.splice(i, 1);
     });
@@ -86,7 +96,7 @@ function open(protocol: 'http:' | 'https:', hostname: string, port: number, coun
 }
 
 /** Opens connections for the registries named in the action's inputs (once, at import). */
-export function preconnectFromEnv(env: NodeJS.ProcessEnv = process.env): void {
+export function preconnectFromEnv(env: NodeJS.ProcessEnv = process.env, connectTimeoutMs = CONNECT_TIMEOUT_MS): void {
   if (env.MULTIARCH_NO_PRECONNECT) return;
   // Through a proxy the connections go elsewhere; the HTTP client handles that alone.
   if (usesProxy(proxyEnvironment(env))) return;
@@ -108,7 +118,7 @@ export function preconnectFromEnv(env: NodeJS.ProcessEnv = process.env): void {
     const protocol = isLoopback(hostname) ? 'http:' : 'https:';
     const port = explicitPort ? Number(explicitPort) : protocol === 'https:' ? 443 : 80;
     // The same ALPN list the transport's own connections offer: a warm one negotiates what they would.
-    open(protocol, hostname, port, Math.min(count, MAX_PER_HOST), alpnProtocols(env));
+    open(protocol, hostname, port, Math.min(count, MAX_PER_HOST), alpnProtocols(env), connectTimeoutMs);
   }
 }
 

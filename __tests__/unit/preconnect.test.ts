@@ -181,6 +181,35 @@ describe('start-up connections over TLS', { skip: !(await localName()) && 'this 
   });
 });
 
+describe('attack: a start-up connection whose handshake never completes', { skip: !(await localName()) && 'this machine has no host name that resolves to loopback' }, () => {
+  it('is dropped after the connect timeout: the request waiting on it connects on its own instead of waiting forever', async () => {
+    // The server accepts the TCP connection and never answers the ClientHello. Before the fix the
+    // take() below never settled: no timeout covered a start-up connection, and the transport's
+    // first request to the registry (and, behind the auth gate, every other) waited on it for good.
+    const local = (await localName()) as LocalName;
+    const held = new Set<import('node:net').Socket>();
+    const silent = createNetServer((s) => {
+      held.add(s);
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => silent.listen(0, local.address, r));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      preconnectFromEnv({ INPUT_SOURCES: `${local.name}:${port}/app:1`, INPUT_TAGS: '' }, 300);
+      const taking = takeWarmSocket('https:', local.name, String(port));
+      assert.ok(taking, 'a start-up connection was opened');
+      let timer: NodeJS.Timeout | undefined;
+      const got = await Promise.race([taking, new Promise<'hung'>((r) => (timer = setTimeout(() => r('hung'), 3000)))]).finally(() => clearTimeout(timer));
+      assert.equal(got, undefined, 'not handed out (and not still waited on after 3 s)');
+      assert.equal(takeWarmSocket('https:', local.name, String(port)), undefined, 'and forgotten');
+    } finally {
+      closeWarmSockets();
+      for (const s of held) s.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
+  });
+});
+
 describe('dialed(): the entry waits for the start-up connections’ lookups before loading the rest', () => {
   // Each case in its own process: the start-up connections are module state, opened once.
   const run = async (lookupDelayMs: number, source: string, maxMs: number) => {

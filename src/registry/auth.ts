@@ -4,12 +4,14 @@
  * a 401 challenge once with fresh credentials. One token per registry covers every scope of the
  * run; it is renewed before it expires or when a new scope is needed.
  *
- * On a registry that is expected to want credentials (`gated`: every public registry answers 401
- * to anonymous requests, even for public pulls), the first request goes alone and the others wait
- * for what it teaches: without the gate the whole first burst is answered 401 and sent again, and
- * the token request waits behind that burst (measured: BENCHMARKS.md, "Auth gate"). Elsewhere
- * (a loopback or listed-insecure registry with no credentials of the run) the first burst goes at
- * once, since such registries are often anonymous and the gate would cost them a round trip.
+ * On a registry that is expected to want credentials (`gated`: most registries, Docker Hub and
+ * GHCR among them, answer 401 to anonymous requests even for public pulls), the first request goes
+ * alone and the others wait for what it teaches: without the gate the whole first burst is
+ * answered 401 and sent again, and the token request waits behind that burst (measured:
+ * BENCHMARKS.md, "Session 4", the auth gate). They wait at most GATE_MAX_WAIT_MS, and go as soon
+ * as its challenge is answered (a token fetch begun, which they join). Elsewhere (a loopback or
+ * listed-insecure registry with no credentials of the run) the first burst goes at once: such
+ * registries are often anonymous, and the gate would cost them a round trip.
  */
 import { log } from '../log.ts';
 import { type Challenge, parseChallenges } from './challenge.ts';
@@ -21,6 +23,12 @@ import { authError, requestToken } from './token.ts';
 import type { HostTransport } from './transport.ts';
 
 const EXPIRY_MARGIN_MS = 10_000;
+/**
+ * The longest the others wait behind the first request: one that is not answered by then (a
+ * stalled or retried request) lets them go on their own, as without the gate. The gate saves a
+ * round trip; it may never hold them for the first request's whole retry budget.
+ */
+const GATE_MAX_WAIT_MS = 2_000;
 
 type State =
   | { type: 'unknown' }
@@ -78,9 +86,12 @@ export class Authenticator {
         await this.gate;
       } else {
         this.gate = new Promise((resolve) => (this.openGate = resolve));
+        const cap = setTimeout(() => this.release(), GATE_MAX_WAIT_MS);
+        cap.unref();
         try {
           return await this.exchange(repository, access, request, own);
         } finally {
+          clearTimeout(cap);
           this.release();
         }
       }
@@ -103,10 +114,11 @@ export class Authenticator {
       const res = await this.transport.send({ ...request, headers });
       const challenged = res.status === 401 && own && this.transport.owns(res.url);
       if (challenged && attempt < 2 && (await this.onUnauthorized(res.headers['www-authenticate'], authorization))) {
-        await discard(res);
-        // The first request's challenge has been answered (a token fetched, Basic chosen): the
-        // requests waiting behind it go now, in parallel with its second attempt.
+        // The first request's challenge has been answered (Basic chosen; a token fetch released
+        // them as it began): the requests waiting behind it go now, in parallel with its second
+        // attempt, and not only once its 401's body (which a server may drip) has been read.
         this.release();
+        await discard(res);
         continue;
       }
       return res;
@@ -168,7 +180,11 @@ export class Authenticator {
     } else {
       this.state = { type: 'bearer', realm, service: challenge.parameters.service, expiresAt: 0, scopes: '' };
     }
-    await this.refresh();
+    const fetching = this.refresh();
+    // The requests waiting behind the first one go now and join this fetch (authorization():
+    // same scopes), sharing its token or its failure: one token request, one budget, for all.
+    this.release();
+    await fetching;
     return true;
   }
 
