@@ -51,6 +51,13 @@ const gatedRegistries = (host: string, retries: number) =>
 
 const bearer = (realm: Served) => `Bearer realm="http://${realm.host}/token",service="registry.test"`;
 
+/** A registry that answers every request with a bearer challenge naming `realm`. */
+const challenging = (realm: Served) =>
+  serve((_req, res) => {
+    res.writeHead(401, { 'www-authenticate': bearer(realm), 'content-length': '0' });
+    res.end();
+  });
+
 describe('attack: the auth gate holds the burst briefly, never for the first request’s whole budget', () => {
   it('a registry that stalls the first request: the others are answered without waiting for its retries', async () => {
     // The first request (a manifest that never comes) stalls each attempt until the headers
@@ -84,10 +91,7 @@ describe('attack: the auth gate holds the burst briefly, never for the first req
       res.writeHead(401, { 'content-length': '0' });
       res.end();
     });
-    const reg = await serve((_req, res) => {
-      res.writeHead(401, { 'www-authenticate': bearer(realm), 'content-length': '0' });
-      res.end();
-    });
+    const reg = await challenging(realm);
     const registries = gatedRegistries(reg.host, 1);
     try {
       const client = registries.client(reg.host);
@@ -109,10 +113,7 @@ describe('attack: the auth gate holds the burst briefly, never for the first req
 
   it('a token realm that never answers costs the burst one token fetch (its retries), not two', async () => {
     const realm = await serve(() => undefined);
-    const reg = await serve((_req, res) => {
-      res.writeHead(401, { 'www-authenticate': bearer(realm), 'content-length': '0' });
-      res.end();
-    });
+    const reg = await challenging(realm);
     const registries = gatedRegistries(reg.host, 1);
     try {
       const client = registries.client(reg.host);
