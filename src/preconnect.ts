@@ -62,9 +62,9 @@ function open(protocol: 'http:' | 'https:', hostname: string, port: number, coun
     // A host name is looked up first (libuv's thread pool) and its connect issued from the lookup's
     // callback, which would wait for the whole bundle to load if the entry went on at once: the
     // entry waits for the lookups (dialed()). Waiting for the TCP connect as well (the ClientHello
-    // is written from its callback) would gain nothing on a real network: the answer to the
-    // ClientHello could not come before the load ends either way (measured in the latency
-    // proxy, which completes loopback connects at once, it only looks faster).
+    // is written from its callback) gains nothing on a real network: the answer to the
+    // ClientHello cannot come before the load ends either way. (Through the benchmark's latency
+    // proxy, which completes loopback connects at once, it only looked faster.)
     if (!isIP(host)) dialing.push(new Promise((resolve) => socket.once('lookup', () => resolve()).once('error', () => resolve())));
     socket.setNoDelay(true);
     socket.unref(); // never keeps the process alive until the transport takes it
