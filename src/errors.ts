@@ -36,6 +36,9 @@ export interface ActionErrorDetails {
   cause?: unknown;
 }
 
+/** What a factory takes besides the message: everything but the kind, which the factory names. */
+type Details = Omit<ActionErrorDetails, 'kind'>;
+
 export class ActionError extends Error {
   readonly kind: ErrorKind;
   readonly code: string | undefined;
@@ -55,6 +58,36 @@ export class ActionError extends Error {
     this.sentinel = details.sentinel;
     this.detail = details.detail;
     this.diagnostics = details.diagnostics ?? [];
+  }
+
+  // The factories: every ActionError is built by one of these, named by its kind.
+  /** Bad input: fails before any network write. */
+  static input(message: string, details: Details = {}): ActionError {
+    return new ActionError(message, { ...details, kind: 'input' });
+  }
+  /** A reference (or digest) that does not parse. */
+  static reference(message: string, details: Details = {}): ActionError {
+    return new ActionError(message, { ...details, kind: 'reference' });
+  }
+  /** A platform string that does not parse. */
+  static platform(message: string, details: Details = {}): ActionError {
+    return new ActionError(message, { ...details, kind: 'platform' });
+  }
+  /** The registry answered with an error, or an answer this action refuses. */
+  static registry(message: string, details: Details = {}): ActionError {
+    return new ActionError(message, { ...details, kind: 'registry' });
+  }
+  /** A connection-level failure after retries, or no answer in time. */
+  static network(message: string, details: Details = {}): ActionError {
+    return new ActionError(message, { ...details, kind: 'network' });
+  }
+  /** Content that does not match its digest, size or schema. */
+  static integrity(message: string, details: Details = {}): ActionError {
+    return new ActionError(message, { ...details, kind: 'integrity' });
+  }
+  /** Credentials refused or missing. */
+  static auth(message: string, details: Details = {}): ActionError {
+    return new ActionError(message, { ...details, kind: 'auth' });
   }
 
   /** The one line shown to the user. */

@@ -65,7 +65,7 @@ export interface Inputs {
 export type InputReader = (name: string) => string;
 
 function invalid(name: string, value: string, expected: string): ActionError {
-  return new ActionError(`Invalid ${name} '${value}'. Expected ${expected}`, { kind: 'input' });
+  return ActionError.input(`Invalid ${name} '${value}'. Expected ${expected}`);
 }
 
 /**

@@ -34,8 +34,7 @@ export async function run(): Promise<void> {
       setOutputs(result, inputs.tags);
     } catch (e) {
       const at = [...result.pushed, ...result.unchanged];
-      throw new ActionError(`published ${result.digest}${at.length ? ` to ${at.join(', ')}` : ''}, but the step outputs could not be written (${describeError(e)})`, {
-        kind: 'input',
+      throw ActionError.input(`published ${result.digest}${at.length ? ` to ${at.join(', ')}` : ''}, but the step outputs could not be written (${describeError(e)})`, {
         hint: 'The tags point at the new index; steps that read this step’s outputs will not see them',
       });
     }

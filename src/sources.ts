@@ -35,23 +35,18 @@ export function expandTemplates(lines: SourceLine[], platforms: Platform[]): Sou
   const templates = lines.filter((l) => isTemplate(l.line));
   if (templates.length === 0) {
     if (platforms.length) {
-      throw new ActionError(
-        `Invalid platforms '${platforms.map(formatPlatform).join(',')}'. Expected a sources line with {os}, {arch} or {variant} to expand them into (platforms only applies to templates)`,
-        { kind: 'input' },
-      );
+      throw ActionError.input(`Invalid platforms '${platforms.map(formatPlatform).join(',')}'. Expected a sources line with {os}, {arch} or {variant} to expand them into (platforms only applies to templates)`);
     }
     return lines;
   }
   if (platforms.length === 0) {
     const first = templates[0] as SourceLine;
-    throw new ActionError(`Invalid source '${first.line}'. Expected the platforms input to list what {os}, {arch} and {variant} expand to (e.g. platforms: linux/amd64,linux/arm64)`, {
-      kind: 'input',
-    });
+    throw ActionError.input(`Invalid source '${first.line}'. Expected the platforms input to list what {os}, {arch} and {variant} expand to (e.g. platforms: linux/amd64,linux/arm64)`);
   }
   return lines.flatMap((l) => {
     if (!isTemplate(l.line)) return [l];
     if (/(^|\s)platform=/.test(l.line)) {
-      throw new ActionError(`Invalid source '${l.line}'. Expected no platform= option on a template line: each expansion takes its platform from the platforms input`, { kind: 'input' });
+      throw ActionError.input(`Invalid source '${l.line}'. Expected no platform= option on a template line: each expansion takes its platform from the platforms input`);
     }
     return platforms.map((p) => ({
       line: l.line.replace(PLACEHOLDER, (_m, key: string) => (key === 'os' ? p.os : key === 'arch' ? p.architecture : (p.variant ?? ''))),
@@ -86,16 +81,13 @@ function fromBuildMetadata(json: string, firstTag: Reference, shownAs: string): 
   try {
     meta = JSON.parse(json);
   } catch {
-    throw new ActionError(`Invalid source file '${shownAs}'. Expected docker/build-push-action's metadata JSON (it starts with '{' but is not JSON)`, { kind: 'input' });
+    throw ActionError.input(`Invalid source file '${shownAs}'. Expected docker/build-push-action's metadata JSON (it starts with '{' but is not JSON)`);
   }
   const m = meta as Record<string, unknown>;
   const digest = m['containerimage.digest'];
   const names = m['image.name'];
   if (typeof digest !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(digest) || typeof names !== 'string' || !names.trim()) {
-    throw new ActionError(
-      `Invalid source file '${shownAs}'. Expected docker/build-push-action's metadata with "containerimage.digest" (sha256:<64 hex>) and "image.name"`,
-      { kind: 'input' },
-    );
+    throw ActionError.input(`Invalid source file '${shownAs}'. Expected docker/build-push-action's metadata with "containerimage.digest" (sha256:<64 hex>) and "image.name"`);
   }
   const list = names.split(',').map((n) => n.trim()).filter(Boolean);
   // A name may carry a tag or a digest (image.name lists what was pushed): the digest given names the image.
@@ -131,7 +123,7 @@ export function readSourceFiles(patterns: string[], workspace: string, firstTag:
     });
     if (regular.length === 0) {
       const where = isAbsolute(pattern) ? '' : ` under ${workspace}`;
-      throw new ActionError(`Invalid source-files '${pattern}'. Expected it to match at least one file${where} (did the artifact download fail?)`, { kind: 'input' });
+      throw ActionError.input(`Invalid source-files '${pattern}'. Expected it to match at least one file${where} (did the artifact download fail?)`);
     }
     for (const f of regular) files.add(f);
   }

@@ -112,7 +112,7 @@ export async function inspectCommand(argv: string[]): Promise<number> {
         const comparer = only(want);
         const candidates = parsed.manifest.manifests.map((d, i) => ({ d, entry: result.entries[i] as InspectEntry })).filter(({ d }) => d.platform && comparer.match(d.platform as Platform));
         const chosen = sortPlatforms(candidates, comparer, ({ d }) => d.platform as Platform)[0];
-        if (!chosen) throw new ActionError(`no entry of ${ref} runs on ${formatPlatform(want)} (${result.entries.map((e) => e.platform).join(', ')})`, { kind: 'input' });
+        if (!chosen) throw ActionError.input(`no entry of ${ref} runs on ${formatPlatform(want)} (${result.entries.map((e) => e.platform).join(', ')})`);
         result.selected = chosen.entry;
       }
     } else {
@@ -130,7 +130,7 @@ export async function inspectCommand(argv: string[]): Promise<number> {
       if (want) {
         // A single image is not a choice among entries: --platform checks that it runs there.
         if (!platform || !only(want).match(platform)) {
-          throw new ActionError(`${ref} is a single image for ${result.platform ?? 'an unknown platform'}, which does not run on ${formatPlatform(want)}`, { kind: 'input' });
+          throw ActionError.input(`${ref} is a single image for ${result.platform ?? 'an unknown platform'}, which does not run on ${formatPlatform(want)}`);
         }
         const annotations = (parsed.manifest as { annotations?: Record<string, string> }).annotations ?? {};
         result.selected = { platform: result.platform as string, digest: fetched.digest, size: fetched.bytes.length, mediaType: parsed.mediaType, annotations, layers: result.layers };

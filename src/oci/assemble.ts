@@ -75,17 +75,16 @@ export function assembleIndex(input: IndexEntry[], options: AssembleOptions): As
   for (const c of images) {
     const p = c.descriptor.platform;
     if (!p) {
-      throw new ActionError(`source '${c.line}' has an image ${c.descriptor.digest} with no platform`, {
-        kind: 'input',
+      throw ActionError.input(`source '${c.line}' has an image ${c.descriptor.digest} with no platform`, {
         hint: 'Give one with platform=os/arch[/variant] after the reference',
       });
     }
     const key = platformKey(p);
     const other = byPlatform.get(key);
     if (other) {
-      throw new ActionError(
+      throw ActionError.input(
         `two images have platform ${formatPlatform(p)}${p['os.version'] ? ` (os.version ${p['os.version']})` : ''}: '${other.line}' and '${c.line}'`,
-        { kind: 'input', hint: 'Each platform may appear once in an index: remove one source, or set platform=… to tell them apart' },
+        { hint: 'Each platform may appear once in an index: remove one source, or set platform=… to tell them apart' },
       );
     }
     byPlatform.set(key, c);
@@ -93,8 +92,7 @@ export function assembleIndex(input: IndexEntry[], options: AssembleOptions): As
   for (const required of options.requirePlatforms) {
     const found = images.some((c) => platformSatisfies(c.descriptor.platform as Platform, required));
     if (!found) {
-      throw new ActionError(`required platform ${formatPlatform(required)} is not among the sources (${images.map((c) => formatPlatform(c.descriptor.platform as Platform)).join(', ')})`, {
-        kind: 'input',
+      throw ActionError.input(`required platform ${formatPlatform(required)} is not among the sources (${images.map((c) => formatPlatform(c.descriptor.platform as Platform)).join(', ')})`, {
         hint: 'Add a source for it, or remove it from require-platforms',
       });
     }
@@ -107,8 +105,7 @@ export function assembleIndex(input: IndexEntry[], options: AssembleOptions): As
   if (options.mediaType === 'oci') format = 'oci';
   else if (options.mediaType === 'docker') {
     if (hasAnnotations) {
-      throw new ActionError('annotations were given, but media-type is docker: a Docker manifest list cannot carry them', {
-        kind: 'input',
+      throw ActionError.input('annotations were given, but media-type is docker: a Docker manifest list cannot carry them', {
         hint: "Use media-type 'auto' or 'oci' to publish an OCI image index, or remove the annotations",
       });
     }
@@ -149,15 +146,13 @@ export function assembleIndex(input: IndexEntry[], options: AssembleOptions): As
 function refuseInDockerList(entries: IndexEntry[]): void {
   const attestation = entries.find((c) => c.attestation);
   if (attestation) {
-    throw new ActionError(`media-type is docker, but '${attestation.line}' brings an attestation manifest (${attestation.descriptor.digest}): a Docker manifest list cannot say what it is`, {
-      kind: 'input',
+    throw ActionError.input(`media-type is docker, but '${attestation.line}' brings an attestation manifest (${attestation.descriptor.digest}): a Docker manifest list cannot say what it is`, {
       hint: "Use media-type 'auto' or 'oci' to keep attestations in an OCI image index, or set attestations: drop",
     });
   }
   const oci = entries.find((c) => c.descriptor.mediaType !== MediaType.DockerManifest);
   if (oci) {
-    throw new ActionError(`media-type is docker, but '${oci.line}' is a ${oci.descriptor.mediaType} (${oci.descriptor.digest}), not a Docker image manifest`, {
-      kind: 'input',
+    throw ActionError.input(`media-type is docker, but '${oci.line}' is a ${oci.descriptor.mediaType} (${oci.descriptor.digest}), not a Docker image manifest`, {
       hint: "Use media-type 'auto' or 'oci' to publish an OCI image index, or build the sources as Docker manifests (buildx: --output type=image,oci-mediatypes=false)",
     });
   }
@@ -171,9 +166,9 @@ function refuseOversize(bytes: Buffer, entries: IndexEntry[], descriptors: Descr
   if (bytes.length <= INDEX_SIZE_LIMIT) return;
   const annotationBytes = descriptors.reduce((n, d) => n + Buffer.byteLength(JSON.stringify(d.annotations ?? {})), 0);
   const attestations = entries.filter((c) => c.attestation).length;
-  throw new ActionError(
+  throw ActionError.input(
     `the index would be ${bytes.length} bytes, over the ${INDEX_SIZE_LIMIT} bytes (4 MiB) a registry accepts for a manifest: it has ${entries.length} entries (${attestations} attestations) and ${annotationBytes} bytes of descriptor annotations; nothing was written`,
-    { kind: 'input', code: 'SIZE_INVALID', hint: 'Publish fewer entries per index (split the platforms over several tags), drop attestations (attestations: drop), or shorten the descriptor annotations' },
+    { code: 'SIZE_INVALID', hint: 'Publish fewer entries per index (split the platforms over several tags), drop attestations (attestations: drop), or shorten the descriptor annotations' },
   );
 }
 

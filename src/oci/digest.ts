@@ -11,7 +11,7 @@ const DIGEST_GRAMMAR = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 export type Digest = `${string}:${string}`;
 
 function digestError(message: string, sentinel: string, value: string): ActionError {
-  return new ActionError(message, { kind: 'reference', sentinel, hint: `got '${value}'` });
+  return ActionError.reference(message, { sentinel, hint: `got '${value}'` });
 }
 
 /** Validates a digest string; throws ActionError with go-digest's messages. */

@@ -71,8 +71,7 @@ export type ParsedManifest =
   | { kind: 'index'; mediaType: string; manifest: ImageIndex };
 
 function invalid(what: string, where: string): ActionError {
-  return new ActionError(`invalid manifest from ${where}: ${what}`, {
-    kind: 'integrity',
+  return ActionError.integrity(`invalid manifest from ${where}: ${what}`, {
     code: 'MANIFEST_INVALID',
     hint: 'The registry returned something that is not an image manifest or index; check the reference',
   });
@@ -173,8 +172,7 @@ export function serializeIndex(
   const doc: Record<string, unknown> = { schemaVersion: 2, mediaType, manifests: manifests.map(canonicalDescriptor) };
   if (annotations && Object.keys(annotations).length) {
     if (format === 'docker') {
-      throw new ActionError('a Docker manifest list cannot carry annotations', {
-        kind: 'input',
+      throw ActionError.input('a Docker manifest list cannot carry annotations', {
         hint: "Use media-type 'oci' (or 'auto') to publish an OCI image index with annotations",
       });
     }

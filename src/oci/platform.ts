@@ -100,8 +100,7 @@ const SPECIFIER_PART = /^[A-Za-z0-9_.-]+$/;
 const ENCODE = /[%+()/]/g;
 
 function platformError(specifier: string, why: string): ActionError {
-  return new ActionError(`invalid platform '${specifier}': ${why}`, {
-    kind: 'platform',
+  return ActionError.platform(`invalid platform '${specifier}': ${why}`, {
     hint: 'Expected os/arch[/variant], e.g. linux/amd64, linux/arm64/v8, linux/arm/v7, windows/amd64',
   });
 }

@@ -40,8 +40,7 @@ const ERR = {
 
 function referenceError(sentinel: keyof typeof ERR, input: string, detail?: string): ActionError {
   const reason = detail ?? ERR[sentinel];
-  return new ActionError(`${reason}: '${input}'`, {
-    kind: 'reference',
+  return ActionError.reference(`${reason}: '${input}'`, {
     sentinel: `Err${sentinel}`,
     detail: reason,
     hint: 'Expected [registry[:port]/]repository[:tag][@sha256:<64 hex>], e.g. ghcr.io/owner/app:1.0',

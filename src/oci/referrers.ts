@@ -56,12 +56,11 @@ export interface ListedReferrers {
 export function readReferrersIndex(fetched: FetchedManifest, where: string): ListedReferrers {
   const parsed = parseManifest(fetched, where);
   if (parsed.kind !== 'index') {
-    throw new ActionError(`the referrers of ${where} are not an index (${quote(parsed.mediaType)})`, { kind: 'integrity', code: 'MANIFEST_INVALID', hint: 'Set referrers: skip to publish without them' });
+    throw ActionError.integrity(`the referrers of ${where} are not an index (${quote(parsed.mediaType)})`, { code: 'MANIFEST_INVALID', hint: 'Set referrers: skip to publish without them' });
   }
   const listed = parsed.manifest.manifests;
   if (listed.length > MAX_REFERRERS) {
-    throw new ActionError(`${where} lists ${listed.length} referrers, more than the ${MAX_REFERRERS} this action copies`, {
-      kind: 'integrity',
+    throw ActionError.integrity(`${where} lists ${listed.length} referrers, more than the ${MAX_REFERRERS} this action copies`, {
       hint: 'Set referrers: skip to publish without them, and copy them with oras or regctl',
     });
   }
@@ -82,14 +81,14 @@ export function readReferrersIndex(fetched: FetchedManifest, where: string): Lis
 export function readReferrer(fetched: FetchedManifest, where: string, subject?: Digest): ImageManifest {
   const parsed = parseManifest(fetched, where);
   if (parsed.kind !== 'image') {
-    throw new ActionError(`referrer ${where} is an index; only image manifests are copied as referrers`, { kind: 'integrity', code: 'MANIFEST_INVALID' });
+    throw ActionError.integrity(`referrer ${where} is an index; only image manifests are copied as referrers`, { code: 'MANIFEST_INVALID' });
   }
   const m = parsed.manifest;
   if (subject !== undefined && m.subject?.digest !== subject) {
-    throw new ActionError(`referrer ${where} does not name ${subject} as its subject`, { kind: 'integrity', code: 'MANIFEST_INVALID' });
+    throw ActionError.integrity(`referrer ${where} does not name ${subject} as its subject`, { code: 'MANIFEST_INVALID' });
   }
   if (m.artifactType !== undefined && !isMediaType(m.artifactType)) {
-    throw new ActionError(`referrer ${where} has an artifactType that is not a media type (${quote(m.artifactType)})`, { kind: 'integrity', code: 'MANIFEST_INVALID' });
+    throw ActionError.integrity(`referrer ${where} has an artifactType that is not a media type (${quote(m.artifactType)})`, { code: 'MANIFEST_INVALID' });
   }
   return m;
 }
@@ -138,7 +137,7 @@ export function attachSubject(attestation: Buffer, subject: Descriptor, where: s
     doc = undefined;
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
-    throw new ActionError(`attestation ${where} is not a JSON object`, { kind: 'integrity', code: 'MANIFEST_INVALID' });
+    throw ActionError.integrity(`attestation ${where} is not a JSON object`, { code: 'MANIFEST_INVALID' });
   }
   const { artifactType: _a, subject: _s, ...rest } = doc as Record<string, unknown>;
   return Buffer.from(JSON.stringify({ ...rest, artifactType: ATTESTATION_ARTIFACT_TYPE, subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size } }));

@@ -117,8 +117,7 @@ export function checkDescriptor(v: unknown, field: string): Descriptor {
 
 /** The error for registry data that failed a check: names the source and the field. */
 export function invalidData(e: InvalidField, what: string, where: string): ActionError {
-  return new ActionError(`invalid ${what} from ${where}: ${e}`, {
-    kind: 'integrity',
+  return ActionError.integrity(`invalid ${what} from ${where}: ${e}`, {
     code: 'MANIFEST_INVALID',
     hint: 'The registry holds data this action will not publish: rebuild and push the source, or name another',
   });

@@ -97,7 +97,7 @@ function existingEntries(tag: Reference, state: TagState): IndexEntry[] {
   if (!state.present) return []; // nothing there yet: start empty
   const parsed = parseManifest({ bytes: state.bytes, digest: state.digest, mediaType: state.mediaType }, tag.toString());
   if (parsed.kind !== 'index') {
-    throw new ActionError(`append: ${tag} is an image, not an index`, { kind: 'input', hint: 'Append needs an existing index at the first tag, or none' });
+    throw ActionError.input(`append: ${tag} is an image, not an index`, { hint: 'Append needs an existing index at the first tag, or none' });
   }
   return parsed.manifest.manifests.map((d) => ({
     descriptor: d,

@@ -86,8 +86,7 @@ class DigestVerifier extends Transform {
 }
 
 function sizeMismatch(digest: Digest, what: string): ActionError {
-  return new ActionError(`blob ${digest} being copied: the source sent ${what}`, {
-    kind: 'integrity',
+  return ActionError.integrity(`blob ${digest} being copied: the source sent ${what}`, {
     code: 'SIZE_INVALID',
     hint: 'The source registry returned content that does not match its manifest; nothing was tagged',
   });
@@ -145,7 +144,7 @@ export class EntryPlacer {
   async place(entry: IndexEntry, target: Target, reference: string = entry.descriptor.digest): Promise<PutManifestResult> {
     const bytes = await this.manifestBytes(entry);
     const parsed = parseManifest({ bytes, digest: entry.descriptor.digest, mediaType: entry.descriptor.mediaType }, `${entry.registry}/${entry.repository}@${entry.descriptor.digest}`);
-    if (parsed.kind !== 'image') throw new ActionError(`child ${entry.descriptor.digest} is not an image manifest`, { kind: 'input' });
+    if (parsed.kind !== 'image') throw ActionError.input(`child ${entry.descriptor.digest} is not an image manifest`);
     const blobs = [parsed.manifest.config, ...parsed.manifest.layers].filter((b) => !isNonDistributable(b));
     const here = entry.registry === target.registry && entry.repository === target.repository;
     // Each blob task holds one request at a time (a mount, or a HEAD then a copy slot).

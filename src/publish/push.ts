@@ -68,8 +68,7 @@ export function overwriteConflicts(tags: Reference[], before: TagState[], digest
 
 export function overwriteError(conflicts: Array<{ tag: string; current: Digest }>, digest: Digest): ActionError {
   const list = conflicts.map((c) => `${c.tag} is at ${c.current}`).join('; ');
-  return new ActionError(`overwrite is false and ${conflicts.length === 1 ? 'a tag exists' : `${conflicts.length} tags exist`} at another digest than ${digest}: ${list}`, {
-    kind: 'input',
+  return ActionError.input(`overwrite is false and ${conflicts.length === 1 ? 'a tag exists' : `${conflicts.length} tags exist`} at another digest than ${digest}: ${list}`, {
     code: 'TAG_EXISTS',
     hint: 'Publish to a new tag, or set overwrite: true to move these tags',
   });
@@ -109,9 +108,9 @@ export async function checkAppendBase(registries: Registries, tag: Reference, be
   if (head && !now) now = (await client.getManifest(tag.path, tag.tag as string, `re-read ${tag}`)).digest; // no Docker-Content-Digest
   const was = before.present ? before.digest : undefined;
   if (now === was) return;
-  throw new ActionError(
+  throw ActionError.registry(
     `append: ${tag} changed while this run was publishing (${was ?? 'absent'} when read, ${now ?? 'absent'} now): another run moved it`,
-    { kind: 'registry', code: 'TAG_MOVED', hint: 'Run again to append to what the tag holds now' },
+    { code: 'TAG_MOVED', hint: 'Run again to append to what the tag holds now' },
   );
 }
 

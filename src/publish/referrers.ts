@@ -67,8 +67,7 @@ export class ReferrerFinder {
     if (!p) {
       p = this.level(registry, repository, subject, 1).then((items) => {
         if (items.length > MAX_REFERRERS) {
-          throw new ActionError(`${key} has ${items.length} referrers and cosign tags, more than the ${MAX_REFERRERS} this action copies`, {
-            kind: 'integrity',
+          throw ActionError.integrity(`${key} has ${items.length} referrers and cosign tags, more than the ${MAX_REFERRERS} this action copies`, {
             hint: 'Set referrers: skip to publish without them, and copy them with oras or regctl',
           });
         }
@@ -162,8 +161,7 @@ async function attestationReferrer(registries: Registries, attestation: IndexEnt
   const original = await registries.client(attestation.registry).getManifest(attestation.repository, attestation.descriptor.digest, `fetch attestation ${name}`);
   const parsed = parseManifest(original, name);
   if (parsed.kind !== 'image' || parsed.mediaType !== MediaType.OciManifest) {
-    throw new ActionError(`attestation ${name} is not an OCI image manifest (${quote(parsed.mediaType)}); it cannot carry a subject`, {
-      kind: 'input',
+    throw ActionError.input(`attestation ${name} is not an OCI image manifest (${quote(parsed.mediaType)}); it cannot carry a subject`, {
       hint: 'Use attestations: keep or drop for these sources',
     });
   }
@@ -252,8 +250,7 @@ async function makeDiscoverable(registries: Registries, target: Target, subject:
   if (current) {
     const parsed = parseManifest(current, name);
     if (parsed.kind !== 'index') {
-      throw new ActionError(`${name} holds an image, not a referrers index; the referrers of ${subject} cannot be listed there`, {
-        kind: 'input',
+      throw ActionError.input(`${name} holds an image, not a referrers index; the referrers of ${subject} cannot be listed there`, {
         hint: 'Remove that tag, or set referrers: skip',
       });
     }

@@ -43,8 +43,7 @@ export function applyOverrides(spec: SourceSpec, fromImage: Partial<Platform>): 
   if (o.osVersion) p['os.version'] = o.osVersion;
   if (o.osFeatures) p['os.features'] = o.osFeatures;
   if (!p.os || !p.architecture) {
-    throw new ActionError(`source '${spec.line}': the image config names no ${!p.os ? 'os' : 'architecture'}`, {
-      kind: 'input',
+    throw ActionError.input(`source '${spec.line}': the image config names no ${!p.os ? 'os' : 'architecture'}`, {
       hint: 'Give the platform after the reference: platform=os/arch[/variant]',
     });
   }
@@ -76,7 +75,7 @@ async function resolveImage(
     try {
       config = JSON.parse(bytes.toString('utf8'));
     } catch {
-      throw new ActionError(`the config of ${spec.ref} is not JSON`, { kind: 'integrity', code: 'MANIFEST_INVALID' });
+      throw ActionError.integrity(`the config of ${spec.ref} is not JSON`, { code: 'MANIFEST_INVALID' });
     }
     fromImage = platformFromConfig(config, `${spec.ref} (config ${manifest.config.digest})`);
   }
@@ -122,15 +121,13 @@ async function resolveSource(registries: Registries, spec: SourceSpec, options: 
   const images = listed.filter((d) => !isAttestation(d));
   const nested = images.find((d) => INDEX_TYPES.has(d.mediaType));
   if (nested) {
-    throw new ActionError(`source ${spec.ref} is an index that contains another index (${nested.digest})`, {
-      kind: 'input',
+    throw ActionError.input(`source ${spec.ref} is an index that contains another index (${nested.digest})`, {
       hint: 'Name the inner index or its images as sources instead: an index is never nested',
     });
   }
   const hasOverrides = Object.keys(spec.overrides).length > 0;
   if (hasOverrides && images.length !== 1) {
-    throw new ActionError(`source '${spec.line}' is an index of ${images.length} images; platform overrides apply to a single image`, {
-      kind: 'input',
+    throw ActionError.input(`source '${spec.line}' is an index of ${images.length} images; platform overrides apply to a single image`, {
       hint: 'Name one image of it by digest to override its platform',
     });
   }
@@ -174,7 +171,7 @@ export async function resolveSources(registries: Registries, sources: SourceSpec
   const settled = await mapSettled(sources, options.limit, (s) => resolveSource(registries, s, options));
   const errors = settled.flatMap((r, i) =>
     r.status === 'rejected'
-      ? [{ subject: (sources[i] as SourceSpec).ref.toString(), error: r.reason instanceof ActionError ? r.reason : new ActionError(describeError(r.reason), { kind: 'network' }) }]
+      ? [{ subject: (sources[i] as SourceSpec).ref.toString(), error: r.reason instanceof ActionError ? r.reason : ActionError.network(describeError(r.reason)) }]
       : [],
   );
   if (errors.length) {
@@ -184,8 +181,7 @@ export async function resolveSources(registries: Registries, sources: SourceSpec
   const missing = sources.filter((_, i) => found[i] === MISSING);
   for (const spec of missing) log.warning(`source ${spec.ref} does not exist; left out (ignore-missing)`);
   if (missing.length === sources.length) {
-    throw new ActionError(`none of the ${sources.length} source(s) exists (${sources.map((s) => s.ref.toString()).join(', ')}); nothing was written`, {
-      kind: 'input',
+    throw ActionError.input(`none of the ${sources.length} source(s) exists (${sources.map((s) => s.ref.toString()).join(', ')}); nothing was written`, {
       code: 'MANIFEST_UNKNOWN',
       status: 404,
       hint: 'Check that the build jobs pushed their images, and the references',

@@ -32,5 +32,5 @@ function discardUnread(body: Readable): void {
 }
 
 function overLimit(message: string): ActionError {
-  return new ActionError(message, { kind: 'integrity', code: 'SIZE_INVALID', hint: 'Refusing to read it into memory' });
+  return ActionError.integrity(message, { code: 'SIZE_INVALID', hint: 'Refusing to read it into memory' });
 }

@@ -329,7 +329,7 @@ export class RegistryClient {
 function uploadLocation(res: Response, what: string): string {
   const location = header(res, 'location');
   if (!location) {
-    throw new ActionError(`${what}: the registry opened an upload without a Location header`, { kind: 'registry', code: 'BLOB_UPLOAD_INVALID' });
+    throw ActionError.registry(`${what}: the registry opened an upload without a Location header`, { code: 'BLOB_UPLOAD_INVALID' });
   }
   return new URL(location, res.url).toString();
 }

@@ -75,8 +75,7 @@ async function readDockerConfig(env: NodeJS.ProcessEnv): Promise<DockerConfig | 
   try {
     return JSON.parse(text) as DockerConfig;
   } catch {
-    throw new ActionError(`Docker config file ${path} is not valid JSON`, {
-      kind: 'input',
+    throw ActionError.input(`Docker config file ${path} is not valid JSON`, {
       hint: 'Fix or remove the file (docker/login-action writes it)',
     });
   }
@@ -131,9 +130,9 @@ export function maskSecret(value: string | undefined, what: string, issuedByRegi
  */
 export function helperProgram(name: unknown, where: string): string {
   if (typeof name !== 'string' || !HELPER_NAME.test(name)) {
-    throw new ActionError(
+    throw ActionError.input(
       `the Docker config's ${where} is ${quote(name)}, which is not a credential helper name (letters, digits, '.', '_' and '-' only)`,
-      { kind: 'input', hint: `Set it to the helper's name (ecr-login runs docker-credential-ecr-login from PATH), or remove it from ${dockerConfigPath()}` },
+      { hint: `Set it to the helper's name (ecr-login runs docker-credential-ecr-login from PATH), or remove it from ${dockerConfigPath()}` },
     );
   }
   return `docker-credential-${name}`;
@@ -166,8 +165,7 @@ async function findOnPath(program: string, env: NodeJS.ProcessEnv): Promise<stri
 async function runHelperProgram(program: string, where: string, serverUrl: string, env: NodeJS.ProcessEnv): Promise<string> {
   const file = await findOnPath(program, env);
   if (!file) {
-    throw new ActionError(`credential helper ${program} (the Docker config's ${where}) is not on PATH`, {
-      kind: 'auth',
+    throw ActionError.auth(`credential helper ${program} (the Docker config's ${where}) is not on PATH`, {
       hint: `Install ${program}, or remove ${where} from ${dockerConfigPath(env)}`,
     });
   }
@@ -213,8 +211,7 @@ async function runHelperProgram(program: string, where: string, serverUrl: strin
   }).finally(() => clearTimeout(timer));
   const stdout = Buffer.concat(chunks).toString('utf8');
   const failed = (how: string) =>
-    new ActionError(`credential helper ${program} (the Docker config's ${where}) ${how} for ${serverUrl}`, {
-      kind: 'auth',
+    ActionError.auth(`credential helper ${program} (the Docker config's ${where}) ${how} for ${serverUrl}`, {
       hint: `Check that ${program} is installed and logged in (its output is not shown: it may hold a secret)`,
     });
   if (result.error) throw failed(`could not be started (${(result.error as NodeJS.ErrnoException).code ?? 'error'})`);
@@ -232,8 +229,7 @@ function decodeAuth(auth: string, key: string): { username: string; password: st
   const decoded = Buffer.from(auth, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon === -1) {
-    throw new ActionError(`the auth value for ${quote(key)} in the Docker config is not base64 of user:password`, {
-      kind: 'input',
+    throw ActionError.input(`the auth value for ${quote(key)} in the Docker config is not base64 of user:password`, {
       hint: 'Log in again (docker login / docker/login-action)',
     });
   }
@@ -268,8 +264,7 @@ export async function resolveCredentials(registry: string, options: CredentialOp
     try {
       parsed = JSON.parse(out) as { Username?: string; Secret?: string };
     } catch {
-      throw new ActionError(`credential helper ${program} (the Docker config's ${where}) printed something that is not JSON`, {
-        kind: 'auth',
+      throw ActionError.auth(`credential helper ${program} (the Docker config's ${where}) printed something that is not JSON`, {
         hint: 'Its output is not shown: it may hold a secret',
       });
     }

@@ -80,8 +80,7 @@ function deadlineError(req: HttpRequest, ms: number, timeoutSeconds: number, byt
   const allowance = received
     ? `twice the timeout of ${timeoutSeconds} s, plus ${DEADLINE_FLOOR_RATE / 1024} KiB/s for the ${bytes} bytes received so far`
     : `twice the timeout of ${timeoutSeconds} s${bytes > 0 ? `, plus ${bytes} bytes at ${DEADLINE_FLOOR_RATE / 1024} KiB/s` : ''}`;
-  return new ActionError(`${req.method} ${redactUrl(req.url)}: no complete answer within ${seconds} s (${allowance})`, {
-    kind: 'network',
+  return ActionError.network(`${req.method} ${redactUrl(req.url)}: no complete answer within ${seconds} s (${allowance})`, {
     code: 'DEADLINE_EXCEEDED',
     detail: `no complete answer within ${seconds} s`,
     hint: 'The server answered too slowly or stalled; raise the timeout input if the network is slow',

@@ -114,10 +114,10 @@ export async function responseError(
   }
   const code = entries[0]?.code ?? STATUS_CODES[res.status] ?? (res.status >= 500 ? 'UNAVAILABLE' : `HTTP_${res.status}`);
   const said = entries.length ? formatDiagnostics(entries) : code;
-  return new ActionError(
+  const refused = code === 'UNAUTHORIZED' || code === 'DENIED';
+  return ActionError[refused ? 'auth' : 'registry'](
     `${ctx.what} failed: ${ctx.method} ${ctx.registry}/${ctx.repository} ${ctx.answeredBy ? `was sent to ${ctx.answeredBy}, which answered` : 'answered'} HTTP ${res.status} ${said} (expected ${expected})`,
     {
-      kind: code === 'UNAUTHORIZED' || code === 'DENIED' ? 'auth' : 'registry',
       code,
       status: res.status,
       hint: hintFor(code, ctx),
@@ -132,5 +132,5 @@ export async function responseError(
  * digest it should have (and who said so), `actual` what it has.
  */
 export function digestMismatch(what: string, expected: string, actual: string, hint: string): ActionError {
-  return new ActionError(`${what} does not match its digest: expected ${expected}, got ${actual}`, { kind: 'integrity', code: 'DIGEST_INVALID', hint });
+  return ActionError.integrity(`${what} does not match its digest: expected ${expected}, got ${actual}`, { code: 'DIGEST_INVALID', hint });
 }

@@ -117,8 +117,8 @@ export function networkError(req: { method: string; url: string }, e: unknown, a
       ? `The TLS certificate of ${elsewhere} (a redirect target) is not trusted: add its CA with NODE_EXTRA_CA_CERTS, or list ${elsewhere} in insecure-registries`
       : 'The registry’s TLS certificate is not trusted: add its CA with NODE_EXTRA_CA_CERTS, or list the registry in insecure-registries'
     : 'Check that the registry is reachable from the runner (address, port, proxy settings)';
-  return new ActionError(
+  return ActionError.network(
     `${req.method} ${redactUrl(req.url)} failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${code ? `${code} ` : ''}${describe(e)}`,
-    { kind: 'network', code, hint, cause: e, detail: describe(e).split(';')[0] },
+    { code, hint, cause: e, detail: describe(e).split(';')[0] },
   );
 }

@@ -37,7 +37,7 @@ export function parseTokenResponse(text: string): TokenResponse | undefined {
   if (!token) return undefined;
   // RFC 6750's b64token: what an Authorization header can carry. Anything else (line breaks,
   // spaces, words a hostile token server would like masked across the job log) is no token.
-  if (!B64TOKEN.test(token)) throw new ActionError('the token server answered with a token that is not an RFC 6750 b64token', { kind: 'auth', code: 'TOKEN_INVALID', hint: 'The token server is broken or hostile; nothing was sent with its token' });
+  if (!B64TOKEN.test(token)) throw ActionError.auth('the token server answered with a token that is not an RFC 6750 b64token', { code: 'TOKEN_INVALID', hint: 'The token server is broken or hostile; nothing was sent with its token' });
   const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;
   const issued = typeof body.issued_at === 'string' ? Date.parse(body.issued_at) : NaN;
   return { token, expiresIn, ...(Number.isNaN(issued) ? {} : { issuedAt: issued }) };
@@ -85,8 +85,7 @@ export async function requestToken(transport: Layer, t: TokenRequest): Promise<T
   }
   const text = (await readLimited(res.body, TOKEN_BODY_LIMIT, 'token response')).toString('utf8');
   if (res.status === 401 || res.status === 403) {
-    throw new ActionError(`${t.registry}: the token server ${t.realm.origin} refused the credentials (${c.source}) with HTTP ${res.status}`, {
-      kind: 'auth',
+    throw ActionError.auth(`${t.registry}: the token server ${t.realm.origin} refused the credentials (${c.source}) with HTTP ${res.status}`, {
       code: 'UNAUTHORIZED',
       status: res.status,
       hint: `Check the username and password for ${t.registry}`,
@@ -99,5 +98,5 @@ export async function requestToken(transport: Layer, t: TokenRequest): Promise<T
 }
 
 export function authError(message: string, registry: string): ActionError {
-  return new ActionError(message, { kind: 'auth', hint: `Check the registry's authentication setup for ${registry}` });
+  return ActionError.auth(message, { hint: `Check the registry's authentication setup for ${registry}` });
 }
