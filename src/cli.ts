@@ -70,6 +70,7 @@ async function publishCommand(argv: string[]): Promise<number> {
       options: {
         source: { type: 'string', multiple: true },
         'source-file': { type: 'string', multiple: true },
+        'source-file-repository': { type: 'string', multiple: true },
         platforms: { type: 'string', multiple: true },
         'ignore-missing': { type: 'boolean' },
         tag: { type: 'string', multiple: true },
@@ -110,6 +111,7 @@ async function publishCommand(argv: string[]): Promise<number> {
   const raw: Record<string, string> = {
     sources: (values.source ?? []).join('\n'),
     'source-files': (values['source-file'] ?? []).join('\n'),
+    'source-files-repositories': (values['source-file-repository'] ?? []).join('\n'),
     platforms: (values.platforms ?? []).join('\n'),
     'ignore-missing': values['ignore-missing'] ? 'true' : '',
     tags: values.tag.join('\n'),

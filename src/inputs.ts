@@ -7,7 +7,11 @@ import { splitList } from './list.ts';
 import { parseInsecureRegistries } from './hosts.ts';
 import { type Reference, parseNormalizedNamed } from './oci/reference.ts';
 import { type Platform, isKnownArch, isKnownOS, parsePlatform } from './oci/platform.ts';
-import { type SourceLine, expandTemplates, readSourceFiles } from './sources.ts';
+import { type FileRoots, jobRoots } from './files.ts';
+import { quote } from './escape.ts';
+import { isReservedTag } from './oci/referrers.ts';
+import { maskSecret } from './registry/credentials.ts';
+import { RepositoryRule, type SourceLine, expandTemplates, readSourceFiles } from './sources.ts';
 
 export type MediaTypeChoice = 'auto' | 'oci' | 'docker';
 
@@ -28,6 +32,8 @@ export interface SourceSpec {
   overrides: SourceOverrides;
   /** `sources`, or the source file the line was read from. */
   origin: string;
+  /** The line of that file, when read from one. */
+  lineNumber?: number;
 }
 
 export interface Inputs {
@@ -97,6 +103,25 @@ export function splitSources(value: string): string[] {
 const OVERRIDE_KEYS = ['platform', 'os.version', 'os.features', 'variant'];
 
 export function parseSourceSpec(entry: string, from: Omit<SourceLine, 'line'> = { origin: 'sources' }): SourceSpec {
+  if (from.lineNumber === undefined) return parseSourceLine(entry, from);
+  // A line read from a file: the error names the file and line, and quotes no more than the reference.
+  const refText = entry.split(/\s+/)[0] ?? '';
+  const at = `${from.origin} line ${from.lineNumber}`;
+  try {
+    parseNormalizedNamed(refText);
+  } catch (e) {
+    const why = e instanceof ActionError ? (e.detail ?? e.message) : String(e);
+    throw new ActionError(`Invalid source reference ${quote(refText)} in ${at}. Expected [registry/]repository[:tag][@sha256:<64 hex>] (${why})`, { kind: 'input' });
+  }
+  try {
+    return parseSourceLine(entry, from);
+  } catch (e) {
+    if (!(e instanceof ActionError)) throw e;
+    throw new ActionError(`Invalid source option after ${quote(refText)} in ${at}. Expected ${OVERRIDE_KEYS.map((k) => `${k}=…`).join(', ')} with a valid value`, { kind: 'input' });
+  }
+}
+
+function parseSourceLine(entry: string, from: Omit<SourceLine, 'line'>): SourceSpec {
   const [refText, ...options] = entry.split(/\s+/);
   let ref = parseReferenceInput('sources', refText ?? '');
   if (!ref.tag && !ref.digest) ref = ref.withTag('latest');
@@ -129,7 +154,7 @@ export function parseSourceSpec(entry: string, from: Omit<SourceLine, 'line'> = 
     overrides.platform = from.templatePlatform;
     overrides.platformFromTemplate = true;
   }
-  return { line: entry, ref, overrides, origin: from.origin };
+  return { line: entry, ref, overrides, origin: from.origin, ...(from.lineNumber ? { lineNumber: from.lineNumber } : {}) };
 }
 
 /** Parses a platform and refuses unknown OS or architecture names (typos must not ship). */
@@ -207,13 +232,21 @@ export function parseAnnotations(value: string): Pick<Inputs, 'indexAnnotations'
   return { indexAnnotations, descriptorAnnotations, skippedAnnotations };
 }
 
-/** Where relative `source-files` patterns are resolved: the job's workspace. */
+/**
+ * Where relative `source-files` patterns are resolved (the job's workspace), and the folders files
+ * may be read from (the workspace and RUNNER_TEMP unless given).
+ */
 export interface InputContext {
   workspace: string;
+  files?: FileRoots;
 }
 
 /** Builds and validates the typed inputs. */
 export function getInputs(read: InputReader, context: InputContext = { workspace: process.env.GITHUB_WORKSPACE || process.cwd() }): Inputs {
+  // The password is masked before any other input is read: an input or file that fails to parse
+  // is quoted in the error, and could hold it.
+  const password = read('password');
+  maskSecret(password, 'the password input');
   const sourcesRaw = read('sources');
   const tagsRaw = read('tags');
   const tagEntries = splitList(tagsRaw);
@@ -224,9 +257,16 @@ export function getInputs(read: InputReader, context: InputContext = { workspace
     return ref.tag ? ref : ref.withTag('latest');
   });
   const uniqueTags = [...new Map(tags.map((t) => [t.toString(), t])).values()];
-  const sources = readSources(read, sourcesRaw, uniqueTags[0] as Reference, context);
+  const reserved = uniqueTags.filter((t) => isReservedTag(t.tag as string));
+  if (reserved.length) {
+    throw invalid(
+      reserved.length > 1 ? 'tags' : 'tag',
+      reserved.map(String).join(', '),
+      'tags not named like a referrers fallback tag or a cosign tag (sha256-<64 hex>, sha512-<64 hex>, optionally .sig, .att or .sbom): those names hold another image’s signatures and referrers',
+    );
+  }
+  const sources = readSources(read, sourcesRaw, uniqueTags, context);
   const username = read('username');
-  const password = read('password');
   if (Boolean(username) !== Boolean(password)) {
     throw invalid(username ? 'password' : 'username', '', 'both username and password, or neither');
   }
@@ -258,19 +298,37 @@ export function getInputs(read: InputReader, context: InputContext = { workspace
  * Every source line: the `sources` input, then the `source-files` in sorted order; template lines
  * expanded over `platforms`. At least one source in all.
  */
-function readSources(read: InputReader, sourcesRaw: string, firstTag: Reference, context: InputContext): SourceSpec[] {
+function readSources(read: InputReader, sourcesRaw: string, tags: Reference[], context: InputContext): SourceSpec[] {
   const filePatterns = splitLines(read('source-files'));
   const platforms = splitList(read('platforms')).map((p) => parseKnownPlatform('platforms', p));
   const lines: SourceLine[] = splitSources(sourcesRaw).map((line) => ({ line, origin: 'sources' }));
+  const rule = new RepositoryRule([], splitLines(read('source-files-repositories')));
   if (filePatterns.length) {
-    for (const l of readSourceFiles(filePatterns, context.workspace, firstTag)) {
-      for (const entry of splitSources(l.line)) lines.push({ line: entry, origin: l.origin });
+    const roots = context.files ?? jobRoots(context.workspace);
+    for (const l of readSourceFiles(filePatterns, context.workspace, tags[0] as Reference, roots)) {
+      for (const entry of splitSources(l.line)) lines.push({ ...l, line: entry });
     }
   }
   if (lines.length === 0) {
     throw invalid('sources', sourcesRaw, filePatterns.length ? 'at least one image reference in sources or the source-files' : 'at least one image reference, one per line (or source-files)');
   }
-  return expandTemplates(lines, platforms).map(({ line, ...from }) => parseSourceSpec(line, from));
+  const specs = expandTemplates(lines, platforms).map(({ line, ...from }) => parseSourceSpec(line, from));
+  checkFileRepositories(specs, new RepositoryRule([...tags, ...specs.filter((s) => s.origin === 'sources').map((s) => s.ref)], rule.patternTexts));
+  return specs;
+}
+
+/**
+ * An artifact cannot widen what the workflow named: every reference read from a file lies in a
+ * repository of the tags or the `sources` input, or one `source-files-repositories` allows.
+ */
+function checkFileRepositories(specs: SourceSpec[], rule: RepositoryRule): void {
+  const outside = specs.filter((s) => s.origin !== 'sources' && !rule.allows(s.ref));
+  if (!outside.length) return;
+  const first = outside[0] as SourceSpec;
+  throw new ActionError(
+    `Invalid source ${quote(first.ref.toString())} in ${first.origin}${first.lineNumber ? ` line ${first.lineNumber}` : ''}${outside.length > 1 ? ` (and ${outside.length - 1} more)` : ''}: repository ${first.ref.name} is named by neither the tags nor the sources input`,
+    { kind: 'input', hint: 'A file may only name the repositories the workflow names; list others it may name in source-files-repositories (glob patterns, e.g. ghcr.io/acme/*)' },
+  );
 }
 
 /** One entry per non-blank, non-comment line (paths may hold commas). */

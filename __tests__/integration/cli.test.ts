@@ -10,7 +10,7 @@ import { getManifestBytes, pushBuildxStyle, pushImage, sha256 } from '../helpers
 import { type RunningRegistry, startRegistry } from '../helpers/registry.ts';
 
 const exec = promisify(execFile);
-const cli = (args: string[]) => exec(process.execPath, [join(projectRoot, 'dist/cli/index.js'), ...args], { env: { ...process.env, DOCKER_CONFIG: '/nonexistent' } });
+const cli = (args: string[], env: Record<string, string> = {}) => exec(process.execPath, [join(projectRoot, 'dist/cli/index.js'), ...args], { env: { ...process.env, DOCKER_CONFIG: '/nonexistent', ...env } });
 /** Exit code, stdout and stderr of a run, whatever the exit code. */
 const run = (args: string[]) =>
   cli(args).then(
@@ -100,7 +100,7 @@ describe('command-line entry (dist/cli)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cli-sources-'));
     try {
       writeFileSync(join(dir, 'refs.txt'), `${reg.host}/cli/app:amd64\n`);
-      const { stdout, stderr } = await cli(['publish', '--source-file', join(dir, 'refs.txt'), '--source', `${reg.host}/cli/app:{arch}`, '--platforms', 'linux/arm/v7,linux/ppc64le', '--ignore-missing', '--tag', `${reg.host}/cli/app:files`, '--json']);
+      const { stdout, stderr } = await cli(['publish', '--source-file', join(dir, 'refs.txt'), '--source', `${reg.host}/cli/app:{arch}`, '--platforms', 'linux/arm/v7,linux/ppc64le', '--ignore-missing', '--tag', `${reg.host}/cli/app:files`, '--json'], { RUNNER_TEMP: dir });
       assert.deepEqual(JSON.parse(stdout).platforms, ['linux/arm/v7', 'linux/amd64']);
       assert.match(stderr, /warning: source .*cli\/app:ppc64le does not exist; left out \(ignore-missing\)/);
     } finally {

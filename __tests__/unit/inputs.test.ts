@@ -74,3 +74,45 @@ describe('annotations (docker/metadata-action format)', () => {
     assert.deepEqual(a.skippedAnnotations, ['manifest:org.x=skip']);
   });
 });
+
+// Finding 8 of issue 23: tags named like the referrers fallback or a cosign tag overwrote another
+// image's signatures and referrers index.
+describe('reserved tags', () => {
+  const h = 'ab'.repeat(32);
+  const refused = [`sha256-${h}`, `sha512-${h}`, `sha256-${h}.sig`, `sha256-${h}.att`, `sha256-${h}.sbom`];
+  for (const tag of refused) {
+    it(`refuses ${tag.slice(0, 14)}…${tag.slice(70)}, naming it`, () => {
+      assert.throws(
+        () => getInputs(reader({ sources: 'r.io/a:1', tags: `r.io/app:ok,r.io/app:${tag}` })),
+        (e: unknown) => e instanceof ActionError && e.kind === 'input' && e.message.startsWith(`Invalid tag 'r.io/app:${tag}'`),
+      );
+    });
+  }
+  it('names every reserved tag at once', () => {
+    assert.throws(() => getInputs(reader({ sources: 'r.io/a:1', tags: `r.io/app:sha256-${h}, r.io/b:sha256-${h}.sig` })), new RegExp(`Invalid tags 'r\\.io/app:sha256-${h}, r\\.io/b:sha256-${h}\\.sig'`));
+  });
+  const allowed = [`sha256-${h.slice(0, 12)}`, `sha256-${h}x`, `sha256-${h}.sig2`, `sha384-${h}`, `sha256-${h.toUpperCase()}`, 'sha256-latest'];
+  for (const tag of allowed) {
+    it(`allows ${tag.slice(0, 24)}`, () => assert.equal(getInputs(reader({ sources: 'r.io/a:1', tags: `r.io/app:${tag}` })).tags[0]?.tag, tag));
+  }
+});
+
+// Finding 4 of issue 23: /proc/self/environ printed the password input before it was masked.
+describe('the password input', () => {
+  it('is masked before any other input is read', async () => {
+    const { setLogger, actionsLogger, consoleLogger } = await import('../../src/log.ts');
+    const events: string[] = [];
+    const base = consoleLogger({ stream: { write: () => true } as unknown as NodeJS.WritableStream });
+    setLogger({ ...base, setSecret: (s: string) => events.push(`mask ${s}`) });
+    try {
+      const values: Record<string, string> = { sources: 'r.io/a:1', tags: 'r.io/app:1', username: 'u', password: 'hunter2-secret-value' };
+      getInputs((name) => {
+        events.push(`read ${name}`);
+        return values[name] ?? '';
+      });
+    } finally {
+      setLogger(actionsLogger);
+    }
+    assert.deepEqual(events.slice(0, 2), ['read password', 'mask hunter2-secret-value']);
+  });
+});

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -7,7 +8,8 @@ import { ActionError } from '../../src/errors.ts';
 import { getInputs } from '../../src/inputs.ts';
 import { parsePlatform } from '../../src/oci/platform.ts';
 import { parseNormalizedNamed } from '../../src/oci/reference.ts';
-import { expandTemplates, sourceLinesOfFile } from '../../src/sources.ts';
+import { MAX_FILE_BYTES, MAX_FILE_LINES } from '../../src/files.ts';
+import { RepositoryRule, expandTemplates, sourceLinesOfFile } from '../../src/sources.ts';
 
 const reader = (values: Record<string, string>) => (name: string) => values[name] ?? '';
 const hex = (c: string) => c.repeat(64);
@@ -67,11 +69,10 @@ describe('source files: what one file adds', () => {
       [`acme/app@sha256:${hex('d')}`],
     ],
     ['a list file: every non-empty line, overrides kept, comments dropped', 'refs.txt', '# built\nr.io/a:1 platform=linux/arm/v6\n\n  r.io/b:1  \n', ['r.io/a:1 platform=linux/arm/v6', 'r.io/b:1']],
-    ['a digest-named file that is not empty is a list', hex('e'), 'r.io/c:1\n', ['r.io/c:1']],
     ['an uppercase hex name is not a digest file (read as an empty list)', 'A'.repeat(64), '', []],
   ];
   for (const [name, base, content, want] of cases) {
-    it(name, () => assert.deepEqual(sourceLinesOfFile(base, content, tag, base), want));
+    it(name, () => assert.deepEqual(sourceLinesOfFile(base, content, tag, base).map((l) => l.line), want));
   }
   const bad: Array<[string, string, RegExp]> = [
     ['metadata that is not JSON', '{ "containerimage.digest": ', /not JSON/],
@@ -81,6 +82,16 @@ describe('source files: what one file adds', () => {
   for (const [name, content, message] of bad) {
     it(`refuses ${name}`, () => assert.throws(() => sourceLinesOfFile('m.json', content, tag, 'm.json'), message));
   }
+  // Finding 3 of issue 23: a digest-named artifact with content chose what was published.
+  it('refuses a digest-named file that is not empty, naming it', () => {
+    assert.throws(() => sourceLinesOfFile(hex('e'), 'r.io/c:1\n', tag, `digests/${hex('e')}`), (e: unknown) => e instanceof ActionError && e.message.includes(`digests/${hex('e')}`) && /named by a digest but is not empty/.test(e.message) && !e.message.includes('r.io/c'));
+  });
+  it('numbers the lines of a list file', () => {
+    assert.deepEqual(sourceLinesOfFile('l.txt', '# c\n\nr.io/a:1\nr.io/b:1\n', tag, 'l.txt'), [
+      { line: 'r.io/a:1', lineNumber: 3 },
+      { line: 'r.io/b:1', lineNumber: 4 },
+    ]);
+  });
 });
 
 describe('source-files input', () => {
@@ -92,7 +103,7 @@ describe('source-files input', () => {
   writeFileSync(join(workspace, 'extra.txt'), 'r.io/x:1 variant=v8\n');
 
   it('reads globs and paths in sorted order after the sources input, naming each file', () => {
-    const i = getInputs(reader({ sources: 'r.io/first:1', 'source-files': 'digests/*\nextra.txt', tags: 'r.io/app:1.0' }), { workspace });
+    const i = getInputs(reader({ sources: 'r.io/first:1', 'source-files': 'digests/*\nextra.txt', tags: 'r.io/app:1.0', 'source-files-repositories': 'r.io/x' }), { workspace });
     assert.deepEqual(
       i.sources.map((s) => [s.ref.toString(), s.origin]),
       [
@@ -115,4 +126,76 @@ describe('source-files input', () => {
     writeFileSync(join(workspace, 'empty.txt'), '\n# nothing\n');
     assert.throws(() => getInputs(reader({ 'source-files': 'empty.txt', tags: 'r.io/app:1.0' }), { workspace }), /Expected at least one image reference in sources or the source-files/);
   });
+});
+
+// Findings 3 and 4 of issue 23: files are read as files, from the job's folders, bounded; and an
+// artifact cannot name repositories the workflow did not.
+describe('source-files: the file rules', () => {
+  const workspace = mkdtempSync(join(tmpdir(), 'source-rules-'));
+  const outside = mkdtempSync(join(tmpdir(), 'source-outside-'));
+  after(() => {
+    rmSync(workspace, { recursive: true, force: true });
+    rmSync(outside, { recursive: true, force: true });
+  });
+  writeFileSync(join(outside, 'secret.txt'), 'TOKEN-abc123-very-secret\n');
+  writeFileSync(join(workspace, 'ok.txt'), 'r.io/app:amd64\n');
+  symlinkSync(join(outside, 'secret.txt'), join(workspace, 'link.txt'));
+  symlinkSync('/proc/self/environ', join(workspace, 'environ'));
+  symlinkSync(outside, join(workspace, 'outdir'));
+  execFileSync('mkfifo', [join(workspace, 'fifo')]);
+  writeFileSync(join(workspace, 'big.txt'), `${'r.io/app:1 '.repeat(Math.ceil(MAX_FILE_BYTES / 11))}\n`);
+  writeFileSync(join(workspace, 'long.txt'), 'r.io/app:1\n'.repeat(MAX_FILE_LINES + 1));
+  writeFileSync(join(workspace, 'bad.txt'), 'r.io/app:1\nNOT/A:VALID:REF this-is-private-text\n');
+  writeFileSync(join(workspace, 'badopt.txt'), 'r.io/app:1 flavour=private-text\n');
+  writeFileSync(join(workspace, 'other.txt'), 'r.io/app:1\nprivate.io/secret/image:release\n');
+  const tags = 'r.io/app:1.0';
+  const read = (files: string, extra: Record<string, string> = {}) => () => getInputs(reader({ 'source-files': files, tags, ...extra }), { workspace });
+  const refused = (files: string, message: RegExp, absent: string[] = []) => (e: unknown) =>
+    e instanceof ActionError && e.kind === 'input' && message.test(e.message) && absent.every((a) => !e.line.includes(a));
+
+  it('reads a regular file under the workspace', () => assert.equal(read('ok.txt')().sources[0]?.ref.toString(), 'r.io/app:amd64'));
+  const cases: Array<[string, string, RegExp]> = [
+    ['a symlink to a file outside the workspace', 'link.txt', /Invalid file 'link\.txt': it is a symbolic link/],
+    ['a symlink to procfs', 'environ', /Invalid file 'environ': it is a symbolic link/],
+    ['a symlink matched by a glob', 'l*.txt', /Invalid file 'link\.txt': it is a symbolic link/],
+    ['a FIFO (read without waiting)', 'fifo', /Invalid file 'fifo': it is not a regular file/],
+    ['a file whose real path is outside (through a symlinked folder)', 'outdir/secret.txt', /Invalid file 'outdir\/secret\.txt': it lies outside the workspace/],
+    ['an absolute path outside the roots', '/proc/self/environ', /Invalid file '\/proc\/self\/environ': it lies outside the workspace/],
+    ['a file over the size bound', 'big.txt', /Invalid file 'big\.txt': it has \d+ bytes, more than the 1048576 read/],
+    ['a file over the line bound', 'long.txt', /Invalid file 'long\.txt': it has more than the 1000 lines read/],
+  ];
+  for (const [name, files, message] of cases) {
+    it(`refuses ${name}, quoting none of its content`, () => assert.throws(read(files), refused(files, message, ['TOKEN-abc123', 'PATH='])));
+  }
+  it('names the file and line of a bad reference and quotes only the reference', () => {
+    assert.throws(read('bad.txt'), refused('bad.txt', /^Invalid source reference "NOT\/A:VALID:REF" in bad\.txt line 2\./, ['private-text']));
+    assert.throws(read('badopt.txt'), refused('badopt.txt', /^Invalid source option after "r\.io\/app:1" in badopt\.txt line 1\./, ['private-text']));
+  });
+  it('refuses a reference to a repository the inputs do not name, naming file and line', () => {
+    assert.throws(read('other.txt'), refused('other.txt', /^Invalid source "private\.io\/secret\/image:release" in other\.txt line 2: repository private\.io\/secret\/image is named by neither the tags nor the sources input/));
+  });
+  it('allows the repositories of the sources input and of source-files-repositories patterns', () => {
+    assert.equal(read('other.txt', { sources: 'private.io/secret/image:x' })().sources.length, 3);
+    assert.equal(read('other.txt', { 'source-files-repositories': 'private.io/secret/*' })().sources.length, 2);
+    assert.equal(read('other.txt', { 'source-files-repositories': 'private.io/**' })().sources.length, 2);
+    assert.throws(read('other.txt', { 'source-files-repositories': 'private.io/*' }), /named by neither/);
+    assert.throws(read('other.txt', { 'source-files-repositories': 'Private.io/[x]' }), /Invalid source-files-repositories/);
+  });
+});
+
+describe('repository patterns', () => {
+  const cases: Array<[string, string, boolean]> = [
+    ['ghcr.io/acme/*', 'ghcr.io/acme/app:1', true],
+    ['ghcr.io/acme/*', 'ghcr.io/acme/team/app:1', false],
+    ['ghcr.io/acme/**', 'ghcr.io/acme/team/app:1', true],
+    ['ghcr.io/acme/ap?', 'ghcr.io/acme/app:1', true],
+    ['ghcr.io/acme/app', 'ghcr.io/acme/app2:1', false],
+    ['alpine', 'alpine:3', true],
+    ['acme/*', 'docker.io/acme/app:1', true],
+    ['localhost:5000/*', 'localhost:5000/app:1', true],
+    ['r.io/a.b', 'r.io/axb:1', false],
+  ];
+  for (const [pattern, ref, allowed] of cases) {
+    it(`${pattern} ${allowed ? 'allows' : 'does not allow'} ${ref}`, () => assert.equal(new RepositoryRule([], [pattern]).allows(parseNormalizedNamed(ref)), allowed));
+  }
 });

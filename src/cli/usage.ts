@@ -21,6 +21,7 @@ every target repository, then pushes the index to every tag. The options mirror 
 Options:
   --source REF            per-architecture image (repeat); overrides may follow: "REF platform=linux/arm/v7"
   --source-file PATH      file or glob adding sources (repeat; digest-named files, build metadata JSON, lists)
+  --source-file-repository GLOB  another repository files may name (repeat; default: the tags' and sources')
   --platforms P,…         platforms that {os}/{arch}/{variant} template sources expand to
   --ignore-missing        leave out sources that do not exist (a warning each)
   --tag REF               target tag (repeat)

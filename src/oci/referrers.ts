@@ -38,6 +38,17 @@ export function isMediaType(v: unknown): v is string {
   }
 }
 
+/**
+ * Tags this action never pushes an index to: the names the referrers fallback
+ * (`sha256-<hex>`, a sha512 digest cut to 64 hex characters) and cosign (`.sig`, `.att`, `.sbom`)
+ * use, which hold another image's referrers and signatures. A shorter `sha256-…` tag is allowed.
+ */
+const RESERVED_TAG = new RegExp(`^(sha256|sha512)-[0-9a-f]{64}(\\.(${COSIGN_SUFFIXES.join('|')}))?$`);
+
+export function isReservedTag(tag: string): boolean {
+  return RESERVED_TAG.test(tag);
+}
+
 export function cosignTag(subject: Digest, suffix: CosignSuffix): string {
   return `${referrersTag(subject)}.${suffix}`;
 }
