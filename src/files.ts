@@ -40,7 +40,7 @@ export function isUnder(path: string, root: string): boolean {
 }
 
 function refused(shownAs: string, why: string, hint?: string): ActionError {
-  return new ActionError(`Invalid file '${shownAs}': ${why}`, { kind: 'input', hint });
+  return ActionError.input(`Invalid file '${shownAs}': ${why}`, { hint });
 }
 
 /**

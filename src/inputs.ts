@@ -111,13 +111,13 @@ export function parseSourceSpec(entry: string, from: Omit<SourceLine, 'line'> = 
     parseNormalizedNamed(refText);
   } catch (e) {
     const why = e instanceof ActionError ? (e.detail ?? e.message) : String(e);
-    throw new ActionError(`Invalid source reference ${quote(refText)} in ${at}. Expected [registry/]repository[:tag][@sha256:<64 hex>] (${why})`, { kind: 'input' });
+    throw ActionError.input(`Invalid source reference ${quote(refText)} in ${at}. Expected [registry/]repository[:tag][@sha256:<64 hex>] (${why})`);
   }
   try {
     return parseSourceLine(entry, from);
   } catch (e) {
     if (!(e instanceof ActionError)) throw e;
-    throw new ActionError(`Invalid source option after ${quote(refText)} in ${at}. Expected ${OVERRIDE_KEYS.map((k) => `${k}=…`).join(', ')} with a valid value`, { kind: 'input' });
+    throw ActionError.input(`Invalid source option after ${quote(refText)} in ${at}. Expected ${OVERRIDE_KEYS.map((k) => `${k}=…`).join(', ')} with a valid value`);
   }
 }
 
@@ -325,9 +325,9 @@ function checkFileRepositories(specs: SourceSpec[], rule: RepositoryRule): void 
   const outside = specs.filter((s) => s.origin !== 'sources' && !rule.allows(s.ref));
   if (!outside.length) return;
   const first = outside[0] as SourceSpec;
-  throw new ActionError(
+  throw ActionError.input(
     `Invalid source ${quote(first.ref.toString())} in ${first.origin}${first.lineNumber ? ` line ${first.lineNumber}` : ''}${outside.length > 1 ? ` (and ${outside.length - 1} more)` : ''}: repository ${first.ref.name} is named by neither the tags nor the sources input`,
-    { kind: 'input', hint: 'A file may only name the repositories the workflow names; list others it may name in source-files-repositories (glob patterns, e.g. ghcr.io/acme/*)' },
+    { hint: 'A file may only name the repositories the workflow names; list others it may name in source-files-repositories (glob patterns, e.g. ghcr.io/acme/*)' },
   );
 }
 

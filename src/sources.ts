@@ -83,8 +83,7 @@ export function sourceLinesOfFile(baseName: string, content: string, firstTag: R
   const trimmed = content.trim();
   if (DIGEST_FILE_NAME.test(baseName)) {
     if (trimmed !== '') {
-      throw new ActionError(`Invalid source file '${shownAs}': it is named by a digest but is not empty. Expected an empty file (Docker's digest-artifact pattern)`, {
-        kind: 'input',
+      throw ActionError.input(`Invalid source file '${shownAs}': it is named by a digest but is not empty. Expected an empty file (Docker's digest-artifact pattern)`, {
         hint: 'A digest file stands for <repository of the first tag>@sha256:<name>; put source lists in files not named by a digest',
       });
     }
@@ -150,7 +149,7 @@ export function readSourceFiles(patterns: string[], workspace: string, firstTag:
     }
     for (const f of candidates) files.add(f);
     if (files.size > MAX_SOURCE_FILES) {
-      throw new ActionError(`Invalid source-files '${pattern}': the patterns match more than ${MAX_SOURCE_FILES} files`, { kind: 'input', hint: 'Name the folder the artifacts were downloaded to, and nothing else' });
+      throw ActionError.input(`Invalid source-files '${pattern}': the patterns match more than ${MAX_SOURCE_FILES} files`, { hint: 'Name the folder the artifacts were downloaded to, and nothing else' });
     }
   }
   const out: SourceLine[] = [];
@@ -198,7 +197,7 @@ const PATTERN = /^[a-z0-9._\-/:*?]+$/;
 function patternRegExp(text: string): RegExp {
   const p = text.trim();
   if (!PATTERN.test(p) || p.startsWith('/') || p.endsWith('/')) {
-    throw new ActionError(`Invalid source-files-repositories '${p}'. Expected a repository name or glob pattern such as ghcr.io/acme/* (lowercase; * within a path component, ** across them)`, { kind: 'input' });
+    throw ActionError.input(`Invalid source-files-repositories '${p}'. Expected a repository name or glob pattern such as ghcr.io/acme/* (lowercase; * within a path component, ** across them)`);
   }
   const parts = p.split('/');
   const first = parts[0] as string;
