@@ -1,6 +1,6 @@
 /**
  * Host rules, written once: Docker Hub's names, loopback, the proxy environment and the
- * insecure-registries list. Pure code, no I/O; cheap enough for preconnect.ts to import at start-up.
+ * insecure-registries list. Pure code, no I/O.
  */
 import { splitList } from './list.ts';
 
@@ -91,9 +91,4 @@ export function usesProxy(proxy: ProxyEnvironment): boolean {
  */
 export function http1Only(env: NodeJS.ProcessEnv): boolean {
   return Boolean(env.MULTIARCH_HTTP1_ONLY);
-}
-
-/** What undici's connector offers over TLS (registry/base.ts), in its order; preconnect.ts offers the same. */
-export function alpnProtocols(env: NodeJS.ProcessEnv): string[] {
-  return http1Only(env) ? ['http/1.1'] : ['http/1.1', 'h2'];
 }

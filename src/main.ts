@@ -8,7 +8,6 @@ import { ActionError, describeError } from './errors.ts';
 import { type Inputs, getInputs } from './inputs.ts';
 import { fail, log, setOutput, writeSummary } from './log.ts';
 import type { Reference } from './oci/reference.ts';
-import { startupConnections } from './preconnect.ts';
 import { type PublishResult, publishInputs } from './publish/index.ts';
 import { PublishFailedError } from './publish/rollback.ts';
 import { getInput } from './runner.ts';
@@ -28,7 +27,7 @@ export async function run(): Promise<void> {
   let inputs: Inputs | undefined;
   try {
     inputs = getInputs((name) => getInput(name));
-    const result = await publishInputs(inputs, startupConnections);
+    const result = await publishInputs(inputs);
     // The tags have moved: from here a failure must say so, and the summary is best effort.
     try {
       setOutputs(result, inputs.tags);

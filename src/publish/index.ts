@@ -15,7 +15,6 @@ import { parseManifest } from '../oci/manifest.ts';
 import { formatPlatformAll } from '../oci/platform.ts';
 import type { Reference } from '../oci/reference.ts';
 import { checkDescribes } from '../oci/validate.ts';
-import type { WarmSockets } from '../registry/base.ts';
 import { maskSecret } from '../registry/credentials.ts';
 import { isListedInsecure, isLoopback, splitHostPort } from '../hosts.ts';
 import { Registries } from '../registry/registries.ts';
@@ -60,9 +59,9 @@ export interface PublishResult {
 
 /**
  * The registries a run talks to, configured from its inputs (credentials for `registry`, or the
- * first tag's registry); `warmSockets`: connections opened at start-up (the action's preconnect).
+ * first tag's registry).
  */
-export function registriesFor(inputs: Inputs, warmSockets?: WarmSockets): Registries {
+export function registriesFor(inputs: Inputs): Registries {
   return new Registries({
     transport: {
       insecureRegistries: inputs.insecureRegistries,
@@ -70,7 +69,6 @@ export function registriesFor(inputs: Inputs, warmSockets?: WarmSockets): Regist
       retryMaxSeconds: inputs.retryMaxSeconds,
       requestTimeoutSeconds: inputs.timeoutSeconds,
       concurrency: inputs.concurrency,
-      warmSockets,
     },
     credentials: {
       explicit:
@@ -82,9 +80,9 @@ export function registriesFor(inputs: Inputs, warmSockets?: WarmSockets): Regist
 }
 
 /** Publishes with parsed inputs: masks the password, opens the registries, closes them after. */
-export async function publishInputs(inputs: Inputs, warmSockets?: WarmSockets): Promise<PublishResult> {
+export async function publishInputs(inputs: Inputs): Promise<PublishResult> {
   maskSecret(inputs.password, 'the password input');
-  const registries = registriesFor(inputs, warmSockets);
+  const registries = registriesFor(inputs);
   try {
     return await publish(inputs, registries);
   } finally {

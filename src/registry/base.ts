@@ -1,21 +1,18 @@
 /**
- * The bottom layer: one undici dispatcher per registry host (keep-alive pool or one HTTP/2
- * connection per origin, TLS per origin, proxy from the environment), the bound on concurrent
- * requests, each request's overall deadline, redirects (credentials stay with their origin; no
- * downgrade to plain HTTP), and where connections come from (connections.ts).
+ * The bottom layer: one undici Agent per registry host (a keep-alive pool per origin, HTTP/2 where
+ * the server offers it over TLS, TLS settings per origin, proxy from the environment), the bound
+ * on concurrent requests, each request's overall deadline, and redirects (credentials stay with
+ * their origin; no downgrade to plain HTTP). undici through its public API only.
  */
-import type { Dispatcher, buildConnector as BuildConnector } from 'undici';
+import type { TLSSocket } from 'node:tls';
+import { Agent, Client, type Dispatcher, EnvHttpProxyAgent, Pool, buildConnector, request as undiciRequest } from 'undici';
 import { Semaphore } from '../concurrency.ts';
 import { log } from '../log.ts';
 import { ActionError } from '../errors.ts';
 import { readLimited } from './body.ts';
-import { Connections, type WarmSockets } from './connections.ts';
 import { Deadline } from './deadline.ts';
 import { type ProxyEnvironment, usesProxy } from '../hosts.ts';
 import { type HttpRequest, type Layer, RedirectTargetError, type Response, header, redactUrl } from './http.ts';
-import { Agent, EnvHttpProxyAgent, buildConnector, request as undiciRequest } from './undici.ts';
-
-export type { WarmSockets } from './connections.ts';
 
 /** What each origin the transport reaches is allowed: its TLS settings, and plain HTTP or not. */
 export interface OriginPolicy {
@@ -40,7 +37,6 @@ export interface BaseOptions {
   concurrency: number;
   policy: OriginPolicy;
   proxy: ProxyEnvironment;
-  warmSockets?: WarmSockets;
   /** Offer HTTP/2 over TLS (ALPN; the default); false: HTTP/1.1 only. */
   http2?: boolean;
 }
@@ -78,11 +74,17 @@ export class BaseTransport implements Layer {
   private readonly dispatcher: Dispatcher;
   /** Through a proxy: one agent for origins whose certificates are not verified. */
   private readonly trustingProxy: Dispatcher | undefined;
-  private readonly connections: Connections | undefined;
   private readonly limiter: Semaphore;
   private readonly stats: TransportStats;
   private readonly policy: OriginPolicy;
   private readonly timeoutSeconds: number;
+  /**
+   * TLS origins whose first connection is up (true), or being opened by the first request to them
+   * (the others wait for it): its ALPN answer decides whether they share it (HTTP/2) or each open
+   * their own (HTTP/1.1). Without the wait, the whole first burst finds nothing connected and
+   * opens a connection per request.
+   */
+  private readonly firstConnections = new Map<string, true | { done: Promise<void>; resolve: () => void }>();
 
   constructor(options: BaseOptions, stats: TransportStats) {
     this.stats = stats;
@@ -106,13 +108,33 @@ export class BaseTransport implements Layer {
       const allowH2 = options.http2 ?? true;
       const verifying = buildConnector({ rejectUnauthorized: true, timeout, allowH2 });
       const trusting = buildConnector({ rejectUnauthorized: false, timeout, allowH2 });
-      const connectNew: BuildConnector.connector = (opts, callback) => {
+      const connect: buildConnector.connector = (opts, callback) => {
         const origin = new URL(`${opts.protocol}//${opts.hostname}${opts.port ? `:${opts.port}` : ''}`).origin;
-        return (options.policy.forOrigin(origin).rejectUnauthorized ? verifying : trusting)(opts, callback);
+        return (options.policy.forOrigin(origin).rejectUnauthorized ? verifying : trusting)(opts, (err, socket) => {
+          this.connected(origin, !err);
+          // undici's connector callback is typed as two overloads; this is one call of either.
+          (callback as (e: Error | null, s: typeof socket) => void)(err, socket);
+        });
       };
-      const sources = new Connections(connectNew, connections, options.warmSockets);
-      this.connections = sources;
-      this.dispatcher = new Agent({ ...common, allowH2, connect: sources.connect, factory: sources.poolFor });
+      // One pool per origin. A connection that negotiated HTTP/2 carries up to `connections`
+      // requests at once as streams (undici's default for a client is one at a time), so the pool
+      // opens no second one while it is up.
+      const client = (origin: URL, opts: object) => {
+        let h2 = false;
+        const c = new Client(origin, {
+          ...opts,
+          connect: (o, callback) =>
+            connect(o, (err, socket) => {
+              h2 = (socket as TLSSocket | null)?.alpnProtocol === 'h2';
+              (callback as (e: Error | null, s: typeof socket) => void)(err, socket);
+            }),
+        });
+        c.on('connect', () => {
+          c.pipelining = h2 ? connections : 1;
+        });
+        return c;
+      };
+      this.dispatcher = new Agent({ ...common, allowH2, connect, factory: (origin, opts) => new Pool(origin, { ...opts, factory: client }) });
     }
     this.limiter = new Semaphore(options.concurrency);
   }
@@ -136,8 +158,35 @@ export class BaseTransport implements Layer {
   }
 
   async close(): Promise<void> {
-    this.connections?.close();
     await Promise.all([this.dispatcher.close().catch(() => undefined), this.trustingProxy?.close().catch(() => undefined)]);
+  }
+
+  /**
+   * Over TLS (no proxy), the first request to an origin goes alone until its connection is up;
+   * the others wait for it (firstConnections).
+   */
+  private async firstConnection(url: URL): Promise<boolean> {
+    if (url.protocol !== 'https:' || this.trustingProxy) return false;
+    const known = this.firstConnections.get(url.origin);
+    if (known === true) return false;
+    if (known) {
+      await known.done;
+      return false;
+    }
+    let resolve = () => {};
+    const done = new Promise<void>((r) => (resolve = r));
+    this.firstConnections.set(url.origin, { done, resolve });
+    return true;
+  }
+
+  /** A connection to `origin` is up (or failed: the next request to it goes first again). */
+  private connected(origin: string, up: boolean): void {
+    const first = this.firstConnections.get(origin);
+    if (up) this.firstConnections.set(origin, true);
+    else if (first !== true) this.firstConnections.delete(origin);
+    // After a turn of the event loop: undici takes the connection up (its protocol, the first
+    // request on it) in callbacks of its own first; only then can the others share it.
+    if (first && first !== true) setImmediate(first.resolve);
   }
 
   /** The dispatcher for a URL: through a proxy, the agent with that origin's TLS settings. */
@@ -166,29 +215,32 @@ export class BaseTransport implements Layer {
         const refused = refusal(req, target, this.policy, redirectedFrom);
         if (refused) throw refused;
         this.stats.firstRequestAt ??= Date.now();
-        // Over TLS, the first request to an origin waits for its first connection (its ALPN
-        // answer decides the pool: connections.ts).
-        await this.connections?.ready(target);
+        const first = await this.firstConnection(target);
         const t0 = Date.now();
         this.stats.requests++;
         const body = typeof req.body === 'function' ? req.body() : req.body;
         // A stream that failed before it could be sent (a digest mismatch, a broken source)
         // is reported as its own error, not handed to undici.
-        if (body && !Buffer.isBuffer(body) && body.errored) throw body.errored;
+        if (body && !Buffer.isBuffer(body) && body.errored) {
+          if (first) this.connected(target.origin, false);
+          throw body.errored;
+        }
         const res = await undiciRequest(url, {
           method: req.method,
           headers,
           body,
           signal,
           dispatcher: this.dispatcherFor(target),
+          // Over HTTP/2 every request is its own stream: undici may then send a PUT or POST
+          // beside others on the one connection instead of opening another for it.
+          idempotent: true,
           ...(req.highWaterMark ? { highWaterMark: req.highWaterMark } : {}),
-        }).catch((e: unknown) => {
-          throw redirectedFrom && !(e instanceof ActionError) ? new RedirectTargetError(url, e) : e;
-        });
-        // A server that closes the connection after its answer (distribution does after every
-        // HEAD) leaves the pool a connection short: the next request given to that slot would
-        // pay a new handshake. The replacement is opened now, while other requests are in flight.
-        if (/\bclose\b/i.test(header(res, 'connection') ?? '')) this.connections?.replace(url);
+        })
+          .catch((e: unknown) => {
+            throw redirectedFrom && !(e instanceof ActionError) ? new RedirectTargetError(url, e) : e;
+          })
+          // A first request that failed before connecting lets the others go on their own.
+          .finally(() => first && this.connected(target.origin, false));
         // Request-level detail only under step debug logging (it costs a write per request).
         if (log.isDebug()) {
           log.debug(`${req.method} ${redactUrl(url)} → ${res.statusCode} (${Date.now() - t0} ms, at +${Math.round(performance.now())} ms)`);

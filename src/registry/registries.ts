@@ -59,7 +59,6 @@ export class Registries {
   }
 
   async close(): Promise<void> {
-    this.options.warmSockets?.close();
     await Promise.all([...this.clients.values()].map((c) => c.close()));
     await Promise.all([...this.realmTransports.values()].map((t) => t.close()));
   }

@@ -2,7 +2,7 @@
  * One registry host's HTTP transport, built as layers (go-containerregistry's order, auth on top
  * in auth.ts): scheme → user agent → retry → base. Each layer is its own file.
  */
-import { type OriginPolicy, type TransportStats, type WarmSockets, BaseTransport } from './base.ts';
+import { type OriginPolicy, type TransportStats, BaseTransport } from './base.ts';
 import { dialHost, http1Only, isListedInsecure, isLoopback, plainHttpAllowed, proxyEnvironment, splitHostPort } from '../hosts.ts';
 import { type HttpRequest, type Layer, type Response, originOf } from './http.ts';
 import { type RetryPolicy, RetryTransport } from './retry.ts';
@@ -17,8 +17,6 @@ export interface TransportOptions extends RetryPolicy {
   requestTimeoutSeconds: number;
   /** Most concurrent requests to one registry. */
   concurrency: number;
-  /** Connections opened at start-up, taken before new ones are opened. */
-  warmSockets?: WarmSockets;
   /** Where proxy settings (and MULTIARCH_HTTP1_ONLY: no HTTP/2) are read from. */
   env?: NodeJS.ProcessEnv;
 }
@@ -75,7 +73,6 @@ export class HostTransport implements Layer {
         concurrency: options.concurrency,
         policy: this.policy,
         proxy: proxyEnvironment(options.env ?? process.env),
-        warmSockets: options.warmSockets,
         http2: !http1Only(options.env ?? process.env),
       },
       stats,
