@@ -32,6 +32,40 @@ export class Semaphore {
 }
 
 /**
+ * A budget of bytes: `acquire` waits until the bytes (at most the whole budget) fit and reserves
+ * them, in order; `tryReserve` reserves them only when they fit now. Each returns its release.
+ */
+export class ByteBudget {
+  private used = 0;
+  private readonly waiting: Array<{ bytes: number; grant: () => void }> = [];
+  readonly limit: number;
+  constructor(limit: number) {
+    this.limit = Math.max(1, limit);
+  }
+  acquire(bytes: number): Promise<() => void> {
+    const n = Math.min(Math.max(0, bytes), this.limit);
+    if (!this.waiting.length && this.used + n <= this.limit) return Promise.resolve(this.reserve(n));
+    return new Promise((resolve) => {
+      this.waiting.push({ bytes: n, grant: () => resolve(this.reserve(n)) });
+    });
+  }
+  tryReserve(bytes: number): (() => void) | undefined {
+    if (bytes > this.limit || this.used + bytes > this.limit) return undefined;
+    return this.reserve(bytes);
+  }
+  private reserve(n: number): () => void {
+    this.used += n;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.used -= n;
+      while (this.waiting.length && this.used + (this.waiting[0] as { bytes: number }).bytes <= this.limit) (this.waiting.shift() as { grant: () => void }).grant();
+    };
+  }
+}
+
+/**
  * Runs `fn` over items with at most `limit` (at least 1) in flight; settles all, like
  * Promise.allSettled, with the results in the items' order.
  */

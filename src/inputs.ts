@@ -7,6 +7,7 @@ import { splitList } from './list.ts';
 import { parseInsecureRegistries } from './hosts.ts';
 import { type Reference, parseNormalizedNamed } from './oci/reference.ts';
 import { type Platform, isKnownArch, isKnownOS, parsePlatform } from './oci/platform.ts';
+import { MAX_RESULT_ENTRIES, budgetExceeded } from './budgets.ts';
 import { type FileRoots, jobRoots } from './files.ts';
 import { quote } from './escape.ts';
 import { isReservedTag } from './oci/referrers.ts';
@@ -307,14 +308,21 @@ function readSources(read: InputReader, sourcesRaw: string, tags: Reference[], c
     const roots = context.files ?? jobRoots(context.workspace);
     for (const l of readSourceFiles(filePatterns, context.workspace, tags[0] as Reference, roots)) {
       for (const entry of splitSources(l.line)) lines.push({ ...l, line: entry });
+      if (lines.length > MAX_RESULT_ENTRIES) throw tooManySourceLines(`more than ${MAX_RESULT_ENTRIES} (at ${l.origin} line ${l.lineNumber})`);
     }
   }
   if (lines.length === 0) {
     throw invalid('sources', sourcesRaw, filePatterns.length ? 'at least one image reference in sources or the source-files' : 'at least one image reference, one per line (or source-files)');
   }
-  const specs = expandTemplates(lines, platforms).map(({ line, ...from }) => parseSourceSpec(line, from));
+  const expanded = expandTemplates(lines, platforms);
+  if (expanded.length > MAX_RESULT_ENTRIES) throw tooManySourceLines(expanded.length);
+  const specs = expanded.map(({ line, ...from }) => parseSourceSpec(line, from));
   checkFileRepositories(specs, new RepositoryRule([...tags, ...specs.filter((s) => s.origin === 'sources').map((s) => s.ref)], rule.patternTexts));
   return specs;
+}
+
+function tooManySourceLines(count: number | string): ActionError {
+  return budgetExceeded('sources and source-files give too many source lines', count, MAX_RESULT_ENTRIES, 'An index holds at most that many entries; publish fewer images in one index', 'input');
 }
 
 /**

@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 export const projectRoot = resolve(fileURLToPath(import.meta.url), '..', '..', '..');
 
 export interface ActionRun {
+  /** The child's peak resident memory (VmHWM from /proc/<pid>/status, sampled every 20 ms), in KiB. */
+  peakRssKiB: number;
   code: number;
   stdout: string;
   stderr: string;
@@ -66,8 +68,22 @@ export async function runAction(inputs: Record<string, string>, env: Record<stri
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
+  // VmHWM only grows, and memory a run holds stays held until it ends: sampling finds the peak.
+  let peakRssKiB = 0;
+  const sample = () => {
+    try {
+      const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      if (m) peakRssKiB = Math.max(peakRssKiB, Number(m[1]));
+    } catch {
+      // exited, or not Linux
+    }
+  };
+  const sampler = setInterval(sample, 20);
+  child.on('exit', sample);
   const code: number = await new Promise((r) => child.on('close', (c) => r(c ?? -1)));
+  clearInterval(sampler);
   const result = {
+    peakRssKiB,
     code,
     stdout,
     stderr,

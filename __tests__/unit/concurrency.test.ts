@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Semaphore, mapAll, mapSettled } from '../../src/concurrency.ts';
+import { ByteBudget, Semaphore, mapAll, mapSettled } from '../../src/concurrency.ts';
 
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -119,5 +119,41 @@ describe('mapSettled and mapAll', () => {
       /fail 2/,
     );
     assert.deepEqual(ran.sort(), [1, 2, 3, 4], 'a failure does not stop the others');
+  });
+});
+
+describe('ByteBudget', () => {
+  it('admits reservations while they fit, then in order as bytes are released', async () => {
+    const budget = new ByteBudget(10);
+    const order: string[] = [];
+    const a = await budget.acquire(6);
+    const b = budget.acquire(6).then((r) => (order.push('b'), r));
+    const c = budget.acquire(2).then((r) => (order.push('c'), r));
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(order, [], 'b waits for room, and c waits behind b');
+    a();
+    const rb = await b;
+    const rc = await c;
+    assert.deepEqual(order, ['b', 'c']);
+    assert.equal(budget.tryReserve(3), undefined, '6 + 2 held: 3 more do not fit');
+    rb();
+    rc();
+  });
+  it('caps one reservation at the whole budget, so it cannot wait forever', async () => {
+    const budget = new ByteBudget(10);
+    const r = await budget.acquire(50);
+    assert.equal(budget.tryReserve(1), undefined);
+    r();
+    assert.ok(budget.tryReserve(10));
+  });
+  it('tryReserve keeps only what fits, and a release twice frees once', () => {
+    const budget = new ByteBudget(10);
+    const r = budget.tryReserve(8);
+    assert.ok(r);
+    assert.equal(budget.tryReserve(3), undefined);
+    r?.();
+    r?.();
+    assert.ok(budget.tryReserve(10));
+    assert.equal(budget.tryReserve(1), undefined);
   });
 });

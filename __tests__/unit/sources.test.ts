@@ -8,6 +8,7 @@ import { ActionError } from '../../src/errors.ts';
 import { getInputs } from '../../src/inputs.ts';
 import { parsePlatform } from '../../src/oci/platform.ts';
 import { parseNormalizedNamed } from '../../src/oci/reference.ts';
+import { MAX_RESULT_ENTRIES } from '../../src/budgets.ts';
 import { MAX_FILE_BYTES, MAX_FILE_LINES } from '../../src/files.ts';
 import { RepositoryRule, expandTemplates, sourceLinesOfFile } from '../../src/sources.ts';
 
@@ -198,4 +199,18 @@ describe('repository patterns', () => {
   for (const [pattern, ref, allowed] of cases) {
     it(`${pattern} ${allowed ? 'allows' : 'does not allow'} ${ref}`, () => assert.equal(new RepositoryRule([], [pattern]).allows(parseNormalizedNamed(ref)), allowed));
   }
+});
+
+// Finding 1 of issue 23 (the per-result cap, before any request): source lines are bounded too.
+describe('source lines are bounded', () => {
+  const workspace = mkdtempSync(join(tmpdir(), 'source-cap-'));
+  after(() => rmSync(workspace, { recursive: true, force: true }));
+  writeFileSync(join(workspace, 'many.txt'), Array.from({ length: MAX_RESULT_ENTRIES + 1 }, (_, i) => `r.io/app:v${i}`).join('\n'));
+  it(`refuses more than ${MAX_RESULT_ENTRIES} lines from files, naming where the count was passed`, () => {
+    assert.throws(() => getInputs(reader({ 'source-files': 'many.txt', tags: 'r.io/app:1' }), { workspace }), new RegExp(`too many source lines: more than ${MAX_RESULT_ENTRIES} \\(at many\\.txt line ${MAX_RESULT_ENTRIES + 1}\\), more than the ${MAX_RESULT_ENTRIES}`));
+  });
+  it('refuses too many template expansions', () => {
+    const sources = Array.from({ length: MAX_RESULT_ENTRIES / 2 + 1 }, (_, i) => `r.io/app:v${i}-{arch}`).join('\n');
+    assert.throws(() => getInputs(reader({ sources, platforms: 'linux/amd64,linux/arm64', tags: 'r.io/app:1' })), new RegExp(`too many source lines: ${MAX_RESULT_ENTRIES + 2}, more than the ${MAX_RESULT_ENTRIES}`));
+  });
 });

@@ -5,6 +5,7 @@
  * Nothing is written until every source and tag has been read and the index assembled.
  * `publishInputs` is the one entry the action (main.ts) and the CLI share.
  */
+import { MAX_RESULT_ENTRIES, budgetExceeded } from '../budgets.ts';
 import { mapAll } from '../concurrency.ts';
 import { ActionError } from '../errors.ts';
 import type { Inputs } from '../inputs.ts';
@@ -136,8 +137,10 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
   // 1. Resolve every source; the tags' states are read meanwhile (issued once the sources' first
   // requests are: they are needed last, and must not take a connection slot from them).
   let tagStates: TagStates = new Map();
+  // Child manifests are held within the placer's byte budget, from the first read on.
+  const placer = new EntryPlacer(registries, limit);
   const resolved = await log.group('Resolve sources', async () => {
-    const resolving = resolveSources(registries, inputs.sources, { attestations: inputs.attestations, ignoreMissing: inputs.ignoreMissing, limit });
+    const resolving = resolveSources(registries, inputs.sources, { attestations: inputs.attestations, ignoreMissing: inputs.ignoreMissing, limit, keep: (bytes) => placer.mayKeep(bytes) });
     tagStates = readTagStates(registries, allTags);
     return resolving;
   });
@@ -146,6 +149,9 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
   const firstTag = inputs.tags[0] as Reference;
   const base = inputs.append ? await (tagStates.get(firstTag.toString()) as Promise<TagState>) : undefined;
   const entries = base ? mergeAppend(existingEntries(firstTag, base), resolved) : resolved;
+  if (entries.length > MAX_RESULT_ENTRIES) {
+    throw budgetExceeded(`the index assembled from ${inputs.sources.length} source(s)${base ? ` and ${firstTag}` : ''} has too many entries`, entries.length, MAX_RESULT_ENTRIES, 'Publish fewer images in one index');
+  }
   const index = assembleIndex(entries, inputs);
   const digest = sha256(index.bytes);
   reportSkippedAnnotations(inputs);
@@ -157,7 +163,6 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
   attaching.catch(() => undefined); // reported when awaited
 
   // 3. Plan: which entries each target repository lacks.
-  const placer = new EntryPlacer(registries, limit);
   const plan = await log.group('Plan', async () => {
     const questions = presenceQuestions(targets, index.entries);
     const answers = await mapAll(questions, limit, async ({ target, entry }) => {
@@ -168,7 +173,7 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
     const present = new Set(questions.filter((_, i) => answers[i]).map(({ target, entry }) => presenceKey(target, entry)));
     const needs = planTargets(targets, index.entries, present);
     // Every manifest to be placed is read (and checked) now, before the first write.
-    await mapAll(needs.flatMap((p) => p.missing), limit, (entry) => placer.manifestBytes(entry));
+    await mapAll(needs.flatMap((p) => p.missing), limit, (entry) => placer.checkManifest(entry));
     for (const p of needs) log.info(`${p.target}: ${p.present} present, ${p.toMount} to mount, ${p.toCopy} to copy; tags ${p.destination.tags.map((x) => x.tag).join(', ')}`);
     log.info(`index ${digest} (${index.mediaType}, ${index.bytes.length} bytes): ${index.platforms.join(', ')}`);
     return needs;

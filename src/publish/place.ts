@@ -5,7 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { mapAll, Semaphore } from '../concurrency.ts';
+import { MANIFEST_BYTES_HELD, MANIFEST_BYTES_IN_FLIGHT } from '../budgets.ts';
+import { ByteBudget, mapAll, Semaphore } from '../concurrency.ts';
 import { ActionError, describeError } from '../errors.ts';
 import { log } from '../log.ts';
 import type { IndexEntry } from '../oci/assemble.ts';
@@ -106,35 +107,67 @@ export interface CopyStats {
 
 export class EntryPlacer {
   private readonly blobJobs = new Map<string, Promise<void>>();
-  private readonly manifestCache = new Map<string, Promise<Buffer>>();
+  /** Child manifests read during the plan and kept for their copy (within `held`). */
+  private readonly kept = new Map<string, Promise<Buffer | undefined>>();
   private readonly registries: Registries;
   readonly stats: CopyStats = { blobsCopied: 0, bytesCopied: 0, blobsMounted: 0 };
   private readonly copySlots: Semaphore;
   private readonly concurrency: number;
+  /** Bytes of manifests held (kept from the plan for the copy), and being read, at once. */
+  readonly held: ByteBudget;
+  private readonly reading: ByteBudget;
 
   /** `concurrency`: the run's request bound; blob copies at once are fewer still (COPY_PARALLELISM). */
-  constructor(registries: Registries, concurrency: number) {
+  constructor(registries: Registries, concurrency: number, budgets: { held?: number; inFlight?: number } = {}) {
     this.registries = registries;
     this.concurrency = concurrency;
     this.copySlots = new Semaphore(Math.min(COPY_PARALLELISM, concurrency));
+    this.held = new ByteBudget(budgets.held ?? MANIFEST_BYTES_HELD);
+    this.reading = new ByteBudget(budgets.inFlight ?? MANIFEST_BYTES_IN_FLIGHT);
   }
 
-  /** The entry's manifest, read once and checked against its descriptor (the plan reads every one before any write). */
+  /** Keeps `bytes` when the held budget allows (the caller then holds them), else says no. */
+  mayKeep(bytes: Buffer): boolean {
+    return this.held.tryReserve(bytes.length) !== undefined;
+  }
+
+  /**
+   * Reads the entry's manifest and checks it against its descriptor (the plan does this for every
+   * entry to place, before any write). The bytes are kept for the copy while the held budget
+   * allows; past it they are dropped and read again, digest-checked, when the entry is placed.
+   */
+  checkManifest(entry: IndexEntry): Promise<void> {
+    if (entry.manifestBytes) return Promise.resolve();
+    const key = this.keyOf(entry);
+    let p = this.kept.get(key);
+    if (!p) {
+      p = this.readManifest(entry).then((bytes) => (this.mayKeep(bytes) ? bytes : undefined));
+      this.kept.set(key, p);
+    }
+    return p.then(() => undefined);
+  }
+
+  /** The entry's manifest bytes: as resolved, as kept by the plan, or read again (and checked). */
   async manifestBytes(entry: IndexEntry): Promise<Buffer> {
     if (entry.manifestBytes) return entry.manifestBytes;
-    const key = `${entry.registry}/${entry.repository}@${entry.descriptor.digest}`;
-    let p = this.manifestCache.get(key);
-    if (!p) {
-      p = this.registries
-        .client(entry.registry)
-        .getManifest(entry.repository, entry.descriptor.digest, `fetch child ${key}`)
-        .then((m) => {
-          checkDescribes(entry.descriptor, { size: m.bytes.length, mediaType: parseManifest(m, key).mediaType }, entry.line);
-          return m.bytes;
-        });
-      this.manifestCache.set(key, p);
+    return (await this.kept.get(this.keyOf(entry))) ?? this.readManifest(entry);
+  }
+
+  private keyOf(entry: IndexEntry): string {
+    return `${entry.registry}/${entry.repository}@${entry.descriptor.digest}`;
+  }
+
+  /** One read of a child manifest, its declared size reserved from the in-flight budget meanwhile. */
+  private async readManifest(entry: IndexEntry): Promise<Buffer> {
+    const key = this.keyOf(entry);
+    const release = await this.reading.acquire(entry.descriptor.size);
+    try {
+      const m = await this.registries.client(entry.registry).getManifest(entry.repository, entry.descriptor.digest, `fetch child ${key}`);
+      checkDescribes(entry.descriptor, { size: m.bytes.length, mediaType: parseManifest(m, key).mediaType }, entry.line);
+      return m.bytes;
+    } finally {
+      release();
     }
-    return p;
   }
 
   /**

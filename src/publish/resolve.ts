@@ -14,7 +14,8 @@ import { checkDescribes } from '../oci/validate.ts';
 import { type Platform, compact, formatPlatform, normalize } from '../oci/platform.ts';
 import { CONFIG_LIMIT, type RegistryClient } from '../registry/client.ts';
 import type { Registries } from '../registry/registries.ts';
-import { mapSettled } from '../concurrency.ts';
+import { MAX_SOURCE_INDEX_ENTRIES, budgetExceeded } from '../budgets.ts';
+import { mapAll, mapSettled } from '../concurrency.ts';
 
 /** Applies a source line's overrides over what the config (or index) says. */
 export function applyOverrides(spec: SourceSpec, fromImage: Partial<Platform>): Platform {
@@ -67,6 +68,7 @@ async function resolveImage(
   fetched: FetchedManifest,
   manifest: ImageManifest,
   mediaType: string,
+  keep: (bytes: Buffer) => boolean = () => true,
 ): Promise<IndexEntry> {
   let fromImage: Partial<Platform> = {};
   if (needsConfig(spec)) {
@@ -85,7 +87,8 @@ async function resolveImage(
     registry: spec.ref.domain,
     repository,
     attestation: false,
-    manifestBytes: fetched.bytes,
+    // Kept for the copy while the run's budget allows; else read again (digest-checked) then.
+    ...(keep(fetched.bytes) ? { manifestBytes: fetched.bytes } : {}),
   };
 }
 
@@ -95,6 +98,8 @@ export interface ResolveOptions {
   ignoreMissing: boolean;
   /** Most sources read at once (each holds one request at a time). */
   limit: number;
+  /** Whether a manifest read now may be kept for its copy (a byte budget); else it is read again then. */
+  keep?: (bytes: Buffer) => boolean;
 }
 
 /** A source's own manifest is absent (404): the only failure ignore-missing forgives. */
@@ -114,10 +119,13 @@ async function resolveSource(registries: Registries, spec: SourceSpec, options: 
   }
   const parsed = parseManifest(fetched, spec.ref.toString());
   if (parsed.kind === 'image') {
-    return [await resolveImage(client, spec, repository, fetched, parsed.manifest, parsed.mediaType)];
+    return [await resolveImage(client, spec, repository, fetched, parsed.manifest, parsed.mediaType, options.keep)];
   }
   // An index: its image entries join the result with their platforms; attestations come along.
   const listed = parsed.manifest.manifests;
+  if (listed.length > MAX_SOURCE_INDEX_ENTRIES) {
+    throw budgetExceeded(`source ${spec.ref} is an index of too many entries`, listed.length, MAX_SOURCE_INDEX_ENTRIES, 'Name the images it should contribute (by digest) as sources instead');
+  }
   const images = listed.filter((d) => !isAttestation(d));
   const nested = images.find((d) => INDEX_TYPES.has(d.mediaType));
   if (nested) {
@@ -131,29 +139,29 @@ async function resolveSource(registries: Registries, spec: SourceSpec, options: 
       hint: 'Name one image of it by digest to override its platform',
     });
   }
-  const entries: IndexEntry[] = [];
-  for (const d of images) {
+  // Entries without a platform are read (manifest, then config) with the run's concurrency.
+  const resolvedImages = await mapAll(images, options.limit, async (d): Promise<IndexEntry | undefined> => {
     if (!IMAGE_TYPES.has(d.mediaType)) {
       log.warning(`source ${spec.ref}: skipping entry ${d.digest} of unknown media type ${d.mediaType}`);
-      continue;
+      return undefined;
     }
     if (d.platform?.os && d.platform.architecture && !(hasOverrides && needsConfig(spec))) {
-      entries.push({
+      return {
         descriptor: { mediaType: d.mediaType, digest: d.digest, size: d.size, platform: applyOverrides(spec, d.platform), ...(d.annotations ? { annotations: d.annotations } : {}) },
         line: spec.line,
         registry: spec.ref.domain,
         repository,
         attestation: false,
-      });
-    } else {
-      // No platform in the index entry: read the image manifest and its config.
-      const image = await client.getManifest(repository, d.digest, `fetch ${spec.ref} entry ${d.digest}`);
-      const imageParsed = parseManifest(image, `${spec.ref.name}@${d.digest}`);
-      checkDescribes(d, { size: image.bytes.length, mediaType: imageParsed.mediaType }, spec.ref.toString());
-      if (imageParsed.kind !== 'image') continue;
-      entries.push(await resolveImage(client, spec, repository, image, imageParsed.manifest, imageParsed.mediaType));
+      };
     }
-  }
+    // No platform in the index entry: read the image manifest and its config.
+    const image = await client.getManifest(repository, d.digest, `fetch ${spec.ref} entry ${d.digest}`);
+    const imageParsed = parseManifest(image, `${spec.ref.name}@${d.digest}`);
+    checkDescribes(d, { size: image.bytes.length, mediaType: imageParsed.mediaType }, spec.ref.toString());
+    if (imageParsed.kind !== 'image') return undefined;
+    return resolveImage(client, spec, repository, image, imageParsed.manifest, imageParsed.mediaType, options.keep);
+  });
+  const entries = resolvedImages.filter((e) => e !== undefined);
   if (attestations !== 'drop') {
     for (const d of listed.filter(isAttestation)) {
       entries.push({ descriptor: d, line: spec.line, registry: spec.ref.domain, repository, attestation: true });

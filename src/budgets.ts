@@ -1,0 +1,33 @@
+/**
+ * Budgets: what a run may read and hold at once, however hostile a source or registry is. Each
+ * document is already bounded (4 MiB manifests); these bound how many there are and how many bytes
+ * of them are held. A budget exceeded fails the run before any write, naming the source, the count
+ * and the limit. The README's Security section gives the figures and why.
+ */
+import { ActionError } from './errors.ts';
+
+/**
+ * Entries one source index may list. Real indexes list tens (a dozen platforms, an attestation
+ * each); 128 leaves room for every platform Go builds for, twice.
+ */
+export const MAX_SOURCE_INDEX_ENTRIES = 128;
+/** Entries of the index this run assembles (and source lines it reads): twice a source index's. */
+export const MAX_RESULT_ENTRIES = 256;
+/**
+ * Bytes of child manifests held at once. A manifest read during the plan is kept for its copy
+ * while this allows; past it, only its descriptor is kept and the bytes are fetched again (and
+ * checked against the digest) when placed.
+ */
+export const MANIFEST_BYTES_HELD = 64 * 1024 * 1024;
+/** Bytes of child manifests being read at once (each read reserves its declared size). */
+export const MANIFEST_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
+/** Bytes of referrer and cosign manifests read for one image (all levels), and for the whole run. */
+export const REFERRER_BYTES_PER_IMAGE = 16 * 1024 * 1024;
+export const REFERRER_BYTES_PER_RUN = 64 * 1024 * 1024;
+/** Referrers and cosign manifests read in a whole run (MAX_REFERRERS bounds each image). */
+export const MAX_REFERRERS_PER_RUN = 1024;
+
+/** The error of an exceeded budget: what, where, how many against the limit. */
+export function budgetExceeded(what: string, count: number | string, limit: number | string, hint: string, kind: 'input' | 'integrity' = 'integrity'): ActionError {
+  return ActionError[kind](`${what}: ${count}, more than the ${limit} this action reads; nothing was written`, { hint });
+}
