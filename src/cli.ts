@@ -16,8 +16,8 @@ import { INSPECT_USAGE, MAIN_USAGE, PUBLISH_USAGE, parsingUsage, UsageError } fr
 import { ActionError, describeError } from './errors.ts';
 import { getInputs } from './inputs.ts';
 import { consoleLogger, fail, print, printJson, setLogger } from './log.ts';
-import { type PublishResult, publishInputs } from './publish/index.ts';
-import { PublishFailedError } from './publish/rollback.ts';
+import { publishInputs } from './publish/index.ts';
+import { PublishFailedError, type PublishResult } from './publish/result.ts';
 
 /** What `publish --json` prints: one shape for published, unchanged and dry runs. */
 export interface PublishOutput {

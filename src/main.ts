@@ -8,8 +8,8 @@ import { ActionError, describeError } from './errors.ts';
 import { type Inputs, getInputs } from './inputs.ts';
 import { fail, log, setOutput, writeSummary } from './log.ts';
 import type { Reference } from './oci/reference.ts';
-import { type PublishResult, publishInputs } from './publish/index.ts';
-import { PublishFailedError } from './publish/rollback.ts';
+import { publishInputs } from './publish/index.ts';
+import { PublishFailedError, type PublishResult } from './publish/result.ts';
 import { getInput } from './runner.ts';
 import { renderFailure, renderSummary } from './summary.ts';
 

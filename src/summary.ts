@@ -8,8 +8,7 @@
 import { markdownText } from './escape.ts';
 import { SUMMARY_LIMIT } from './log.ts';
 import { formatPlatform } from './oci/platform.ts';
-import type { PublishResult } from './publish/index.ts';
-import { type PublishFailedError, stateText } from './publish/rollback.ts';
+import { type PublishFailedError, type PublishResult, stateText } from './publish/result.ts';
 import type { Travelled } from './publish/referrers-plan.ts';
 
 function humanSize(n: number): string {
@@ -64,7 +63,7 @@ export function renderFailure(e: PublishFailedError): string {
   const lines = ['## Multi-arch image not published', '', markdownText(e.line), ''];
   if (e.indexPlaced) lines.push(`The index ${code(e.digest)} is in every target repository by digest.`, '');
   lines.push('| Tag | State | Its write | Fix by hand |', '| --- | --- | --- | --- |');
-  for (const r of e.reports) {
+  for (const r of e.records) {
     const fix = r.fix ? `${markdownText(r.fix.what)}${r.fix.command ? `: ${code(r.fix.command)}` : ''}` : '';
     lines.push(`| ${code(String(r.tag))} | ${markdownText(stateText(r, e.digest))} | ${markdownText(r.error ?? '')} | ${fix} |`);
   }

@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { ActionError } from '../../src/errors.ts';
 import type { IndexEntry } from '../../src/oci/assemble.ts';
 import { type Digest, sha256 } from '../../src/oci/digest.ts';
-import { type Descriptor, type ImageIndex, MediaType } from '../../src/oci/manifest.ts';
+import type { Descriptor } from '../../src/oci/descriptor.ts';
+import { type ImageIndex, MediaType } from '../../src/oci/manifest.ts';
 import {
   ATTESTATION_ARTIFACT_TYPE,
   MAX_REFERRERS,

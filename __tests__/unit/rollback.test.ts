@@ -7,8 +7,9 @@ import { describe, it } from 'node:test';
 import type { Digest } from '../../src/oci/digest.ts';
 import { parseNormalizedNamed } from '../../src/oci/reference.ts';
 import { ERROR_DETAIL_LIMIT, actionsLogger, consoleLogger, fail, setLogger } from '../../src/log.ts';
-import { overwriteConflicts, type TagState } from '../../src/publish/push.ts';
-import { type FinalState, PublishFailedError, type TagReport, type WriteOutcome, fixCommand, reportLine, rollbackStep, stateText } from '../../src/publish/rollback.ts';
+import { overwriteConflicts } from '../../src/publish/push.ts';
+import { type FinalState, PublishFailedError, type TagRecord, type TagState, type WriteOutcome, reportLine, stateText } from '../../src/publish/result.ts';
+import { fixCommand, rollbackStep } from '../../src/publish/rollback.ts';
 import { renderFailure } from '../../src/summary.ts';
 import { commandsIn, runnerLines } from '../helpers/runner-text.ts';
 
@@ -18,6 +19,8 @@ const OLD = d('0');
 const OTHER = d('2');
 const present = { present: true, digest: OLD };
 const absent = { present: false };
+/** A tag's state before the run: at `digest`, or absent. */
+const state = (digest?: Digest): TagState => (digest ? { present: true, digest, bytes: Buffer.alloc(0), mediaType: 'x' } : { present: false });
 const failed = (now: Extract<WriteOutcome, { kind: 'failed' }>['now']): WriteOutcome => ({ kind: 'failed', error: new Error('HTTP 500'), now });
 
 describe('rollbackStep: what a failed phase 2 does with each tag', () => {
@@ -54,20 +57,20 @@ describe('fixCommand and stateText: each final state as reported', () => {
     [{ kind: 'other', now: OTHER }, OLD, new RegExp(`^left alone: it now holds ${OTHER}`), /^to publish it: /],
     [{ kind: 'unknown', why: 'unreadable' }, OLD, /^unknown \(was sha256:0+\): unreadable$/, /^to put it back: /],
   ];
-  for (const [state, before, text, fix] of table) {
-    it(`${state.kind}${before ? '' : ' (absent before)'}`, () => {
-      assert.match(stateText({ before, state }, NEW), text);
-      const f = fixCommand({ tag, before, state }, NEW, false);
+  for (const [final, before, text, fix] of table) {
+    it(`${final.kind}${before ? '' : ' (absent before)'}`, () => {
+      assert.match(stateText({ before: state(before), state: final }, NEW), text);
+      const f = fixCommand({ tag, before: state(before), state: final }, NEW, false);
       if (!fix) assert.equal(f, undefined);
       else assert.match(`${f?.what}${f?.command ? `: ${f.command}` : ''}`, fix);
     });
   }
   it('adds skopeo TLS flags for a registry reached without verified TLS', () => {
-    const f = fixCommand({ tag: parseNormalizedNamed('127.0.0.1:5000/app:1'), before: OLD, state: { kind: 'restored' } }, NEW, true);
+    const f = fixCommand({ tag: parseNormalizedNamed('127.0.0.1:5000/app:1'), before: state(OLD), state: { kind: 'restored' } }, NEW, true);
     assert.equal(f?.command, `skopeo copy --all --preserve-digests --src-tls-verify=false --dest-tls-verify=false docker://127.0.0.1:5000/app@${NEW} docker://127.0.0.1:5000/app:1`);
   });
   it('one line per tag: state, its write failure, the fix', () => {
-    const report = { tag, before: OLD, state: { kind: 'untouched' } as FinalState, error: 'HTTP 500 UNAVAILABLE' };
+    const report: TagRecord = { tag, before: state(OLD), state: { kind: 'untouched' }, error: 'HTTP 500 UNAVAILABLE' };
     const line = reportLine({ ...report, fix: fixCommand(report, NEW, false) }, NEW);
     assert.equal(line, `ghcr.io/acme/app:1.2: untouched (at ${OLD}); its write failed: HTTP 500 UNAVAILABLE; to publish it: skopeo copy --all --preserve-digests docker://ghcr.io/acme/app@${NEW} docker://ghcr.io/acme/app:1.2`);
     assert.ok(!line.includes('\n'));
@@ -76,25 +79,24 @@ describe('fixCommand and stateText: each final state as reported', () => {
 
 describe('overwriteConflicts (overwrite: false)', () => {
   const tags = ['r.io/a:1', 'r.io/a:2', 'r.io/a:3'].map(parseNormalizedNamed);
-  const state = (digest?: Digest): TagState => (digest ? { present: true, digest, bytes: Buffer.alloc(0), mediaType: 'x' } : { present: false });
   const table: Array<[string, TagState[], string[]]> = [
     ['all absent: none', [state(), state(), state()], []],
     ['at the new digest: fine', [state(NEW), state(), state(NEW)], []],
     ['at another digest: each named with its digest', [state(OLD), state(NEW), state(OTHER)], [`r.io/a:1 ${OLD}`, `r.io/a:3 ${OTHER}`]],
   ];
   for (const [name, before, expected] of table) {
-    it(name, () => assert.deepEqual(overwriteConflicts(tags, before, NEW).map((c) => `${c.tag} ${c.current}`), expected));
+    it(name, () => assert.deepEqual(overwriteConflicts(tags.map((tag, i) => ({ tag, before: before[i] as TagState, state: { kind: 'untouched' } })), NEW).map((c) => `${c.tag} ${c.current}`), expected));
   }
 });
 
 describe('a failed run as reported: the annotation and the summary', () => {
   const tags = ['ghcr.io/acme/app:1', 'quay.io/acme/app:1'].map(parseNormalizedNamed);
-  const reports: TagReport[] = [
-    { tag: tags[0] as never, before: OLD, state: { kind: 'restored' } },
-    { tag: tags[1] as never, before: undefined, state: { kind: 'untouched' }, error: 'HTTP 500 UNAVAILABLE <b>down</b> | ::error::x' },
+  const records: TagRecord[] = [
+    { tag: tags[0] as never, before: state(OLD), state: { kind: 'restored' } },
+    { tag: tags[1] as never, before: state(), state: { kind: 'untouched' }, error: 'HTTP 500 UNAVAILABLE <b>down</b> | ::error::x' },
   ];
-  for (const r of reports) r.fix = fixCommand(r, NEW, false);
-  const failed = new PublishFailedError('1 of 2 tag writes failed', reports, NEW, { kind: 'registry' }, true);
+  for (const r of records) r.fix = fixCommand(r, NEW, false);
+  const failed = new PublishFailedError('1 of 2 tag writes failed', records, NEW, { kind: 'registry' }, { indexPlaced: true });
 
   it('the annotation is one workflow command: its line, then a line per tag', () => {
     let out = '';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { PublishResult } from '../../src/publish/index.ts';
+import type { PublishResult } from '../../src/publish/result.ts';
 import { decodeMarkdownText } from '../../src/escape.ts';
 import { fitSummary } from '../../src/log.ts';
 import { renderSummary } from '../../src/summary.ts';

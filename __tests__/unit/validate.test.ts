@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { ActionError } from '../../src/errors.ts';
 import { platformFromConfig } from '../../src/oci/config.ts';
-import { type Descriptor, MediaType, parseManifest } from '../../src/oci/manifest.ts';
+import type { Descriptor } from '../../src/oci/descriptor.ts';
+import { MediaType, parseManifest } from '../../src/oci/manifest.ts';
 import { checkDescribes } from '../../src/oci/validate.ts';
 
 const D = `sha256:${'a'.repeat(64)}` as const;

@@ -3,7 +3,8 @@
  * inputs always give the same bytes.
  */
 import { ActionError } from '../errors.ts';
-import { type Descriptor, type IndexFormat, MediaType, serializeIndex } from './manifest.ts';
+import type { Descriptor } from './descriptor.ts';
+import { type IndexFormat, MediaType, serializeIndex } from './manifest.ts';
 import { type Platform, formatPlatform, platformKey } from './platform.ts';
 
 export const ATTESTATION_TYPE = 'attestation-manifest';

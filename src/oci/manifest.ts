@@ -4,6 +4,7 @@
  */
 import { ActionError } from '../errors.ts';
 import { jsonWithEscapes, quote } from '../escape.ts';
+import type { Descriptor } from './descriptor.ts';
 import type { Digest } from './digest.ts';
 import type { Platform } from './platform.ts';
 import { InvalidField, checkAnnotations, checkDescriptor, checkMediaType, invalidData } from './validate.ts';
@@ -29,16 +30,6 @@ export const MANIFEST_ACCEPT = [
 
 export const INDEX_TYPES: ReadonlySet<string> = new Set([MediaType.OciIndex, MediaType.DockerList]);
 export const IMAGE_TYPES: ReadonlySet<string> = new Set([MediaType.OciManifest, MediaType.DockerManifest]);
-
-export interface Descriptor {
-  mediaType: string;
-  digest: Digest;
-  size: number;
-  urls?: string[];
-  annotations?: Record<string, string>;
-  platform?: Platform;
-  artifactType?: string;
-}
 
 export interface ImageManifest {
   schemaVersion: 2;

@@ -7,7 +7,8 @@
 import { quote } from '../escape.ts';
 import { ActionError } from '../errors.ts';
 import { type Digest, referrersTag } from './digest.ts';
-import { type Descriptor, type FetchedManifest, type ImageIndex, type ImageManifest, IMAGE_TYPES, MediaType, parseManifest } from './manifest.ts';
+import type { Descriptor } from './descriptor.ts';
+import { type FetchedManifest, type ImageIndex, type ImageManifest, IMAGE_TYPES, MediaType, parseManifest } from './manifest.ts';
 import { checkMediaType } from './validate.ts';
 
 /** Referrers read per subject at most; an index listing more is refused (not silently cut). */

@@ -9,7 +9,7 @@
 import { ActionError } from '../errors.ts';
 import { quote } from '../escape.ts';
 import { parseDigest } from './digest.ts';
-import type { Descriptor } from './manifest.ts';
+import type { Descriptor } from './descriptor.ts';
 import type { Platform } from './platform.ts';
 
 /** containerd's platform component characters, lowercase (it lowercases what it parses). */

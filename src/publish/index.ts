@@ -20,43 +20,12 @@ import { maskSecret } from '../registry/credentials.ts';
 import { isListedInsecure, isLoopback, splitHostPort } from '../hosts.ts';
 import { Registries } from '../registry/registries.ts';
 import { EntryPlacer } from './place.ts';
-import { type TargetPlan, mergeAppend, planTargets, presenceKey, presenceQuestions, targetsOf } from './plan.ts';
-import {
-  type TagState,
-  type TagStates,
-  checkAppendBase,
-  overwriteConflicts,
-  overwriteError,
-  pushIndexByDigest,
-  pushTags,
-  readTagStates,
-  settleTagStates,
-} from './push.ts';
-import { PublishFailedError, failedBeforeTags } from './rollback.ts';
+import { mergeAppend, planTargets, presenceKey, presenceQuestions, targetsOf } from './plan.ts';
+import { type TagRead, checkAppendBase, overwriteConflicts, overwriteError, pushIndexByDigest, pushTags, readTagStates, settleTagStates } from './push.ts';
+import { type PublishResult, type TagRecord, type TagState, failedBeforeTags, tagsIn } from './result.ts';
+import { rollBack, rolledBack } from './rollback.ts';
 import { ReferrerFinder, findAttached, placeAttached } from './referrers.ts';
-import type { Travelled } from './referrers-plan.ts';
 import { resolveSources } from './resolve.ts';
-
-export interface PublishResult {
-  digest: Digest;
-  manifest: string;
-  mediaType: string;
-  platforms: string[];
-  /** `<registry>/<repository>@<digest>` per target repository. */
-  images: string[];
-  entries: IndexEntry[];
-  /** Tags written, and tags that already pointed at the digest. */
-  pushed: string[];
-  unchanged: string[];
-  /** Platform (containerd's full form: os.version included) → image digest, in index order. */
-  platformDigests: Record<string, Digest>;
-  dryRun: boolean;
-  /** Per target repository: entries mounted, copied or already present. */
-  plan: TargetPlan[];
-  /** Referrers, cosign tags and attestations placed with the entries (or found already there). */
-  referrers: Travelled[];
-  stats: { requests: number; retries: number; blobsCopied: number; bytesCopied: number; blobsMounted: number; firstRequestAt?: number };
-}
 
 /**
  * The registries a run talks to, configured from its inputs (credentials for `registry`, or the
@@ -136,18 +105,18 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
 
   // 1. Resolve every source; the tags' states are read meanwhile (issued once the sources' first
   // requests are: they are needed last, and must not take a connection slot from them).
-  let tagStates: TagStates = new Map();
+  let reads: TagRead[] = [];
   // Child manifests are held within the placer's byte budget, from the first read on.
   const placer = new EntryPlacer(registries, limit);
   const resolved = await log.group('Resolve sources', async () => {
     const resolving = resolveSources(registries, inputs.sources, { attestations: inputs.attestations, ignoreMissing: inputs.ignoreMissing, limit, keep: (bytes) => placer.mayKeep(bytes) });
-    tagStates = readTagStates(registries, allTags);
+    reads = readTagStates(registries, allTags);
     return resolving;
   });
 
   // 2. Assemble (append merges with what the first tag holds, as read meanwhile).
   const firstTag = inputs.tags[0] as Reference;
-  const base = inputs.append ? await (tagStates.get(firstTag.toString()) as Promise<TagState>) : undefined;
+  const base = inputs.append ? await (reads[0] as TagRead).before : undefined;
   const entries = base ? mergeAppend(existingEntries(firstTag, base), resolved) : resolved;
   if (entries.length > MAX_RESULT_ENTRIES) {
     throw budgetExceeded(`the index assembled from ${inputs.sources.length} source(s)${base ? ` and ${firstTag}` : ''} has too many entries`, entries.length, MAX_RESULT_ENTRIES, 'Publish fewer images in one index');
@@ -180,10 +149,9 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
   });
 
   // Every tag's state is known before the first write (`overwrite: false` needs it to write nothing).
-  const before = await settleTagStates(allTags, tagStates);
-  const beforeByTag = new Map(allTags.map((t, i) => [t.toString(), before[i] as TagState]));
-  const conflicts = inputs.overwrite ? [] : overwriteConflicts(allTags, before, digest);
-  if (conflicts.length) throw failedBeforeTags(overwriteError(conflicts, digest), allTags, before, digest, false, false);
+  const records = await settleTagStates(reads);
+  const conflicts = inputs.overwrite ? [] : overwriteConflicts(records, digest);
+  if (conflicts.length) throw failedBeforeTags(overwriteError(conflicts, digest), records, digest, { indexPlaced: false }, false);
 
   const result: PublishResult = {
     digest,
@@ -207,6 +175,7 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
 
   const toPush = { bytes: index.bytes, mediaType: index.mediaType, digest };
   let indexPlaced = false;
+  let tagsWritten = true;
   try {
     // 4. Phase 1: every entry into every target repository, then the index by digest. No tag moves.
     await log.group('Copy', async () => {
@@ -217,23 +186,29 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
       await mapAll(jobs, limit, ({ entry, target }) => placer.place(entry, target));
       // Then, still before any tag: referrers, cosign tags, attestations as referrers.
       result.referrers = await placeAttached(registries, placer, attached, limit);
-      indexPlaced = await pushIndexByDigest(registries, toPush, targets, beforeByTag, limit);
+      indexPlaced = await pushIndexByDigest(registries, toPush, targets, records, limit);
     });
 
     // 5. Phase 2: only now the tags; any that moved are put back when one fails.
     await log.group('Push', async () => {
-      if (inputs.append) await checkAppendBase(registries, firstTag, beforeByTag.get(firstTag.toString()) as TagState);
-      Object.assign(result, await pushTags(registries, toPush, allTags, before, limit, (r) => isInsecure(r, inputs.insecureRegistries)));
+      if (inputs.append) await checkAppendBase(registries, records[0] as TagRecord);
+      tagsWritten = await pushTags(registries, toPush, records, limit);
+      if (!tagsWritten) await rollBack(registries, records, digest, limit, (r) => isInsecure(r, inputs.insecureRegistries));
     });
   } catch (e) {
-    const failed = e instanceof PublishFailedError ? e : failedBeforeTags(e, allTags, before, digest, indexPlaced);
-    // The tags a failed run leaves at the digest: those it could not put back, those already there.
-    const at = (kind: string) => failed.reports.filter((r) => r.state.kind === kind).map((r) => String(r.tag));
-    Object.assign(result, { pushed: at('left'), unchanged: at('unchanged') });
-    failed.result = withStats(result, registries, placer);
-    failed.indexPlaced = indexPlaced;
-    throw failed;
+    throw failedBeforeTags(e, records, digest, { result: withTags(result, records, registries, placer), indexPlaced });
   }
+  withTags(result, records, registries, placer);
+  if (!tagsWritten) throw rolledBack(records, digest, result);
+  return result;
+}
+
+/**
+ * The result's tags (those the run leaves at the digest: moved there, or left there by a failed
+ * run that could not put them back; and those already there) and its request and copy figures.
+ */
+function withTags(result: PublishResult, records: readonly TagRecord[], registries: Registries, placer: EntryPlacer): PublishResult {
+  Object.assign(result, { pushed: [...tagsIn(records, 'moved'), ...tagsIn(records, 'left')], unchanged: tagsIn(records, 'unchanged') });
   return withStats(result, registries, placer);
 }
 

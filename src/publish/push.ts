@@ -2,8 +2,9 @@
  * Push: everything that touches tags. The tags' states before the run (a GET each, started while
  * the sources resolve), the `overwrite: false` check, phase 1's tail (the index by digest into
  * every target repository), the `append` re-check, and phase 2: the identical index bytes to
- * every tag not already at the digest, in parallel. A tag write that fails hands over to
- * rollback.ts, which puts back what had moved.
+ * every tag not already at the digest, in parallel. Each tag's facts live in its record
+ * (result.ts TagRecord); a tag write that fails hands the records over to rollback.ts, which puts
+ * back what had moved.
  */
 import { mapAll, mapSettled } from '../concurrency.ts';
 import { ActionError } from '../errors.ts';
@@ -12,7 +13,8 @@ import type { Digest } from '../oci/digest.ts';
 import type { Reference } from '../oci/reference.ts';
 import type { Registries } from '../registry/registries.ts';
 import type { Target } from './plan.ts';
-import { type Observed, type WriteOutcome, rollBack, short } from './rollback.ts';
+import type { Observed, TagRecord, TagState } from './result.ts';
+import { short } from './rollback.ts';
 
 /** The bytes to push and their digest. */
 export interface IndexToPush {
@@ -21,49 +23,47 @@ export interface IndexToPush {
   digest: Digest;
 }
 
-/** What a tag held before the run: nothing, or a manifest whose exact bytes can be put back. */
-export type TagState = { present: false } | { present: true; digest: Digest; bytes: Buffer; mediaType: string };
-
-/** Every tag's state, by `tag.toString()`: GETs started early, awaited before the first write. */
-export type TagStates = Map<string, Promise<TagState>>;
+/** A tag whose state is being read: a GET started early, awaited before the first write. */
+export interface TagRead {
+  tag: Reference;
+  before: Promise<TagState>;
+}
 
 /**
  * Starts a GET of every tag (a 404 is `absent`), one request per tag. A GET rather than a HEAD:
  * the bytes are what a failed run puts back. (On Docker Hub a GET counts as a pull.)
  */
-export function readTagStates(registries: Registries, tags: Reference[]): TagStates {
-  return new Map(
-    tags.map((tag) => {
-      const p = registries
-        .client(tag.domain)
-        .getManifest(tag.path, tag.tag as string, `read the current state of ${tag}`)
-        .then(
-          (m): TagState => ({ present: true, digest: m.digest, bytes: m.bytes, mediaType: m.mediaType }),
-          (e: unknown): TagState => {
-            if (e instanceof ActionError && e.status === 404) return { present: false };
-            throw e;
-          },
-        );
-      p.catch(() => undefined); // reported when awaited
-      return [tag.toString(), p] as const;
-    }),
-  );
+export function readTagStates(registries: Registries, tags: Reference[]): TagRead[] {
+  return tags.map((tag) => {
+    const before = registries
+      .client(tag.domain)
+      .getManifest(tag.path, tag.tag as string, `read the current state of ${tag}`)
+      .then(
+        (m): TagState => ({ present: true, digest: m.digest, bytes: m.bytes, mediaType: m.mediaType }),
+        (e: unknown): TagState => {
+          if (e instanceof ActionError && e.status === 404) return { present: false };
+          throw e;
+        },
+      );
+    before.catch(() => undefined); // reported when awaited
+    return { tag, before };
+  });
 }
 
-/** Awaits every tag's state, in the tags' order (the first failure is thrown). */
-export async function settleTagStates(tags: Reference[], states: TagStates): Promise<TagState[]> {
-  return Promise.all(tags.map((t) => states.get(t.toString()) as Promise<TagState>));
+/** Awaits every tag's state (the first failure is thrown): one record per tag, in the tags' order. */
+export async function settleTagStates(reads: TagRead[]): Promise<TagRecord[]> {
+  return Promise.all(reads.map(async ({ tag, before }): Promise<TagRecord> => ({ tag, before: await before, state: { kind: 'untouched' } })));
 }
+
+/** The tag already holds the digest to publish (its write is skipped). */
+const holds = (r: TagRecord, digest: Digest) => r.before.present && r.before.digest === digest;
 
 /**
  * `overwrite: false`: the tags that exist at another digest than the one to publish. A tag
  * already at the digest is fine (a re-run on an immutable-tag registry).
  */
-export function overwriteConflicts(tags: Reference[], before: TagState[], digest: Digest): Array<{ tag: string; current: Digest }> {
-  return tags.flatMap((t, i) => {
-    const s = before[i] as TagState;
-    return s.present && s.digest !== digest ? [{ tag: t.toString(), current: s.digest }] : [];
-  });
+export function overwriteConflicts(records: readonly TagRecord[], digest: Digest): Array<{ tag: string; current: Digest }> {
+  return records.flatMap(({ tag, before }) => (before.present && before.digest !== digest ? [{ tag: tag.toString(), current: before.digest }] : []));
 }
 
 export function overwriteError(conflicts: Array<{ tag: string; current: Digest }>, digest: Digest): ActionError {
@@ -82,14 +82,10 @@ export function overwriteError(conflicts: Array<{ tag: string; current: Digest }
  * fail, so the extra round trip would protect nothing: it is skipped. Returns whether the index is
  * now in every target repository.
  */
-export async function pushIndexByDigest(registries: Registries, index: IndexToPush, targets: Target[], states: Map<string, TagState>, limit: number): Promise<boolean> {
-  const atDigest = (tag: Reference) => {
-    const s = states.get(tag.toString());
-    return Boolean(s?.present && s.digest === index.digest);
-  };
-  const moving = targets.flatMap((t) => t.tags).filter((tag) => !atDigest(tag));
-  if (moving.length === 1) return false;
-  const needed = targets.filter((t) => !t.tags.some(atDigest));
+export async function pushIndexByDigest(registries: Registries, index: IndexToPush, targets: Target[], records: readonly TagRecord[], limit: number): Promise<boolean> {
+  const inTarget = (r: TagRecord, t: Target) => r.tag.domain === t.registry && r.tag.path === t.repository;
+  if (records.filter((r) => !holds(r, index.digest)).length === 1) return false;
+  const needed = targets.filter((t) => !records.some((r) => inTarget(r, t) && holds(r, index.digest)));
   await mapAll(needed, limit, async (t) => {
     await registries.client(t.registry).putManifest(t.repository, index.digest, index.bytes, index.mediaType);
     log.info(`${t.registry}/${t.repository}@${index.digest}: index in place`);
@@ -101,11 +97,8 @@ export async function pushIndexByDigest(registries: Registries, index: IndexToPu
  * `append`: the first tag must still hold the index the new one was built from. Re-read just
  * before the tags move (a HEAD); a change since the first read fails the run with no tag moved.
  */
-export async function checkAppendBase(registries: Registries, tag: Reference, before: TagState): Promise<void> {
-  const client = registries.client(tag.domain);
-  const head = await client.headManifest(tag.path, tag.tag as string);
-  let now: Digest | undefined = head?.digest;
-  if (head && !now) now = (await client.getManifest(tag.path, tag.tag as string, `re-read ${tag}`)).digest; // no Docker-Content-Digest
+export async function checkAppendBase(registries: Registries, { tag, before }: TagRecord): Promise<void> {
+  const now = (await readDigest(registries, tag)) ?? undefined;
   const was = before.present ? before.digest : undefined;
   if (now === was) return;
   throw ActionError.registry(
@@ -116,38 +109,43 @@ export async function checkAppendBase(registries: Registries, tag: Reference, be
 
 /**
  * Phase 2: writes the index to every tag not already at its digest, at most `limit` at once, and
- * waits for every write to settle. When one fails, the tags already moved are put back
- * (rollback.ts) and the whole outcome is thrown as a TagsFailedError.
+ * waits for every write to settle; each record gets its write's outcome (a failed write's tag is
+ * read again: the write may have landed). Returns whether every write succeeded; when one did not,
+ * the caller hands the records to rollback.ts, which puts back what had moved.
  */
-export async function pushTags(
-  registries: Registries,
-  index: IndexToPush,
-  tags: Reference[],
-  before: TagState[],
-  limit: number,
-  insecure: (registry: string) => boolean,
-): Promise<{ pushed: string[]; unchanged: string[] }> {
-  const settled = await mapSettled(tags, limit, async (tag, i): Promise<'unchanged' | 'moved'> => {
-    const s = before[i] as TagState;
-    if (s.present && s.digest === index.digest) {
-      log.info(`${tag} already at ${index.digest}`);
+export async function pushTags(registries: Registries, index: IndexToPush, records: readonly TagRecord[], limit: number): Promise<boolean> {
+  const settled = await mapSettled(records, limit, async (r): Promise<'unchanged' | 'moved'> => {
+    if (holds(r, index.digest)) {
+      log.info(`${r.tag} already at ${index.digest}`);
       return 'unchanged';
     }
-    await registries.client(tag.domain).putManifest(tag.path, tag.tag as string, index.bytes, index.mediaType);
-    log.info(`${tag} → ${index.digest}`);
+    await registries.client(r.tag.domain).putManifest(r.tag.path, r.tag.tag as string, index.bytes, index.mediaType);
+    log.info(`${r.tag} → ${index.digest}`);
     return 'moved';
   });
-  if (settled.some((s) => s.status === 'rejected')) {
-    const outcomes: WriteOutcome[] = await mapAll(settled, limit, async (s, i) => {
-      if (s.status === 'fulfilled') return { kind: s.value };
-      const tag = tags[i] as Reference;
-      log.info(`${tag}: the write failed (${short(s.reason)}); reading the tag again`);
-      return { kind: 'failed', error: s.reason, now: await reread(registries, tag) };
-    });
-    throw await rollBack(registries, index, tags, before, outcomes, limit, insecure);
-  }
-  const named = (which: 'moved' | 'unchanged') => tags.filter((_, i) => (settled[i] as PromiseFulfilledResult<string>).value === which).map(String);
-  return { pushed: named('moved'), unchanged: named('unchanged') };
+  const failed = settled.some((s) => s.status === 'rejected');
+  await mapAll(records, limit, async (r, i) => {
+    const s = settled[i] as PromiseSettledResult<'unchanged' | 'moved'>;
+    if (s.status === 'fulfilled') {
+      r.write = { kind: s.value };
+      if (!failed) r.state = { kind: s.value };
+      return;
+    }
+    log.info(`${r.tag}: the write failed (${short(s.reason)}); reading the tag again`);
+    r.write = { kind: 'failed', error: s.reason, now: await reread(registries, r.tag) };
+  });
+  return !failed;
+}
+
+/**
+ * The digest a tag holds now (a HEAD; a GET when the registry sends no Docker-Content-Digest),
+ * null when it does not exist.
+ */
+async function readDigest(registries: Registries, tag: Reference): Promise<Digest | null> {
+  const client = registries.client(tag.domain);
+  const head = await client.headManifest(tag.path, tag.tag as string);
+  if (!head) return null;
+  return head.digest ?? (await client.getManifest(tag.path, tag.tag as string, `re-read ${tag}`)).digest;
 }
 
 /**
@@ -156,10 +154,8 @@ export async function pushTags(
  */
 async function reread(registries: Registries, tag: Reference): Promise<Observed> {
   try {
-    const client = registries.client(tag.domain);
-    const head = await client.headManifest(tag.path, tag.tag as string);
-    if (!head) return { present: false };
-    return { present: true, digest: head.digest ?? (await client.getManifest(tag.path, tag.tag as string, `re-read ${tag}`)).digest };
+    const now = await readDigest(registries, tag);
+    return now === null ? { present: false } : { present: true, digest: now };
   } catch (e) {
     return { unknown: short(e) };
   }

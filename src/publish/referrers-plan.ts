@@ -6,7 +6,8 @@
  */
 import { type IndexEntry, REFERENCE_DIGEST_ANNOTATION } from '../oci/assemble.ts';
 import type { Digest } from '../oci/digest.ts';
-import type { Descriptor, FetchedManifest } from '../oci/manifest.ts';
+import type { Descriptor } from '../oci/descriptor.ts';
+import type { FetchedManifest } from '../oci/manifest.ts';
 import { type Target, presenceQuestions } from './plan.ts';
 
 /** A manifest that travels with an image: a referrer of it (or of one of its referrers), or a cosign tag. */

@@ -14,7 +14,8 @@ import { ActionError } from '../errors.ts';
 import { log } from '../log.ts';
 import type { IndexEntry } from '../oci/assemble.ts';
 import { type Digest, referrersTag, sha256 } from '../oci/digest.ts';
-import { type Descriptor, type FetchedManifest, type ImageIndex, MediaType, parseManifest } from '../oci/manifest.ts';
+import type { Descriptor } from '../oci/descriptor.ts';
+import { type FetchedManifest, type ImageIndex, MediaType, parseManifest } from '../oci/manifest.ts';
 import {
   COSIGN_SUFFIXES,
   MAX_REFERRERS,
