@@ -20,7 +20,7 @@ const OTHER = d('2');
 const present = { present: true, digest: OLD };
 const absent = { present: false };
 /** A tag's state before the run: at `digest`, or absent. */
-const state = (digest?: Digest): TagState => (digest ? { present: true, digest, bytes: Buffer.alloc(0), mediaType: 'x' } : { present: false });
+const state = (digest?: Digest): TagState => (digest ? { present: true, digest, mediaType: 'x', size: 1 } : { present: false });
 const failed = (now: Extract<WriteOutcome, { kind: 'failed' }>['now']): WriteOutcome => ({ kind: 'failed', error: new Error('HTTP 500'), now });
 
 describe('rollbackStep: what a failed phase 2 does with each tag', () => {

@@ -60,10 +60,14 @@ export async function publishInputs(inputs: Inputs): Promise<PublishResult> {
   }
 }
 
-/** Entries already in the index at the first tag (its state read before the run), for `append`. */
-function existingEntries(tag: Reference, state: TagState): IndexEntry[] {
+/**
+ * Entries already in the index at the first tag, for `append`: its state was read with a HEAD,
+ * the index itself is read now, by digest (what a later put-back would restore is that digest too).
+ */
+async function existingEntries(registries: Registries, tag: Reference, state: TagState): Promise<IndexEntry[]> {
   if (!state.present) return []; // nothing there yet: start empty
-  const parsed = parseManifest({ bytes: state.bytes, digest: state.digest, mediaType: state.mediaType }, tag.toString());
+  const fetched = await registries.client(tag.domain).getManifest(tag.path, state.digest, `read the index at ${tag} (${state.digest}) to append to`);
+  const parsed = parseManifest(fetched, tag.toString());
   if (parsed.kind !== 'index') {
     throw ActionError.input(`append: ${tag} is an image, not an index`, { hint: 'Append needs an existing index at the first tag, or none' });
   }
@@ -117,7 +121,7 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
   // 2. Assemble (append merges with what the first tag holds, as read meanwhile).
   const firstTag = inputs.tags[0] as Reference;
   const base = inputs.append ? await (reads[0] as TagRead).before : undefined;
-  const entries = base ? mergeAppend(existingEntries(firstTag, base), resolved) : resolved;
+  const entries = base ? mergeAppend(await existingEntries(registries, firstTag, base), resolved) : resolved;
   if (entries.length > MAX_RESULT_ENTRIES) {
     throw budgetExceeded(`the index assembled from ${inputs.sources.length} source(s)${base ? ` and ${firstTag}` : ''} has too many entries`, entries.length, MAX_RESULT_ENTRIES, 'Publish fewer images in one index');
   }

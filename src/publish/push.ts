@@ -1,5 +1,5 @@
 /**
- * Push: everything that touches tags. The tags' states before the run (a GET each, started while
+ * Push: everything that touches tags. The tags' states before the run (a HEAD each, started while
  * the sources resolve), the `overwrite: false` check, phase 1's tail (the index by digest into
  * every target repository), the `append` re-check, and phase 2: the identical index bytes to
  * every tag not already at the digest, in parallel. Each tag's facts live in its record
@@ -13,8 +13,8 @@ import type { Digest } from '../oci/digest.ts';
 import type { Reference } from '../oci/reference.ts';
 import type { Registries } from '../registry/registries.ts';
 import type { Target } from './plan.ts';
-import type { Observed, TagRecord, TagState } from './result.ts';
-import { short } from './rollback.ts';
+import { type TagRecord, type TagState, digestBefore, short } from './result.ts';
+import { observeTag, readTag } from './tag-read.ts';
 
 /** The bytes to push and their digest. */
 export interface IndexToPush {
@@ -23,28 +23,21 @@ export interface IndexToPush {
   digest: Digest;
 }
 
-/** A tag whose state is being read: a GET started early, awaited before the first write. */
+/** A tag whose state is being read: a HEAD started early, awaited before the first write. */
 export interface TagRead {
   tag: Reference;
   before: Promise<TagState>;
 }
 
 /**
- * Starts a GET of every tag (a 404 is `absent`), one request per tag. A GET rather than a HEAD:
- * the bytes are what a failed run puts back. (On Docker Hub a GET counts as a pull.)
+ * Starts a HEAD of every tag (a 404 is `absent`), one request per tag: the digest is all a run
+ * needs of a tag until a failure needs its bytes, and on Docker Hub a manifest GET counts as a pull
+ * while a HEAD does not ("HEAD requests aren't counted": docs.docker.com/docker-hub/download-rate-limit,
+ * now docs.docker.com/docker-hub/usage/pulls, "version checks do not count").
  */
 export function readTagStates(registries: Registries, tags: Reference[]): TagRead[] {
   return tags.map((tag) => {
-    const before = registries
-      .client(tag.domain)
-      .getManifest(tag.path, tag.tag as string, `read the current state of ${tag}`)
-      .then(
-        (m): TagState => ({ present: true, digest: m.digest, bytes: m.bytes, mediaType: m.mediaType }),
-        (e: unknown): TagState => {
-          if (e instanceof ActionError && e.status === 404) return { present: false };
-          throw e;
-        },
-      );
+    const before = readTag(registries, tag);
     before.catch(() => undefined); // reported when awaited
     return { tag, before };
   });
@@ -98,8 +91,8 @@ export async function pushIndexByDigest(registries: Registries, index: IndexToPu
  * before the tags move (a HEAD); a change since the first read fails the run with no tag moved.
  */
 export async function checkAppendBase(registries: Registries, { tag, before }: TagRecord): Promise<void> {
-  const now = (await readDigest(registries, tag)) ?? undefined;
-  const was = before.present ? before.digest : undefined;
+  const now = digestBefore(await readTag(registries, tag));
+  const was = digestBefore(before);
   if (now === was) return;
   throw ActionError.registry(
     `append: ${tag} changed while this run was publishing (${was ?? 'absent'} when read, ${now ?? 'absent'} now): another run moved it`,
@@ -132,31 +125,9 @@ export async function pushTags(registries: Registries, index: IndexToPush, recor
       return;
     }
     log.info(`${r.tag}: the write failed (${short(s.reason)}); reading the tag again`);
-    r.write = { kind: 'failed', error: s.reason, now: await reread(registries, r.tag) };
+    // The write may have landed anyway (the registry applied it, then the answer was lost or a
+    // timeout struck), so the tag is read again.
+    r.write = { kind: 'failed', error: s.reason, now: await observeTag(registries, r.tag) };
   });
   return !failed;
-}
-
-/**
- * The digest a tag holds now (a HEAD; a GET when the registry sends no Docker-Content-Digest),
- * null when it does not exist.
- */
-async function readDigest(registries: Registries, tag: Reference): Promise<Digest | null> {
-  const client = registries.client(tag.domain);
-  const head = await client.headManifest(tag.path, tag.tag as string);
-  if (!head) return null;
-  return head.digest ?? (await client.getManifest(tag.path, tag.tag as string, `re-read ${tag}`)).digest;
-}
-
-/**
- * What a tag holds after a failed write: the write may have landed anyway (the registry applied
- * it, then the answer was lost or a timeout struck), so the tag is read again.
- */
-async function reread(registries: Registries, tag: Reference): Promise<Observed> {
-  try {
-    const now = await readDigest(registries, tag);
-    return now === null ? { present: false } : { present: true, digest: now };
-  } catch (e) {
-    return { unknown: short(e) };
-  }
 }

@@ -32,8 +32,12 @@ export interface PublishResult {
   stats: { requests: number; retries: number; blobsCopied: number; bytesCopied: number; blobsMounted: number; firstRequestAt?: number };
 }
 
-/** What a tag held before the run: nothing, or a manifest whose exact bytes can be put back. */
-export type TagState = { present: false } | { present: true; digest: Digest; bytes: Buffer; mediaType: string };
+/**
+ * What a tag held before the run, as a HEAD tells it: nothing, or a manifest's digest, media type
+ * and size (-1 and '' when the registry did not send them). Its bytes are read by digest only
+ * where they are needed: the `append` base, a put-back.
+ */
+export type TagState = { present: false } | { present: true; digest: Digest; mediaType: string; size: number };
 
 /** A tag as read again after its write failed: its digest, absent, or unreadable (why). */
 export type Observed = { present: false } | { present: true; digest: Digest } | { unknown: string };
@@ -146,4 +150,16 @@ export function causeDetails(e: unknown): ActionErrorDetails {
 export function failedBeforeTags(e: unknown, records: readonly TagRecord[], digest: Digest, run: { result?: PublishResult; indexPlaced: boolean }, written = true): PublishFailedError {
   const untouched = records.map((r): TagRecord => ({ tag: r.tag, before: r.before, state: { kind: 'untouched' } }));
   return new PublishFailedError(`${describeError(e)}. ${written ? 'No tag was moved' : 'Nothing was written'}`, untouched, digest, causeDetails(e), run);
+}
+
+/** An error in a few words: its registry code and message, for a per-tag line. */
+export function short(e: unknown): string {
+  if (e instanceof ActionError) {
+    const status = e.status ? `HTTP ${e.status}` : undefined;
+    const code = e.code && !/^HTTP_\d+$/.test(e.code) ? e.code : undefined;
+    const detail = e.detail && e.detail !== e.code && e.detail !== status ? e.detail : undefined;
+    const parts = [status, code, detail].filter(Boolean);
+    return parts.length ? parts.join(' ') : e.message;
+  }
+  return describeError(e);
 }

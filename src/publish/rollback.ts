@@ -1,21 +1,21 @@
 /**
  * Rollback: when a tag write fails, the tags already moved go back to what they held before the
- * run (a PUT of the recorded bytes with their media type; a tag that did not exist is deleted
+ * run (its previous manifest read by digest and PUT back with its media type; a tag that did not exist is deleted
  * where the registry allows DELETE by tag), and every tag's final state is reported with the
  * command that fixes it by hand. The decisions are pure (rollbackStep, fixCommand); rollBack
  * performs them on the run's tag records (result.ts), and rolledBack is the error that lists them.
  */
 import { mapSettled } from '../concurrency.ts';
-import { ActionError, describeError } from '../errors.ts';
+import { describeError } from '../errors.ts';
 import { log } from '../log.ts';
 import type { Digest } from '../oci/digest.ts';
 import type { Reference } from '../oci/reference.ts';
 import type { Registries } from '../registry/registries.ts';
-import { type FinalState, type Fix, PublishFailedError, type PublishResult, type TagRecord, type WriteOutcome, causeDetails, digestBefore } from './result.ts';
+import { type FinalState, type Fix, PublishFailedError, type PublishResult, type TagRecord, type WriteOutcome, causeDetails, digestBefore, short } from './result.ts';
 
 /**
  * What to do with one tag after a failed phase 2: nothing (with its final state), put back the
- * recorded bytes, or delete the tag. A write that failed may still have landed: when the tag now
+ * manifest it held, or delete the tag. A write that failed may still have landed: when the tag now
  * holds the new digest it is treated as moved; when it cannot be read, as possibly moved (putting
  * back the old bytes is harmless when the write did not land).
  */
@@ -71,7 +71,9 @@ export async function rollBack(registries: Registries, records: readonly TagReco
     const client = registries.client(tag.domain);
     if (step.step === 'none') return step.state;
     if (step.step === 'restore' && before.present) {
-      await client.putManifest(tag.path, tag.tag as string, before.bytes, before.mediaType);
+      // The bytes it held, by digest: read only now, when a put-back needs them.
+      const old = await client.getManifest(tag.path, before.digest, `read ${tag}'s previous manifest ${before.digest} to put it back`);
+      await client.putManifest(tag.path, tag.tag as string, old.bytes, old.mediaType || before.mediaType);
       log.info(`${tag} put back at ${before.digest}`);
       return { kind: 'restored' };
     }
@@ -105,16 +107,4 @@ export function rolledBack(records: readonly TagRecord[], digest: Digest, result
       (left ? `${left} tag(s) could not be put back and point at the new digest` : 'every tag moved by this run was put back') +
       '. Each tag as the run left it:';
   return new PublishFailedError(headline, records, digest, causeDetails(first.error), { result, indexPlaced: true });
-}
-
-/** An error in a few words: its registry code and message, for a per-tag line. */
-export function short(e: unknown): string {
-  if (e instanceof ActionError) {
-    const status = e.status ? `HTTP ${e.status}` : undefined;
-    const code = e.code && !/^HTTP_\d+$/.test(e.code) ? e.code : undefined;
-    const detail = e.detail && e.detail !== e.code && e.detail !== status ? e.detail : undefined;
-    const parts = [status, code, detail].filter(Boolean);
-    return parts.length ? parts.join(' ') : e.message;
-  }
-  return describeError(e);
 }
