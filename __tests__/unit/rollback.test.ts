@@ -9,7 +9,7 @@ import { parseNormalizedNamed } from '../../src/oci/reference.ts';
 import { ERROR_DETAIL_LIMIT, actionsLogger, consoleLogger, fail, setLogger } from '../../src/log.ts';
 import { overwriteConflicts } from '../../src/publish/push.ts';
 import { type FinalState, PublishFailedError, type TagRecord, type TagState, type WriteOutcome, reportLine, stateText } from '../../src/publish/result.ts';
-import { fixCommand, rollbackStep } from '../../src/publish/rollback.ts';
+import { afterReread, fixCommand, rollbackStep } from '../../src/publish/rollback.ts';
 import { renderFailure } from '../../src/summary.ts';
 import { commandsIn, runnerLines } from '../helpers/runner-text.ts';
 
@@ -43,6 +43,22 @@ describe('rollbackStep: what a failed phase 2 does with each tag', () => {
   }
 });
 
+describe('afterReread: rollback acts only on what is still this run\'s', () => {
+  const table: Array<[string, { present: boolean; digest?: Digest }, Parameters<typeof afterReread>[1], ReturnType<typeof afterReread>]> = [
+    ['still at the new digest: put back', present, { present: true, digest: NEW }, { step: 'restore' }],
+    ['created by the run, still at the new digest: delete', absent, { present: true, digest: NEW }, { step: 'delete' }],
+    ['at the old digest again (a lagging read, or put back already): put back, the same bytes', present, { present: true, digest: OLD }, { step: 'restore' }],
+    ['absent again, absent before: delete (of nothing)', absent, { present: false }, { step: 'delete' }],
+    ['unreadable: put back (the write goes to the same registry)', present, { unknown: 'HTTP 503' }, { step: 'restore' }],
+    ['moved by another writer to a third digest: left alone', present, { present: true, digest: OTHER }, { step: 'none', state: { kind: 'other', now: OTHER } }],
+    ['created by the run, then moved by another writer: left alone', absent, { present: true, digest: OTHER }, { step: 'none', state: { kind: 'other', now: OTHER } }],
+    ['deleted by another writer: left alone', present, { present: false }, { step: 'none', state: { kind: 'other', now: undefined } }],
+  ];
+  for (const [name, before, now, expected] of table) {
+    it(name, () => assert.deepEqual(afterReread(before, now, NEW), expected));
+  }
+});
+
 describe('fixCommand and stateText: each final state as reported', () => {
   const tag = parseNormalizedNamed('ghcr.io/acme/app:1.2');
   const table: Array<[FinalState, Digest | undefined, RegExp, RegExp | undefined]> = [
@@ -54,7 +70,7 @@ describe('fixCommand and stateText: each final state as reported', () => {
     [{ kind: 'untouched' }, OLD, new RegExp(`^untouched \\(at ${OLD}\\)$`), /^to publish it: /],
     [{ kind: 'left', why: 'putting it back failed (HTTP 503)' }, OLD, new RegExp(`^left at ${NEW} \\(was ${OLD}\\): putting it back failed`), new RegExp(`^to put it back: skopeo copy --all --preserve-digests docker://ghcr.io/acme/app@${OLD} docker://ghcr.io/acme/app:1.2$`)],
     [{ kind: 'left', why: 'the registry refused DELETE by tag' }, undefined, /\(was absent\): the registry refused DELETE by tag$/, /^the registry cannot delete it by tag/],
-    [{ kind: 'other', now: OTHER }, OLD, new RegExp(`^left alone: it now holds ${OTHER}`), /^to publish it: /],
+    [{ kind: 'other', now: OTHER }, OLD, new RegExp(`^left alone: it now holds ${OTHER}, neither ${OLD} nor ${NEW}: moved by another writer$`), /^another writer moved it meanwhile, and it is left as they wrote it; to publish this index there anyway: skopeo copy /],
     [{ kind: 'unknown', why: 'unreadable' }, OLD, /^unknown \(was sha256:0+\): unreadable$/, /^to put it back: /],
   ];
   for (const [final, before, text, fix] of table) {

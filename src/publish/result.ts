@@ -53,7 +53,7 @@ export type FinalState =
   | { kind: 'restored' } // moved, then put back at the digest it had
   | { kind: 'deleted' } // did not exist, was created, deleted again
   | { kind: 'left'; why: string } // at the new digest: putting it back failed or is not possible
-  | { kind: 'other'; now: Digest | undefined } // neither before nor new: another writer; left alone
+  | { kind: 'other'; now: Digest | undefined } // neither before nor new: moved by another writer, left alone
   | { kind: 'unknown'; why: string }; // unreadable after its write failed, and putting back failed
 
 /** What fixes a tag by hand, and the command that does it. */
@@ -100,7 +100,7 @@ export function stateText(r: Pick<TagRecord, 'before' | 'state'>, digest: Digest
     case 'left':
       return `left at ${digest} (was ${was}): ${r.state.why}`;
     case 'other':
-      return `left alone: it now holds ${r.state.now ?? 'nothing'}, neither ${was} nor ${digest} (another writer?)`;
+      return `left alone: it now holds ${r.state.now ?? 'nothing'}, neither ${was} nor ${digest}: moved by another writer`;
     case 'unknown':
       return `unknown (was ${was}): ${r.state.why}`;
   }

@@ -11,7 +11,11 @@ import { log } from '../log.ts';
 import type { Digest } from '../oci/digest.ts';
 import type { Reference } from '../oci/reference.ts';
 import type { Registries } from '../registry/registries.ts';
-import { type FinalState, type Fix, PublishFailedError, type PublishResult, type TagRecord, type WriteOutcome, causeDetails, digestBefore, short } from './result.ts';
+import { type FinalState, type Fix, type Observed, PublishFailedError, type PublishResult, type TagRecord, type WriteOutcome, causeDetails, digestBefore, short, stateText } from './result.ts';
+import { observeTag } from './tag-read.ts';
+
+/** The step rollback takes for one tag: nothing (with the tag's final state), put it back, or delete it. */
+export type RollbackStep = { step: 'restore' | 'delete' } | { step: 'none'; state: FinalState };
 
 /**
  * What to do with one tag after a failed phase 2: nothing (with its final state), put back the
@@ -19,17 +23,33 @@ import { type FinalState, type Fix, PublishFailedError, type PublishResult, type
  * holds the new digest it is treated as moved; when it cannot be read, as possibly moved (putting
  * back the old bytes is harmless when the write did not land).
  */
-export function rollbackStep(before: { present: boolean; digest?: Digest }, outcome: WriteOutcome, digest: Digest): { step: 'restore' | 'delete' } | { step: 'none'; state: FinalState } {
-  const undo = { step: before.present ? ('restore' as const) : ('delete' as const) };
+export function rollbackStep(before: { present: boolean; digest?: Digest }, outcome: WriteOutcome, digest: Digest): RollbackStep {
   if (outcome.kind === 'unchanged') return { step: 'none', state: { kind: 'unchanged' } };
-  if (outcome.kind === 'moved') return undo;
+  if (outcome.kind === 'moved') return undo(before);
   const now = outcome.now;
-  if ('unknown' in now) return undo;
-  if (now.present && now.digest === digest) return undo;
-  const same = now.present ? before.present && before.digest === now.digest : !before.present;
-  if (same) return { step: 'none', state: { kind: 'untouched' } };
-  return { step: 'none', state: { kind: 'other', now: now.present ? now.digest : undefined } };
+  if ('unknown' in now) return undo(before);
+  if (now.present && now.digest === digest) return undo(before);
+  return heldBefore(before, now) ? { step: 'none', state: { kind: 'untouched' } } : anotherWriter(now);
 }
+
+/**
+ * The re-read just before a put-back or delete: act only on what is still this run's. The tag
+ * holds this run's digest: act. It holds what it held before the run (absent, when it was): act
+ * too, as that is harmless (the same bytes again, the delete of nothing) and a registry that lags
+ * behind its own writes may show the old state while this run's write is in place. Unreadable:
+ * act (the write goes to the same registry a moment later; leaving this run's write would move a
+ * tag for certain). Anything else another writer put there after this run's write: left alone.
+ */
+export function afterReread(before: { present: boolean; digest?: Digest }, now: Observed, digest: Digest): RollbackStep {
+  if ('unknown' in now || (now.present && now.digest === digest) || heldBefore(before, now)) return undo(before);
+  return anotherWriter(now);
+}
+
+const undo = (before: { present: boolean }): RollbackStep => ({ step: before.present ? 'restore' : 'delete' });
+/** The tag is as it was before the run. */
+const heldBefore = (before: { present: boolean; digest?: Digest }, now: { present: false } | { present: true; digest: Digest }) =>
+  now.present ? before.present && before.digest === now.digest : !before.present;
+const anotherWriter = (now: { present: false } | { present: true; digest: Digest }): RollbackStep => ({ step: 'none', state: { kind: 'other', now: now.present ? now.digest : undefined } });
 
 /** skopeo's flags for a registry reached without verified TLS (loopback or insecure-registries). */
 const skopeoTls = (insecure: boolean) => (insecure ? '--src-tls-verify=false --dest-tls-verify=false ' : '');
@@ -55,6 +75,8 @@ export function fixCommand(r: Pick<TagRecord, 'tag' | 'before' | 'state'>, diges
       return before
         ? { what: 'to put it back', command: copyCommand(r.tag, before, insecure) }
         : { what: 'the registry cannot delete it by tag; delete it in its own interface, or publish the other tags to finish' };
+    case 'other':
+      return { what: 'another writer moved it meanwhile, and it is left as they wrote it; to publish this index there anyway', command: copyCommand(r.tag, digest, insecure) };
     default:
       return { what: 'to publish it', command: copyCommand(r.tag, digest, insecure) };
   }
@@ -62,19 +84,27 @@ export function fixCommand(r: Pick<TagRecord, 'tag' | 'before' | 'state'>, diges
 
 /**
  * Puts back every tag the failed phase 2 moved (or may have moved), with the transport's retry
- * policy: each record gets its final state, and the fix by hand where one is needed.
+ * policy: each record gets its final state, and the fix by hand where one is needed. Each tag is
+ * read again (a HEAD) just before it is put back or deleted, the put-back's bytes read first, so
+ * that only that HEAD and the write remain between the check and the act (no registry offers a
+ * conditional PUT): a tag another writer moved meanwhile is left alone.
  */
 export async function rollBack(registries: Registries, records: readonly TagRecord[], digest: Digest, limit: number, insecure: (registry: string) => boolean): Promise<void> {
   const steps = records.map((r) => rollbackStep(r.before, r.write ?? { kind: 'unchanged' }, digest));
   const done = await mapSettled(records, limit, async ({ tag, before }, i): Promise<FinalState> => {
-    const step = steps[i] as ReturnType<typeof rollbackStep>;
-    const client = registries.client(tag.domain);
+    const step = steps[i] as RollbackStep;
     if (step.step === 'none') return step.state;
-    if (step.step === 'restore' && before.present) {
-      // The bytes it held, by digest: read only now, when a put-back needs them.
-      const old = await client.getManifest(tag.path, before.digest, `read ${tag}'s previous manifest ${before.digest} to put it back`);
-      await client.putManifest(tag.path, tag.tag as string, old.bytes, old.mediaType || before.mediaType);
-      log.info(`${tag} put back at ${before.digest}`);
+    const client = registries.client(tag.domain);
+    // The bytes it held, by digest: read only now, when a put-back needs them.
+    const old = before.present ? await client.getManifest(tag.path, before.digest, `read ${tag}'s previous manifest ${before.digest} to put it back`) : undefined;
+    const now = afterReread(before, await observeTag(registries, tag), digest);
+    if (now.step === 'none') {
+      log.info(`${tag}: left alone, another writer moved it after this run did (${stateText({ before, state: now.state }, digest)})`);
+      return now.state;
+    }
+    if (old) {
+      await client.putManifest(tag.path, tag.tag as string, old.bytes, old.mediaType || (before.present ? before.mediaType : ''));
+      log.info(`${tag} put back at ${old.digest}`);
       return { kind: 'restored' };
     }
     await client.deleteManifest(tag.path, tag.tag as string);
@@ -97,14 +127,21 @@ export async function rollBack(registries: Registries, records: readonly TagReco
 export function rolledBack(records: readonly TagRecord[], digest: Digest, result: PublishResult): PublishFailedError {
   const failed = records.filter((r) => r.write?.kind === 'failed');
   const first = failed[0]?.write as Extract<WriteOutcome, { kind: 'failed' }>;
-  const left = records.filter((r) => r.state.kind === 'left' || r.state.kind === 'unknown').length;
+  const count = (...kinds: Array<FinalState['kind']>) => records.filter((r) => kinds.includes(r.state.kind)).length;
+  const left = count('left', 'unknown');
+  const others = count('other');
+  const undone = count('restored', 'deleted');
   // No write landed (a single tag refused, or every tag refused alike): the refusal itself, with
   // its hint, is the clearest line; the per-tag lines still follow.
   const noneMoved = records.every((r) => r.state.kind === 'untouched' || r.state.kind === 'unchanged');
+  const outcome = [
+    left ? `${left} tag(s) could not be put back and point at the new digest` : undefined,
+    others ? `${others} tag(s) moved by another writer meanwhile were left as that writer left them` : undefined,
+    !left && undone ? (others ? 'the others this run had moved were put back' : 'every tag moved by this run was put back') : undefined,
+  ].filter(Boolean);
   const headline = noneMoved
     ? `${describeError(first.error)}. No tag was moved. Each tag as the run left it:`
     : `the index ${digest} was not published to every tag: ${failed.length} of ${records.length} tag writes failed (${failed.map((r) => r.tag).join(', ')}); ` +
-      (left ? `${left} tag(s) could not be put back and point at the new digest` : 'every tag moved by this run was put back') +
-      '. Each tag as the run left it:';
+      `${outcome.join('; ')}. Each tag as the run left it:`;
   return new PublishFailedError(headline, records, digest, causeDetails(first.error), { result, indexPlaced: true });
 }
