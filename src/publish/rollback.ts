@@ -1,9 +1,10 @@
 /**
  * Rollback: when a tag write fails, the tags already moved go back to what they held before the
- * run (its previous manifest read by digest and PUT back with its media type; a tag that did not exist is deleted
- * where the registry allows DELETE by tag), and every tag's final state is reported with the
- * command that fixes it by hand. The decisions are pure (rollbackStep, fixCommand); rollBack
- * performs them on the run's tag records (result.ts), and rolledBack is the error that lists them.
+ * run (the previous manifest read by digest and PUT back with its media type; a tag that did not
+ * exist is deleted where the registry allows DELETE by tag), each only if it is still this run's
+ * when read again just before; every tag's final state is reported with the command that fixes
+ * it by hand. The decisions are pure (rollbackStep, afterReread, fixCommand); rollBack performs
+ * them on the run's tag records (result.ts), and rolledBack is the error that lists them.
  */
 import { mapSettled } from '../concurrency.ts';
 import { describeError } from '../errors.ts';
@@ -103,7 +104,7 @@ export async function rollBack(registries: Registries, records: readonly TagReco
       return now.state;
     }
     if (old) {
-      await client.putManifest(tag.path, tag.tag as string, old.bytes, old.mediaType || (before.present ? before.mediaType : ''));
+      await client.putManifest(tag.path, tag.tag as string, old.bytes, old.mediaType || (before.present ? before.mediaType : '')); // HEAD's, if the GET had none
       log.info(`${tag} put back at ${old.digest}`);
       return { kind: 'restored' };
     }
