@@ -6,7 +6,7 @@
  * (result.ts TagRecord); a tag write that fails hands the records over to rollback.ts, which puts
  * back what had moved.
  */
-import { mapAll, mapSettled } from '../concurrency.ts';
+import { mapAll } from '../concurrency.ts';
 import { ActionError } from '../errors.ts';
 import { log } from '../log.ts';
 import type { Digest } from '../oci/digest.ts';
@@ -107,27 +107,28 @@ export async function checkAppendBase(registries: Registries, { tag, before }: T
  * the caller hands the records to rollback.ts, which puts back what had moved.
  */
 export async function pushTags(registries: Registries, index: IndexToPush, records: readonly TagRecord[], limit: number): Promise<boolean> {
-  const settled = await mapSettled(records, limit, async (r): Promise<'unchanged' | 'moved'> => {
+  const failures: Array<{ r: TagRecord; error: unknown }> = [];
+  await mapAll(records, limit, async (r) => {
     if (holds(r, index.digest)) {
       log.info(`${r.tag} already at ${index.digest}`);
-      return 'unchanged';
-    }
-    await registries.client(r.tag.domain).putManifest(r.tag.path, r.tag.tag as string, index.bytes, index.mediaType);
-    log.info(`${r.tag} → ${index.digest}`);
-    return 'moved';
-  });
-  const failed = settled.some((s) => s.status === 'rejected');
-  await mapAll(records, limit, async (r, i) => {
-    const s = settled[i] as PromiseSettledResult<'unchanged' | 'moved'>;
-    if (s.status === 'fulfilled') {
-      r.write = { kind: s.value };
-      if (!failed) r.state = { kind: s.value };
+      r.write = { kind: 'unchanged' };
+      r.state = { kind: 'unchanged' };
       return;
     }
-    log.info(`${r.tag}: the write failed (${short(s.reason)}); reading the tag again`);
-    // The write may have landed anyway (the registry applied it, then the answer was lost or a
-    // timeout struck), so the tag is read again.
-    r.write = { kind: 'failed', error: s.reason, now: await observeTag(registries, r.tag) };
+    try {
+      await registries.client(r.tag.domain).putManifest(r.tag.path, r.tag.tag as string, index.bytes, index.mediaType);
+      log.info(`${r.tag} → ${index.digest}`);
+      r.write = { kind: 'moved' };
+      r.state = { kind: 'moved' };
+    } catch (error) {
+      failures.push({ r, error });
+    }
   });
-  return !failed;
+  // The write may have landed anyway (the registry applied it, then the answer was lost or a
+  // timeout struck), so each failed write's tag is read again once every write has settled.
+  await mapAll(failures, limit, async ({ r, error }) => {
+    log.info(`${r.tag}: the write failed (${short(error)}); reading the tag again`);
+    r.write = { kind: 'failed', error, now: await observeTag(registries, r.tag) };
+  });
+  return !failures.length;
 }

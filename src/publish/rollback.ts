@@ -6,7 +6,7 @@
  * it by hand. The decisions are pure (rollbackStep, afterReread, fixCommand); rollBack performs
  * them on the run's tag records (result.ts), and rolledBack is the error that lists them.
  */
-import { mapSettled } from '../concurrency.ts';
+import { mapAll } from '../concurrency.ts';
 import { describeError } from '../errors.ts';
 import { log } from '../log.ts';
 import type { Digest } from '../oci/digest.ts';
@@ -91,37 +91,40 @@ export function fixCommand(r: Pick<TagRecord, 'tag' | 'before' | 'state'>, diges
  * conditional PUT): a tag another writer moved meanwhile is left alone.
  */
 export async function rollBack(registries: Registries, records: readonly TagRecord[], digest: Digest, limit: number, insecure: (registry: string) => boolean): Promise<void> {
-  const steps = records.map((r) => rollbackStep(r.before, r.write ?? { kind: 'unchanged' }, digest));
-  const done = await mapSettled(records, limit, async ({ tag, before }, i): Promise<FinalState> => {
-    const step = steps[i] as RollbackStep;
-    if (step.step === 'none') return step.state;
-    const client = registries.client(tag.domain);
-    // The bytes it held, by digest: read only now, when a put-back needs them.
-    const old = before.present ? await client.getManifest(tag.path, before.digest, `read ${tag}'s previous manifest ${before.digest} to put it back`) : undefined;
-    const now = afterReread(before, await observeTag(registries, tag), digest);
-    if (now.step === 'none') {
-      log.info(`${tag}: left alone, another writer moved it after this run did (${stateText({ before, state: now.state }, digest)})`);
-      return now.state;
-    }
-    if (old) {
-      await client.putManifest(tag.path, tag.tag as string, old.bytes, old.mediaType || (before.present ? before.mediaType : '')); // HEAD's, if the GET had none
-      log.info(`${tag} put back at ${old.digest}`);
-      return { kind: 'restored' };
-    }
-    await client.deleteManifest(tag.path, tag.tag as string);
-    log.info(`${tag} deleted again`);
-    return { kind: 'deleted' };
-  });
-  records.forEach((r, i) => {
-    const d = done[i] as PromiseSettledResult<FinalState>;
-    if (d.status === 'fulfilled') r.state = d.value;
-    else {
-      const why = steps[i]?.step === 'delete' ? `the registry refused DELETE by tag (${short(d.reason)})` : `putting it back failed (${short(d.reason)})`;
+  await mapAll(records, limit, async (r) => {
+    const step = rollbackStep(r.before, r.write ?? { kind: 'unchanged' }, digest);
+    try {
+      r.state = step.step === 'none' ? step.state : await undoWrite(registries, r, step.step, digest);
+    } catch (e) {
+      const why = step.step === 'delete' ? `the registry refused DELETE by tag (${short(e)})` : `putting it back failed (${short(e)})`;
       r.state = r.write?.kind === 'failed' && 'unknown' in r.write.now ? { kind: 'unknown', why: `could not be read after its write failed (${r.write.now.unknown}), and ${why}` } : { kind: 'left', why };
     }
     if (r.write?.kind === 'failed') r.error = short(r.write.error);
     r.fix = fixCommand(r, digest, insecure(r.tag.domain));
   });
+}
+
+/**
+ * Puts one tag back (its previous manifest read by digest first) or deletes it, unless the
+ * re-read just before shows that another writer moved it: its final state.
+ */
+async function undoWrite(registries: Registries, { tag, before }: TagRecord, step: 'restore' | 'delete', digest: Digest): Promise<FinalState> {
+  const client = registries.client(tag.domain);
+  const old = step === 'restore' && before.present ? await client.getManifest(tag.path, before.digest, `read ${tag}'s previous manifest ${before.digest} to put it back`) : undefined;
+  const now = afterReread(before, await observeTag(registries, tag), digest);
+  if (now.step === 'none') {
+    log.info(`${tag}: left alone, another writer moved it after this run did (${stateText({ before, state: now.state }, digest)})`);
+    return now.state;
+  }
+  if (old) {
+    // The media type the GET declared, else the HEAD's from before the run.
+    await client.putManifest(tag.path, tag.tag as string, old.bytes, old.mediaType || (before.present ? before.mediaType : ''));
+    log.info(`${tag} put back at ${old.digest}`);
+    return { kind: 'restored' };
+  }
+  await client.deleteManifest(tag.path, tag.tag as string);
+  log.info(`${tag} deleted again`);
+  return { kind: 'deleted' };
 }
 
 /** The error of a run whose phase 2 failed, once rollBack gave every record its final state. */
