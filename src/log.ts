@@ -1,13 +1,17 @@
 /**
- * The one way out to the runner. Every line the action (or the CLI) writes, every output and the
- * job summary go through here, and everything is made inert on the way (src/escape.ts): a logged
- * message keeps the action's own line breaks, but no value in it can break a line or start a
- * workflow command. Commands are issued only by src/runner.ts (the runner protocol, escaped as
- * @actions/core escapes it).
+ * The one way out to the runner, and the only module that imports @actions/core. Every line the
+ * action (or the CLI) writes, every output and the job summary go through here, and everything is
+ * made inert on the way (src/escape.ts) before @actions/core sees it: a logged message keeps the
+ * action's own line breaks, but no value in it can break a line or start a workflow command.
  * The CLI and tests swap in another sink with setLogger.
  */
-import * as runner from './runner.ts';
+import * as core from '@actions/core';
 import { bounded, inertJson, inertLine, inertText, oneLine } from './escape.ts';
+
+/** An action input as the runner passes it (`core.getInput`: trimmed, '' when unset). */
+export function getInput(name: string): string {
+  return core.getInput(name);
+}
 
 export interface Logger {
   debug(message: string): void;
@@ -22,16 +26,16 @@ export interface Logger {
 }
 
 export const actionsLogger: Logger = {
-  debug: (m) => runner.debug(oneLine(m)),
-  info: (m) => runner.info(inertText(m)),
-  warning: (m) => runner.warning(oneLine(m)),
-  // runner.error escapes the line breaks: the annotation is still one workflow command.
-  error: (m, title, details = []) => runner.error([m, ...details].map(oneLine).join('\n'), title ? { title: oneLine(title) } : {}),
+  debug: (m) => core.debug(oneLine(m)),
+  info: (m) => core.info(inertText(m)),
+  warning: (m) => core.warning(oneLine(m)),
+  // core.error escapes the line breaks: the annotation is still one workflow command.
+  error: (m, title, details = []) => core.error([m, ...details].map(oneLine).join('\n'), title ? { title: oneLine(title) } : {}),
   setSecret: (s) => {
-    if (s) runner.setSecret(s);
+    if (s) core.setSecret(s);
   },
-  group: (name, fn) => runner.group(oneLine(name), fn),
-  isDebug: () => runner.isDebug(),
+  group: (name, fn) => core.group(oneLine(name), fn),
+  isDebug: () => core.isDebug(),
 };
 
 /** Plain console output (CLI). Secrets are replaced by *** in everything it prints. */
@@ -83,7 +87,7 @@ export const log: Logger = {
  * all; `lines` values keep their \n separators, each line made one line.
  */
 export function setOutput(name: string, value: string, shape: 'line' | 'lines' = 'line'): void {
-  runner.setOutput(name, shape === 'line' ? oneLine(value) : value.split('\n').map(oneLine).join('\n'));
+  core.setOutput(name, shape === 'line' ? oneLine(value) : value.split('\n').map(oneLine).join('\n'));
 }
 
 /** GitHub refuses a step summary over 1 MiB (and shows none). */
@@ -102,10 +106,13 @@ export function fitSummary(markdown: string, limit = SUMMARY_LIMIT): string {
   return `${lastLine > 0 ? cut.slice(0, lastLine) : ''}${note}`;
 }
 
-/** Appends Markdown to the job summary, when the runner provides one. */
+/**
+ * Appends Markdown to the job summary; rejects when the runner provides none, or it cannot be
+ * written. core.summary is one buffer per process: emptied first, so that nothing of a write that
+ * failed goes out with the next.
+ */
 export async function writeSummary(markdown: string): Promise<void> {
-  if (!process.env.GITHUB_STEP_SUMMARY) return;
-  await runner.appendSummary(fitSummary(markdown));
+  await core.summary.emptyBuffer().addRaw(fitSummary(markdown)).write();
 }
 
 /** A command's text (CLI) on stdout, or stderr: the lines made inert like every log line, ending in a line break. */

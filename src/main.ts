@@ -6,11 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { ActionError, describeError } from './errors.ts';
 import { type Inputs, getInputs } from './inputs.ts';
-import { fail, log, setOutput, writeSummary } from './log.ts';
+import { fail, getInput, log, setOutput, writeSummary } from './log.ts';
 import type { Reference } from './oci/reference.ts';
 import { publishInputs } from './publish/index.ts';
 import { PublishFailedError, type PublishResult } from './publish/result.ts';
-import { getInput } from './runner.ts';
 import { renderFailure, renderSummary } from './summary.ts';
 
 export async function run(): Promise<void> {
