@@ -4,7 +4,8 @@
  * has moved and another writer (this test) has put a release of its own there, then refuses. The
  * rollback re-reads each moved tag before it puts it back: the other writer's release stays, and
  * the tag is reported as moved by another writer, not restored. A tag nobody else touched is put
- * back as before, its previous bytes read by digest (the request log of a proxy shows it).
+ * back as before, its previous bytes read by digest (the request log of a proxy shows it); when
+ * those bytes are gone by digest, the tag is reported as left at the new digest, with the fix.
  * The hostile registry is a proxy in front of a real one that refuses a tag write after a delay
  * of its choosing, as a registry under an attacker's control can.
  */
@@ -123,5 +124,37 @@ describe('rollback over another writer (a hostile registry among the targets)', 
     assert.deepEqual(stable, ['HEAD /v2/app/manifests/stable', 'PUT /v2/app/manifests/stable', 'HEAD /v2/app/manifests/stable', 'PUT /v2/app/manifests/stable'], 'read, moved, read again, put back');
     const release = seen.filter((l) => /\/v2\/app\/manifests\/release$/.test(l));
     assert.deepEqual(release, ['HEAD /v2/app/manifests/release', 'PUT /v2/app/manifests/release', 'HEAD /v2/app/manifests/release'], 'read, moved, read again, left alone');
+  });
+
+  it('a put-back whose previous manifest is gone by digest (a registry that deletes untagged manifests) is reported as left, with the fix', async () => {
+    const was = (await pushImage({ url: trusted.url }, 'app', 'gone', { os: 'linux', architecture: 'mips64le' })).digest;
+    hostile.setRule((r) => (tagPut(r) === undefined ? undefined : { kind: 'status', status: 500 }));
+    proxyTrusted.setRule((r) =>
+      r.method === 'GET' && r.url === `/v2/app/manifests/${was}`
+        ? { kind: 'status', status: 404, body: JSON.stringify({ errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] }) }
+        : undefined,
+    );
+    try {
+      const inputs: Record<string, string> = {
+        sources: `${trusted.host}/app:amd64\n${trusted.host}/app:arm64`,
+        tags: `${proxyTrusted.host}/app:gone\n${hostile.host}/app:gone`,
+        retries: '1',
+        'retry-max-seconds': '1',
+      };
+      const failure = await publishInputs(getInputs((name) => inputs[name] ?? '')).then(
+        () => assert.fail('the run should fail'),
+        (e: unknown) => e,
+      );
+      assert.ok(failure instanceof PublishFailedError, String(failure));
+      const record = failure.records.find((r) => String(r.tag) === `${proxyTrusted.host}/app:gone`);
+      assert.equal(record?.state.kind, 'left');
+      assert.notEqual(await digestAt(trusted.url, 'app', 'gone'), was, 'the tag is where the run left it, as reported');
+      const line = failure.lines.find((l) => l.startsWith(`${proxyTrusted.host}/app:gone: `)) ?? '';
+      assert.match(line, /putting it back failed \(HTTP 404 MANIFEST_UNKNOWN/);
+      assert.match(line, new RegExp(`to put it back: skopeo copy .*@${was} docker://${proxyTrusted.host}/app:gone$`));
+      assert.match(failure.line, /1 tag\(s\) could not be put back and point at the new digest/);
+    } finally {
+      proxyTrusted.setRule(() => undefined);
+    }
   });
 });

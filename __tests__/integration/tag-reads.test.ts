@@ -84,4 +84,20 @@ describe('target tags are read with HEAD (request log of a proxy in front of a r
     assert.ok(seen.includes(`GET ${first.digest}`), `the base read by its digest:\n${seen.join('\n')}`);
     assert.deepEqual(Object.keys(result.platformDigests).sort(), ['linux/amd64', 'linux/arm64/v8']);
   });
+
+  it('a registry that sends no Docker-Content-Digest on HEAD: the tag is read with a GET, its digest computed from the bytes', async () => {
+    const first = await run({ sources: `${proxy.host}/app:amd64`, tags: `${proxy.host}/app:nodigest` });
+    // The header emptied on the tag's HEAD, as a registry that omits it (the spec's SHOULD) answers.
+    proxy.setRule((r) => (r.method === 'HEAD' && r.url === '/v2/app/manifests/nodigest' ? { kind: 'header', name: 'docker-content-digest', value: '' } : undefined));
+    try {
+      const from = proxy.log.length;
+      const again = await run({ sources: `${proxy.host}/app:amd64`, tags: `${proxy.host}/app:nodigest` });
+      const seen = manifestRequests(from);
+      assert.deepEqual(seen.filter((r) => / nodigest$/.test(r)), ['HEAD nodigest', 'GET nodigest'], seen.join('\n'));
+      assert.equal(again.digest, first.digest);
+      assert.deepEqual(again.unchanged, [`${proxy.host}/app:nodigest`], 'the digest computed from the bytes shows the tag already at the index: no write');
+    } finally {
+      proxy.setRule(() => undefined);
+    }
+  });
 });
