@@ -57,6 +57,8 @@ export async function runAction(inputs: Record<string, string>, env: Record<stri
     HOME: process.env.HOME ?? dir,
     DOCKER_CONFIG: join(dir, 'no-docker-config'),
   });
+  // The other places credentials are looked for: none of this machine's (a test names its own).
+  for (const k of ['DOCKER_AUTH_CONFIG', 'BUILDX_CONFIG', 'REGISTRY_AUTH_FILE', 'XDG_RUNTIME_DIR']) delete childEnv[k];
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined) delete childEnv[k];
     else childEnv[k] = v;

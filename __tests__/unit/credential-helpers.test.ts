@@ -97,7 +97,7 @@ describe('running a helper', () => {
   });
 
   const failures: Array<[string, string, RegExp]> = [
-    ['fails', 'a non-zero exit', /docker-credential-fails \(the Docker config's credHelpers\["ghcr\.io"\]\) failed with exit code 7 for ghcr\.io/],
+    ['fails', 'a non-zero exit', /docker-credential-fails \(credHelpers\["ghcr\.io"\] in \/\S+\/config\.json\) failed with exit code 7 for ghcr\.io/],
     ['garbage', 'output that is not JSON', /docker-credential-garbage .* printed something that is not JSON/],
     ['huge', 'more than 1 MiB of output', /docker-credential-huge .* printed more than 1048576 bytes/],
     ['missing', 'a helper not on PATH', /docker-credential-missing .* is not on PATH/],
@@ -157,7 +157,7 @@ describe('a Docker config of unexpected shapes', () => {
     });
   }
   it('a credsStore that is not a name is refused naming credsStore', async () => {
-    await assert.rejects(resolveCredentials('ghcr.io', { env: cfg({ credsStore: { name: 'x' } }) }), (e: unknown) => e instanceof ActionError && /credsStore is \{"name":"x"\}/.test(e.message));
+    await assert.rejects(resolveCredentials('ghcr.io', { env: cfg({ credsStore: { name: 'x' } }) }), (e: unknown) => e instanceof ActionError && /credsStore in \S+ is \{"name":"x"\}/.test(e.message));
   });
 });
 

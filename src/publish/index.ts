@@ -45,6 +45,8 @@ export function registriesFor(inputs: Inputs): Registries {
         inputs.username && inputs.password
           ? { registry: inputs.registry ?? inputs.tags[0]?.domain ?? '', username: inputs.username, password: inputs.password }
           : undefined,
+      // Targets are pushed to: docker/login-action's `scope` configs for them apply.
+      repositories: inputs.tags.map((t) => ({ registry: t.domain, repository: t.path, actions: ['pull', 'push'] })),
     },
   });
 }

@@ -1,16 +1,31 @@
 /**
  * Where registry credentials come from, first match wins: the action's username/password inputs
- * (for one registry), Docker's config file (credHelpers, auths, credsStore), anonymous.
+ * (for one registry); the `DOCKER_AUTH_CONFIG` variable; the config docker/login-action v4 wrote
+ * for a `scope` that fits the run's target repositories; Docker's config file; the Podman/Buildah
+ * auth file; anonymous. Each of the four configs is read as Docker reads config.json: credHelpers,
+ * auths, credsStore (auth-files.ts reads them). A source with nothing for the registry is passed over.
  */
 import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access, readFile, stat } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { access, stat } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { ActionError } from '../errors.ts';
 import { quote } from '../escape.ts';
 import { log } from '../log.ts';
 import { DOCKER_HUB, DOCKER_HUB_CREDENTIALS_URL, canonicalRegistry } from '../hosts.ts';
+import {
+  type AuthSource,
+  type DockerConfig,
+  type RepositoryScope,
+  dockerAuthConfigVariable,
+  dockerConfigFile,
+  dockerConfigPath,
+  keyNamesRegistry,
+  loginActionScopedConfig,
+  podmanAuthFile,
+} from './auth-files.ts';
+
+export { dockerConfigPath, keyNamesRegistry };
 
 export interface Credentials {
   /**
@@ -35,18 +50,11 @@ export interface CredentialOptions {
    */
   runHelper?: (helper: string, serverUrl: string, where: string) => Promise<string>;
   env?: NodeJS.ProcessEnv;
-}
-
-interface DockerConfig {
-  /** Entries as the file holds them: checked field by field when read. */
-  auths?: Record<string, unknown>;
-  credHelpers?: Record<string, string>;
-  credsStore?: string;
-}
-
-/** Whether a Docker config key (`https://index.docker.io/v1/`, `ghcr.io`, …) names this registry. */
-export function keyNamesRegistry(key: string, registry: string): boolean {
-  return canonicalRegistry(key) === canonicalRegistry(registry);
+  /**
+   * The run's repositories and what it does there (targets: push and pull): which of
+   * docker/login-action's scoped configs apply.
+   */
+  repositories?: readonly RepositoryScope[];
 }
 
 /** The server URL a credential helper is asked about (Docker Hub keeps its legacy URL). */
@@ -58,27 +66,6 @@ export function helperServerUrl(registry: string): string {
 export function basicAuthorization(c: Credentials): string | undefined {
   if (!c.username || c.password === undefined) return undefined;
   return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
-}
-
-export function dockerConfigPath(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.DOCKER_CONFIG || join(homedir(), '.docker'), 'config.json');
-}
-
-async function readDockerConfig(env: NodeJS.ProcessEnv): Promise<DockerConfig | undefined> {
-  const path = dockerConfigPath(env);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-  try {
-    return JSON.parse(text) as DockerConfig;
-  } catch {
-    throw ActionError.input(`Docker config file ${path} is not valid JSON`, {
-      hint: 'Fix or remove the file (docker/login-action writes it)',
-    });
-  }
 }
 
 /** Docker's rule for a helper name: the program run is `docker-credential-<name>`, found on PATH. */
@@ -124,15 +111,15 @@ export function maskSecret(value: string | undefined, what: string, issuedByRegi
 }
 
 /**
- * The program for a helper named in the Docker config under `where` (`credHelpers["ghcr.io"]`,
- * `credsStore`). Anything but a plain name (a path, arguments, shell syntax) is refused: the value
+ * The program for a helper named in a config under `where` (`credHelpers["ghcr.io"] in <file>`,
+ * `credsStore in <file>`). Anything but a plain name (a path, arguments, shell syntax) is refused: the value
  * is never split, resolved as a path or given to a shell.
  */
 export function helperProgram(name: unknown, where: string): string {
   if (typeof name !== 'string' || !HELPER_NAME.test(name)) {
     throw ActionError.input(
-      `the Docker config's ${where} is ${quote(name)}, which is not a credential helper name (letters, digits, '.', '_' and '-' only)`,
-      { hint: `Set it to the helper's name (ecr-login runs docker-credential-ecr-login from PATH), or remove it from ${dockerConfigPath()}` },
+      `${where} is ${quote(name)}, which is not a credential helper name (letters, digits, '.', '_' and '-' only)`,
+      { hint: `Set it to the helper's name (ecr-login runs docker-credential-ecr-login from PATH), or remove it` },
     );
   }
   return `docker-credential-${name}`;
@@ -165,8 +152,8 @@ async function findOnPath(program: string, env: NodeJS.ProcessEnv): Promise<stri
 async function runHelperProgram(program: string, where: string, serverUrl: string, env: NodeJS.ProcessEnv): Promise<string> {
   const file = await findOnPath(program, env);
   if (!file) {
-    throw ActionError.auth(`credential helper ${program} (the Docker config's ${where}) is not on PATH`, {
-      hint: `Install ${program}, or remove ${where} from ${dockerConfigPath(env)}`,
+    throw ActionError.auth(`credential helper ${program} (${where}) is not on PATH`, {
+      hint: `Install ${program}, or remove ${where}`,
     });
   }
   // Its own process group (not on Windows), so that a timeout ends what it started too.
@@ -211,7 +198,7 @@ async function runHelperProgram(program: string, where: string, serverUrl: strin
   }).finally(() => clearTimeout(timer));
   const stdout = Buffer.concat(chunks).toString('utf8');
   const failed = (how: string) =>
-    ActionError.auth(`credential helper ${program} (the Docker config's ${where}) ${how} for ${serverUrl}`, {
+    ActionError.auth(`credential helper ${program} (${where}) ${how} for ${serverUrl}`, {
       hint: `Check that ${program} is installed and logged in (its output is not shown: it may hold a secret)`,
     });
   if (result.error) throw failed(`could not be started (${(result.error as NodeJS.ErrnoException).code ?? 'error'})`);
@@ -225,11 +212,11 @@ async function runHelperProgram(program: string, where: string, serverUrl: strin
   return stdout;
 }
 
-function decodeAuth(auth: string, key: string): { username: string; password: string } {
+function decodeAuth(auth: string, key: string, where: string): { username: string; password: string } {
   const decoded = Buffer.from(auth, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon === -1) {
-    throw ActionError.input(`the auth value for ${quote(key)} in the Docker config is not base64 of user:password`, {
+    throw ActionError.input(`the auth value for ${quote(key)} in ${where} is not base64 of user:password`, {
       hint: 'Log in again (docker login / docker/login-action)',
     });
   }
@@ -244,6 +231,23 @@ function mask(c: Credentials): Credentials {
   return c;
 }
 
+/** Masks every secret a config holds, for every registry (a config in the environment is visible to the whole job). */
+function maskEverySecret(config: DockerConfig, where: string): void {
+  for (const [key, value] of Object.entries(config.auths)) {
+    if (typeof value !== 'object' || value === null) continue;
+    const entry = value as Record<string, unknown>;
+    for (const field of ['auth', 'password', 'identitytoken', 'registrytoken']) {
+      const v = entry[field];
+      if (typeof v === 'string') maskSecret(v, `the ${field} for ${quote(key)} in ${where}`);
+    }
+    if (typeof entry.auth === 'string') {
+      const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      if (colon !== -1) maskSecret(decoded.slice(colon + 1), `the password for ${quote(key)} in ${where}`);
+    }
+  }
+}
+
 /** Resolves credentials for one registry (as references name it: docker.io, ghcr.io, host:port). */
 export async function resolveCredentials(registry: string, options: CredentialOptions = {}): Promise<Credentials> {
   const env = options.env ?? process.env;
@@ -251,11 +255,29 @@ export async function resolveCredentials(registry: string, options: CredentialOp
   if (explicit && keyNamesRegistry(explicit.registry, registry)) {
     return mask({ registry, username: explicit.username, password: explicit.password, source: 'inputs' });
   }
-  const anonymous: Credentials = { registry, source: 'anonymous' };
-  const config = await readDockerConfig(env);
-  if (!config) return anonymous;
   const runHelper = options.runHelper ?? ((helper: string, serverUrl: string, where: string) => runHelperProgram(`docker-credential-${helper}`, where, serverUrl, env));
+  // In the documented order; each read only when the ones before have nothing for the registry.
+  const sources: Array<() => AuthSource | undefined | Promise<AuthSource | undefined>> = [
+    () => dockerAuthConfigVariable(env, maskEverySecret),
+    () => loginActionScopedConfig(env, registry, options.repositories ?? []),
+    () => dockerConfigFile(env),
+    () => podmanAuthFile(env),
+  ];
+  for (const source of sources) {
+    const found = await source();
+    if (!found) continue;
+    const c = await fromConfig(registry, found, runHelper);
+    if (c) {
+      log.debug(`credentials for ${registry}: from ${c.source} (${found.where})`);
+      return c;
+    }
+  }
+  return { registry, source: 'anonymous' };
+}
 
+/** Credentials for `registry` in one config, as Docker reads config.json: credHelpers, auths, credsStore. */
+async function fromConfig(registry: string, source: AuthSource, runHelper: NonNullable<CredentialOptions['runHelper']>): Promise<Credentials | undefined> {
+  const { config } = source;
   const fromHelper = async (helper: unknown, where: string): Promise<Credentials | undefined> => {
     const program = helperProgram(helper, where);
     const out = await runHelper(helper as string, helperServerUrl(registry), where);
@@ -264,7 +286,7 @@ export async function resolveCredentials(registry: string, options: CredentialOp
     try {
       parsed = JSON.parse(out) as { Username?: string; Secret?: string };
     } catch {
-      throw ActionError.auth(`credential helper ${program} (the Docker config's ${where}) printed something that is not JSON`, {
+      throw ActionError.auth(`credential helper ${program} (${where}) printed something that is not JSON`, {
         hint: 'Its output is not shown: it may hold a secret',
       });
     }
@@ -274,13 +296,13 @@ export async function resolveCredentials(registry: string, options: CredentialOp
     return mask({ registry, username, password: parsed.Secret, source: program });
   };
 
-  for (const [key, helper] of Object.entries(config.credHelpers ?? {})) {
+  for (const [key, helper] of Object.entries(config.credHelpers)) {
     if (keyNamesRegistry(key, registry)) {
-      const c = await fromHelper(helper, `credHelpers[${quote(key)}]`);
+      const c = await fromHelper(helper, `credHelpers[${quote(key)}] in ${source.where}`);
       if (c) return c;
     }
   }
-  for (const [key, value] of Object.entries(config.auths ?? {})) {
+  for (const [key, value] of Object.entries(config.auths)) {
     if (!keyNamesRegistry(key, registry)) continue;
     // The file is read as found: an entry or field of another type counts as absent.
     const entry = typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
@@ -288,13 +310,14 @@ export async function resolveCredentials(registry: string, options: CredentialOp
     const identityToken = text(entry.identitytoken);
     const auth = text(entry.auth);
     const [username, password] = [text(entry.username), text(entry.password)];
-    if (identityToken) return mask({ registry, identityToken, source: 'docker config' });
-    if (auth) return mask({ registry, ...decodeAuth(auth, key), source: 'docker config' });
-    if (username && password) return mask({ registry, username, password, source: 'docker config' });
+    const from = source.label;
+    if (identityToken) return mask({ registry, identityToken, source: from });
+    if (auth) return mask({ registry, ...decodeAuth(auth, key, source.where), source: from });
+    if (username && password) return mask({ registry, username, password, source: from });
   }
-  if (config.credsStore) {
-    const c = await fromHelper(config.credsStore, 'credsStore');
+  if (config.credsStore !== undefined && config.credsStore !== '') {
+    const c = await fromHelper(config.credsStore, `credsStore in ${source.where}`);
     if (c) return c;
   }
-  return anonymous;
+  return undefined;
 }
