@@ -5,7 +5,7 @@
  * header, or a replaced body (a registry serving content it would not itself accept). The registry
  * behind it is real; nothing here answers as a registry would.
  */
-import { type IncomingMessage, type ServerResponse, request } from 'node:http';
+import { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, request } from 'node:http';
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { serveOnLoopback } from './loopback-http.ts';
@@ -26,7 +26,9 @@ export type Fault =
    */
   | { kind: 'hook'; run: () => Promise<void>; status?: number }
   /** Passes the request through, then answers `status` instead of the registry: a write that landed, its answer lost. */
-  | { kind: 'applied'; status: number };
+  | { kind: 'applied'; status: number }
+  /** Passes the request on to another path of the registry (e.g. a mount's query dropped, as a registry ignoring it). */
+  | { kind: 'rewrite'; url: string };
 
 export interface ProxiedRequest {
   n: number;
@@ -34,9 +36,13 @@ export interface ProxiedRequest {
   url: string;
   /** The request's Content-Length (0 when absent). */
   length: number;
+  headers: IncomingHttpHeaders;
+  /** A manifest PUT's body (read before the rule is asked). */
+  body?: Buffer;
 }
 
-export type Rule = (req: ProxiedRequest) => Fault | undefined;
+/** Decides per request; may ask the registry first (a promise), as a registry consults its own state. */
+export type Rule = (req: ProxiedRequest) => Fault | undefined | Promise<Fault | undefined>;
 
 export interface FaultProxy {
   host: string;
@@ -75,9 +81,14 @@ export async function startFaultProxy(upstream: string, rule: Rule = () => undef
   const log: FaultProxy['log'] = [];
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const entry = { n: ++n, method: req.method ?? 'GET', url: req.url ?? '/', length: Number(req.headers['content-length'] ?? 0) } as FaultProxy['log'][number];
+    const entry = { n: ++n, method: req.method ?? 'GET', url: req.url ?? '/', length: Number(req.headers['content-length'] ?? 0), headers: req.headers } as FaultProxy['log'][number];
     log.push(entry);
-    const fault = current(entry);
+    if (entry.method === 'PUT' && /^\/v2\/.+\/manifests\/[^/?]+$/.test(entry.url)) {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      entry.body = Buffer.concat(chunks);
+    }
+    const fault = await current(entry);
     entry.fault = fault?.kind;
     if (fault?.kind === 'reset') {
       req.socket.destroy();
@@ -115,7 +126,7 @@ export async function startFaultProxy(upstream: string, rule: Rule = () => undef
       }
     }
     const upstreamReq = request(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      { host: target.hostname, port: target.port, method: req.method, path: fault?.kind === 'rewrite' ? fault.url : req.url, headers: req.headers },
       (up) => {
         entry.status = up.statusCode;
         if (fault?.kind === 'applied') {
@@ -161,7 +172,8 @@ export async function startFaultProxy(upstream: string, rule: Rule = () => undef
       },
     );
     upstreamReq.on('error', () => res.destroy());
-    req.pipe(upstreamReq);
+    if (entry.body) upstreamReq.end(entry.body);
+    else req.pipe(upstreamReq);
   };
 
   const server = await serveOnLoopback(handle);
