@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { ActionError, type RegistryDiagnostic } from '../errors.ts';
 import { bounded } from '../escape.ts';
 import { readLimited } from './body.ts';
+import { registryHint } from './hints.ts';
 
 export const ERROR_BODY_LIMIT = 64 * 1024;
 /** Bounds on what of a registry's error body reaches a message. */
@@ -120,7 +121,8 @@ export async function responseError(
     {
       code,
       status: res.status,
-      hint: hintFor(code, ctx),
+      // The registry's own advice first (GHCR's package access, ECR's immutable tags, …), when it is known.
+      hint: (ctx.answeredBy ? undefined : registryHint({ registry: ctx.registry, status: res.status, code, message: entries[0]?.message, access: ctx.access })) ?? hintFor(code, ctx),
       detail: entries[0]?.message ?? `HTTP ${res.status}`,
       diagnostics: entries,
     },
