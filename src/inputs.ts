@@ -46,6 +46,8 @@ export interface Inputs {
   attestations: 'keep' | 'drop' | 'referrers';
   /** copy: referrers and cosign tags travel with entries placed in another repository. */
   referrers: 'copy' | 'skip';
+  /** warn: a referrer or cosign manifest a target refuses (405, 415, 400) is left out with a warning; fail: the run fails before any tag moves. */
+  referrersRefused: 'warn' | 'fail';
   requirePlatforms: Platform[];
   /** Annotations on the index (unprefixed and `index:` lines). */
   indexAnnotations: Record<string, string>;
@@ -279,6 +281,7 @@ export function getInputs(read: InputReader, context: InputContext = { workspace
     mediaType: parseChoice('media-type', read('media-type'), ['auto', 'oci', 'docker'] as const, 'auto'),
     attestations: parseChoice('attestations', read('attestations'), ['keep', 'drop', 'referrers'] as const, 'keep'),
     referrers: parseChoice('referrers', read('referrers'), ['copy', 'skip'] as const, 'copy'),
+    referrersRefused: parseChoice('referrers-refused', read('referrers-refused'), ['warn', 'fail'] as const, 'warn'),
     requirePlatforms: splitList(read('require-platforms')).map((p) => parseKnownPlatform('require-platforms', p)),
     ...parseAnnotations(read('annotations')),
     append: parseBoolean('append', read('append'), false),

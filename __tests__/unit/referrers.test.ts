@@ -18,7 +18,7 @@ import {
 } from '../../src/oci/referrers.ts';
 import { parseNormalizedNamed } from '../../src/oci/reference.ts';
 import { targetsOf } from '../../src/publish/plan.ts';
-import { type Attached, attestationSubjects, bySubject, discoverability, referrerCopies } from '../../src/publish/referrers-plan.ts';
+import { type Attached, attestationSubjects, bySubject, discoverability, isRefusal, listsAll, referrerCopies } from '../../src/publish/referrers-plan.ts';
 
 const d = (n: number) => `sha256:${String(n).padStart(64, '0')}` as Digest;
 const fetched = (doc: unknown, mediaType: string = MediaType.OciIndex) => {
@@ -195,9 +195,29 @@ describe('referrers plan', () => {
     assert.deepEqual([...groups].map(([s, items]) => [s, items.map((i) => i.fetched.digest)]), [[d(1), [d(5), d(7)]], [d(2), [d(6)]]]);
   });
   const ways: Array<[string, Array<{ subjectTracked: boolean } | undefined>, string]> = [
-    ['every PUT answered OCI-Subject', [{ subjectTracked: true }, undefined, { subjectTracked: true }], 'api'],
+    // OCI-Subject alone proves nothing (ECR answered it listing nothing, sigstore-js#1183): the API is asked.
+    ['every PUT answered OCI-Subject: ask the API whether it lists them', [{ subjectTracked: true }, undefined, { subjectTracked: true }], 'ask'],
     ['one PUT without it', [{ subjectTracked: true }, { subjectTracked: false }], 'fallback'],
     ['no PUT (all there already): ask the API', [undefined, undefined], 'ask'],
   ];
   for (const [name, puts, want] of ways) it(`discoverability: ${name}`, () => assert.equal(discoverability(puts), want));
+  const listed = [d(5), d(7)].map((digest) => ({ mediaType: MediaType.OciManifest, digest, size: 1 }));
+  const lists: Array<[string, typeof listed | undefined, string[], boolean]> = [
+    ['every referrer listed', listed, [d(5), d(7)], true],
+    ['one of them missing (an API that lists nothing it was sent)', listed, [d(5), d(6)], false],
+    ['an empty answer', [], [d(5)], false],
+    ['no API', undefined, [d(5)], false],
+  ];
+  for (const [name, index, digests, want] of lists) it(`listsAll: ${name}`, () => assert.equal(listsAll(index, digests as never), want));
+  const refusals: Array<[number | undefined, string | undefined, boolean]> = [
+    [405, 'UNSUPPORTED', true], // ECR and a manifest with subject (aws/containers-roadmap#2783)
+    [415, undefined, true],
+    [400, 'MANIFEST_INVALID', true], // a media type the registry does not take (sigstore-js#1058)
+    [400, 'MANIFEST_BLOB_UNKNOWN', false], // a blob missing: a failure, not a refusal
+    [400, 'BLOB_UNKNOWN', false],
+    [403, 'DENIED', false],
+    [500, 'UNKNOWN', false],
+    [undefined, undefined, false],
+  ];
+  for (const [status, code, want] of refusals) it(`isRefusal: ${status} ${code}`, () => assert.equal(isRefusal(status, code), want));
 });

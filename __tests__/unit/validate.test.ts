@@ -5,7 +5,7 @@ import { ActionError } from '../../src/errors.ts';
 import { platformFromConfig } from '../../src/oci/config.ts';
 import type { Descriptor } from '../../src/oci/descriptor.ts';
 import { MediaType, parseManifest } from '../../src/oci/manifest.ts';
-import { checkDescribes } from '../../src/oci/validate.ts';
+import { checkDescribes, checkMediaType } from '../../src/oci/validate.ts';
 
 const D = `sha256:${'a'.repeat(64)}` as const;
 const entry = (extra: Record<string, unknown> = {}, platform: unknown = { os: 'linux', architecture: 'amd64' }) => ({
@@ -137,4 +137,33 @@ describe('registry data is validated before use (src/oci/validate.ts)', () => {
       { numRuns: 300 },
     );
   });
+});
+
+describe('media types with parameters', () => {
+  const cases: Array<[string, boolean, boolean]> = [
+    // [value, as a manifest's own type, as a descriptor's or artifactType]
+    ['application/vnd.oci.image.manifest.v1+json', true, true],
+    ['application/vnd.dev.sigstore.bundle+json;version=0.2', false, true], // sigstore/sigstore-js#1058
+    ['application/vnd.dev.sigstore.bundle+json; version=0.2', false, true],
+    ['application/x;a=1;b=2;c=3;d=4', false, true],
+    ['application/x;a=1;b=2;c=3;d=4;e=5', false, false], // at most four
+    ['application/x; charset="utf-8"', false, false], // no quoted values
+    ['application/x;  a=1', false, false],
+    ['application/x;a=', false, false],
+    ['application/x;=1', false, false],
+    ['application/x;a=1\n::error::y', false, false],
+  ];
+  for (const [value, strict, withParameters] of cases) {
+    it(JSON.stringify(value), () => {
+      const accepts = (parameters: boolean) => {
+        try {
+          checkMediaType(value, 'mediaType', parameters);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      assert.deepEqual([accepts(false), accepts(true)], [strict, withParameters]);
+    });
+  }
 });

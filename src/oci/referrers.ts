@@ -32,7 +32,7 @@ export const REFERRER_MANIFEST_LIMIT = 4 * 1024 * 1024;
 /** A media type (RFC 6838 type/subtype), as image-spec requires of artifactType. */
 export function isMediaType(v: unknown): v is string {
   try {
-    checkMediaType(v, 'artifactType');
+    checkMediaType(v, 'artifactType', true);
     return true;
   } catch {
     return false;

@@ -16,8 +16,15 @@ import type { Platform } from './platform.ts';
 const TOKEN = /^[a-z0-9_.-]{1,128}$/;
 /** Printable ASCII without space: Windows builds (10.0.17763.1234) and the like. */
 const OS_VERSION = /^[\x21-\x7e]{1,128}$/;
-/** RFC 6838 type/subtype (restricted-name characters), parameters not allowed. */
+/** RFC 6838 type/subtype (restricted-name characters), parameters not allowed: a manifest's own type, a Content-Type. */
 const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
+/**
+ * The same with at most four `;name=value` parameters of those characters (no quotes, at most one
+ * space after `;`), for descriptors and artifactType: Sigstore's bundles were
+ * `application/vnd.dev.sigstore.bundle+json;version=0.2` (sigstore/sigstore-js#1058), and a
+ * signature in that form is data to copy, not a reason to fail the run.
+ */
+const MEDIA_TYPE_WITH_PARAMETERS = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}(?:; ?[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,62}=[A-Za-z0-9!#$&^_.+-]{1,62}){0,4}$/;
 
 /** A field that failed its check: where it is, what it holds (quoted), what it should be. */
 export class InvalidField {
@@ -90,15 +97,17 @@ export function checkAnnotations(v: unknown, field: string): Record<string, stri
   return v as Record<string, string>;
 }
 
-export function checkMediaType(v: unknown, field: string): string {
-  if (typeof v !== 'string' || !MEDIA_TYPE.test(v)) throw new InvalidField(field, v, 'a media type (type/subtype)');
+export function checkMediaType(v: unknown, field: string, parameters = false): string {
+  if (typeof v !== 'string' || !(parameters ? MEDIA_TYPE_WITH_PARAMETERS : MEDIA_TYPE).test(v)) {
+    throw new InvalidField(field, v, parameters ? 'a media type (type/subtype[;name=value])' : 'a media type (type/subtype)');
+  }
   return v;
 }
 
 /** A content descriptor, with its platform and annotations when present. */
 export function checkDescriptor(v: unknown, field: string): Descriptor {
   if (!isRecord(v)) throw new InvalidField(field, v, 'a descriptor object');
-  checkMediaType(v.mediaType, `${field}.mediaType`);
+  checkMediaType(v.mediaType, `${field}.mediaType`, true);
   if (typeof v.digest !== 'string') throw new InvalidField(`${field}.digest`, v.digest, 'a digest');
   try {
     parseDigest(v.digest);
@@ -108,7 +117,7 @@ export function checkDescriptor(v: unknown, field: string): Descriptor {
   if (typeof v.size !== 'number' || !Number.isSafeInteger(v.size) || v.size < 0) throw new InvalidField(`${field}.size`, v.size, 'a non-negative integer');
   if (present(v.platform)) checkPlatform(v.platform, `${field}.platform`);
   if (present(v.annotations)) checkAnnotations(v.annotations, `${field}.annotations`);
-  if (present(v.artifactType)) checkMediaType(v.artifactType, `${field}.artifactType`);
+  if (present(v.artifactType)) checkMediaType(v.artifactType, `${field}.artifactType`, true);
   if (present(v.urls) && !(Array.isArray(v.urls) && v.urls.every((u) => typeof u === 'string'))) {
     throw new InvalidField(`${field}.urls`, v.urls, 'an array of strings');
   }

@@ -191,7 +191,7 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
       if (!jobs.length) log.info('every child is already in every target repository');
       await mapAll(jobs, limit, ({ entry, target }) => placer.place(entry, target));
       // Then, still before any tag: referrers, cosign tags, attestations as referrers.
-      result.referrers = await placeAttached(registries, placer, attached, limit);
+      result.referrers = await placeAttached(registries, placer, attached, limit, inputs.referrersRefused);
       indexPlaced = await pushIndexByDigest(registries, toPush, targets, records, limit);
     });
 

@@ -176,6 +176,12 @@ export class EntryPlacer {
    * manifest at `reference`: its digest, or a tag (cosign's tags travel by tag).
    */
   async place(entry: IndexEntry, target: Target, reference: string = entry.descriptor.digest): Promise<PutManifestResult> {
+    const bytes = await this.placeBlobs(entry, target);
+    return this.registries.client(target.registry).putManifestTracked(target.repository, reference, bytes, entry.descriptor.mediaType);
+  }
+
+  /** Places the entry's blobs in the target (unless they live there) and returns its manifest bytes, to PUT next. */
+  async placeBlobs(entry: IndexEntry, target: Target): Promise<Buffer> {
     const bytes = await this.manifestBytes(entry);
     const parsed = parseManifest({ bytes, digest: entry.descriptor.digest, mediaType: entry.descriptor.mediaType }, `${entry.registry}/${entry.repository}@${entry.descriptor.digest}`);
     if (parsed.kind !== 'image') throw ActionError.input(`child ${entry.descriptor.digest} is not an image manifest`);
@@ -183,7 +189,7 @@ export class EntryPlacer {
     const here = entry.registry === target.registry && entry.repository === target.repository;
     // Each blob task holds one request at a time (a mount, or a HEAD then a copy slot).
     if (!here) await mapAll(blobs, this.concurrency, (blob) => this.placeBlob(blob, entry, target));
-    return this.registries.client(target.registry).putManifestTracked(target.repository, reference, bytes, entry.descriptor.mediaType);
+    return bytes;
   }
 
   private placeBlob(blob: Descriptor, entry: IndexEntry, target: Target): Promise<void> {

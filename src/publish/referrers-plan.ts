@@ -40,8 +40,12 @@ export interface Travelled {
   artifactType?: string;
   tag?: string;
   from?: Digest;
-  /** copied: written now; present: already there; kept: the target's own cosign tag differs and was left alone. */
-  outcome: 'copied' | 'present' | 'kept';
+  /**
+   * copied: written now; present: already there; kept: the target's own cosign tag differs and was
+   * left alone; refused: the target would not take it (a warning named it; referrers-refused: fail
+   * makes that fatal).
+   */
+  outcome: 'copied' | 'present' | 'kept' | 'refused';
 }
 
 /** Attached manifests bound for one target repository, with the image each travels with. */
@@ -84,13 +88,30 @@ export function bySubject(items: Attached[]): Map<Digest, Attached[]> {
 }
 
 /**
- * How a subject's referrers become discoverable in a target, from the answers to this run's PUTs
- * of them (undefined where one was already there): `api` when the registry answered OCI-Subject
- * to every one (it lists them itself), `fallback` when one came back without it (the client keeps
- * the `sha256-<hex>` tag), `ask` when nothing was PUT (ask the referrers API whether it exists).
+ * Whether a target's referrers API must be asked before its fallback tag is left alone: `ask`
+ * when every PUT of this run's referrers came back with OCI-Subject (or none was PUT), `fallback`
+ * when one came back without it (the registry did not take the subject: keep the `sha256-<hex>`
+ * tag). OCI-Subject alone proves nothing: ECR answered it while listing nothing
+ * (sigstore/sigstore-js#1183), so `ask` is settled by what the API lists (listedByApi).
  */
-export function discoverability(puts: Array<{ subjectTracked: boolean } | undefined>): 'api' | 'fallback' | 'ask' {
-  const answered = puts.filter((p) => p !== undefined);
-  if (!answered.length) return 'ask';
-  return answered.every((p) => p.subjectTracked) ? 'api' : 'fallback';
+export function discoverability(puts: Array<{ subjectTracked: boolean } | undefined>): 'ask' | 'fallback' {
+  return puts.every((p) => p === undefined || p.subjectTracked) ? 'ask' : 'fallback';
+}
+
+/** Whether a referrers API's answer lists every one of these digests. */
+export function listsAll(listed: readonly Descriptor[] | undefined, digests: readonly Digest[]): boolean {
+  if (!listed) return false;
+  const there = new Set(listed.map((d) => d.digest as string));
+  return digests.every((d) => there.has(d));
+}
+
+/**
+ * A target's refusal of a referrer or cosign manifest (the registry does not take what it is,
+ * e.g. ECR's 405 to a manifest with `subject`, aws/containers-roadmap#2783, or its 400 to a media
+ * type with parameters): 405 and 415 always; 400 unless it says a blob or manifest is missing
+ * (that is a failure to place, not a refusal of the kind).
+ */
+export function isRefusal(status: number | undefined, code: string | undefined): boolean {
+  if (status === 405 || status === 415) return true;
+  return status === 400 && code !== 'MANIFEST_BLOB_UNKNOWN' && code !== 'BLOB_UNKNOWN';
 }

@@ -31,7 +31,7 @@ import type { PutManifestResult, RegistryClient } from '../registry/client.ts';
 import type { Registries } from '../registry/registries.ts';
 import type { EntryPlacer } from './place.ts';
 import type { Target } from './plan.ts';
-import { type AttachWork, type Attached, type Travelled, attestationSubjects, bySubject, discoverability, referrerCopies } from './referrers-plan.ts';
+import { type AttachWork, type Attached, type Travelled, attestationSubjects, bySubject, discoverability, isRefusal, listsAll, referrerCopies } from './referrers-plan.ts';
 
 /** Answers of registries without the referrers API other than the 404 the spec names. */
 const NO_REFERRERS_API = new Set([400, 405, 406, 501]);
@@ -184,9 +184,9 @@ async function attestationReferrer(registries: Registries, attestation: IndexEnt
  * Places everything found in its target (skipping what is already there), then lists the
  * referrers where the target does not itself: one fallback-tag update per (target, subject).
  */
-export async function placeAttached(registries: Registries, placer: EntryPlacer, work: AttachWork[], limit: number): Promise<Travelled[]> {
+export async function placeAttached(registries: Registries, placer: EntryPlacer, work: AttachWork[], limit: number, onRefusal: 'warn' | 'fail' = 'warn'): Promise<Travelled[]> {
   const jobs = work.flatMap((w) => w.items.map((item) => ({ ...w, item })));
-  const placed = await mapAll(jobs, limit, ({ target, item }) => placeOne(registries, placer, target, item));
+  const placed = await mapAll(jobs, limit, ({ target, item }) => placeOne(registries, placer, target, item, onRefusal));
   const travelled = jobs.map(({ target, image, item }, i): Travelled => {
     const outcome = placed[i] as PlaceOutcome;
     const t: Travelled = { image, target: `${target.registry}/${target.repository}`, kind: item.kind, subject: item.subject, digest: item.fetched.digest, outcome: outcome.outcome };
@@ -198,6 +198,7 @@ export async function placeAttached(registries: Registries, placer: EntryPlacer,
   // One update per (target, subject), once its referrers are all in place.
   const byTarget = new Map<string, { target: Target; puts: Map<Attached, PutManifestResult | undefined> }>();
   jobs.forEach(({ target, item }, i) => {
+    if ((placed[i] as PlaceOutcome).outcome === 'refused') return; // not in the target: nothing to list
     const key = `${target.registry}/${target.repository}`;
     const group = byTarget.get(key) ?? { target, puts: new Map() };
     group.puts.set(item, (placed[i] as PlaceOutcome).put);
@@ -216,7 +217,7 @@ interface PlaceOutcome {
   put?: PutManifestResult;
 }
 
-async function placeOne(registries: Registries, placer: EntryPlacer, target: Target, item: Attached): Promise<PlaceOutcome> {
+async function placeOne(registries: Registries, placer: EntryPlacer, target: Target, item: Attached, onRefusal: 'warn' | 'fail'): Promise<PlaceOutcome> {
   const dest = registries.client(target.registry);
   const reference = item.tag ?? item.fetched.digest;
   const there = await dest.headManifest(target.repository, reference);
@@ -233,17 +234,50 @@ async function placeOne(registries: Registries, placer: EntryPlacer, target: Tar
     attestation: false,
     manifestBytes: item.fetched.bytes,
   };
-  const put = await placer.place(entry, target, reference);
-  log.info(`${item.kind} ${item.tag ?? item.fetched.digest} of ${item.subject} → ${target.registry}/${target.repository}`);
+  const bytes = await placer.placeBlobs(entry, target);
+  const name = `${item.kind} ${item.tag ?? item.fetched.digest} of ${item.subject}`;
+  let put: PutManifestResult;
+  try {
+    put = await dest.putManifestTracked(target.repository, reference, bytes, entry.descriptor.mediaType);
+  } catch (e) {
+    if (!(e instanceof ActionError) || !isRefusal(e.status, e.code)) throw e;
+    const where = `${target.registry}/${target.repository}`;
+    if (onRefusal === 'fail') {
+      throw ActionError.registry(`${where} refused ${name}: ${e.message}`, {
+        code: e.code,
+        status: e.status,
+        detail: e.detail,
+        diagnostics: [...e.diagnostics],
+        hint: 'The registry does not take this manifest (see its message). Set referrers-refused: warn to publish the images without it, or referrers: skip',
+      });
+    }
+    log.warning(`${where} refused ${name} (HTTP ${e.status} ${e.code ?? ''}${e.detail ? `: ${e.detail}` : ''}); the images are published without it. Set referrers-refused: fail to make this fatal`);
+    return { outcome: 'refused' };
+  }
+  log.info(`${name} → ${target.registry}/${target.repository}`);
   return { outcome: 'copied', put };
 }
 
-/** Lists a subject's referrers in the target's fallback tag, unless the target's referrers API does. */
+/**
+ * Whether the target's referrers API lists every one of these referrers of `subject` (an answer
+ * that does not parse as a referrers index lists nothing).
+ */
+async function listedByApi(client: RegistryClient, repository: string, subject: Digest, items: Attached[]): Promise<boolean> {
+  const index = await referrersFromApi(client, repository, subject);
+  if (!index) return false;
+  try {
+    const { descriptors } = readReferrersIndex(index, `the referrers of ${client.registry}/${repository}@${subject}`);
+    return listsAll(descriptors, items.map((i) => i.fetched.digest));
+  } catch (e) {
+    if (e instanceof ActionError) return false;
+    throw e;
+  }
+}
+
+/** Lists a subject's referrers in the target's fallback tag, unless the target's referrers API does (checked: OCI-Subject alone proves nothing). */
 async function makeDiscoverable(registries: Registries, target: Target, subject: Digest, items: Attached[], puts: Array<PutManifestResult | undefined>): Promise<void> {
   const dest = registries.client(target.registry);
-  let how = discoverability(puts);
-  if (how === 'ask') how = (await referrersFromApi(dest, target.repository, subject)) ? 'api' : 'fallback';
-  if (how === 'api') return;
+  if (discoverability(puts) === 'ask' && (await listedByApi(dest, target.repository, subject, items))) return;
   const tag = referrersTag(subject);
   const name = `${target.registry}/${target.repository}:${tag}`;
   const current = await dest.findManifest(target.repository, tag, `fetch the referrers tag ${name}`);
