@@ -4,6 +4,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parse } from 'yaml';
+import { renderRegistries } from '../__tests__/profiles/registries-table.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -43,6 +44,6 @@ export function render(readme: string, a: ActionYml): string {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const path = `${root}README.md`;
-  writeFileSync(path, render(readFileSync(path, 'utf8'), readActionYml()));
-  console.log('README.md tables rewritten from action.yml');
+  writeFileSync(path, renderRegistries(render(readFileSync(path, 'utf8'), readActionYml())));
+  console.log('README.md tables rewritten from action.yml and the registry profiles (__tests__/profiles/registries.ts)');
 }

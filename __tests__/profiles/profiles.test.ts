@@ -1,0 +1,278 @@
+/**
+ * The action (publish() in process) against each registry profile of registries.ts, played by
+ * profile-proxy.ts in front of one real distribution registry: each quirk a test of what the
+ * action does there. Sources are read from the registry itself (distribution 2.8: no referrers
+ * API, so the source's referrers are found through its `sha256-<hex>` tag); targets through the
+ * profile's proxy.
+ */
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { fetch } from 'undici';
+import { ActionError } from '../../src/errors.ts';
+import { getInputs } from '../../src/inputs.ts';
+import { actionsLogger, consoleLogger, setLogger } from '../../src/log.ts';
+import { type PublishResult, publishInputs } from '../../src/publish/index.ts';
+import type { Rule } from '../helpers/fault-proxy.ts';
+import { type Pushed, getManifestBytes, pushArtifact, pushImage, putReferrersTag, sha256 } from '../helpers/images.ts';
+import { type RunningRegistry, startRegistry } from '../helpers/registry.ts';
+import { type ProfileProxy, startProfileProxy } from './profile-proxy.ts';
+import { PROFILES, type Profile, RATE_LIMITS, profile } from './registries.ts';
+
+const SPDX = 'application/spdx+json';
+const BUNDLE_WITH_PARAMETERS = 'application/vnd.dev.sigstore.bundle+json;version=0.2';
+const fallbackTag = (digest: string) => digest.replace(':', '-');
+const without = (p: Profile, ...quirks: Array<'denied' | 'refusesSubject' | 'tagLag'>): Profile => ({
+  ...p,
+  ...(quirks.includes('denied') ? { denied: undefined } : {}),
+  ...(quirks.includes('tagLag') ? { tagLag: undefined } : {}),
+  referrers: { ...p.referrers, ...(quirks.includes('refusesSubject') ? { refusesSubject: undefined } : {}) },
+});
+
+let reg: RunningRegistry;
+let logged = '';
+const direct = () => ({ url: reg.url });
+const run = (inputs: Record<string, string>): Promise<PublishResult> => publishInputs(getInputs((name) => inputs[name] ?? ''));
+async function failure(inputs: Record<string, string>): Promise<ActionError> {
+  try {
+    await run(inputs);
+  } catch (e) {
+    assert.ok(e instanceof ActionError, String(e));
+    return e;
+  }
+  return assert.fail('the run succeeded');
+}
+const tagDigest = async (repo: string, tag: string) => {
+  const got = await getManifestBytes(direct(), repo, tag);
+  return got.status === 200 ? sha256(got.bytes) : undefined;
+};
+const puts = (proxy: ProfileProxy, from: number) => proxy.log.slice(from).filter((r) => r.method === 'PUT');
+
+/** An OCI image in `src/<name>` with an SBOM referring to it, listed in the source's fallback tag. */
+async function imageWithSbom(name: string, arch = 'amd64', artifactType = SPDX): Promise<{ image: Pushed; sbom: Pushed }> {
+  const image = await pushImage(direct(), `src/${name}`, arch, { os: 'linux', architecture: arch, format: 'oci' });
+  const sbom = await pushArtifact(direct(), `src/${name}`, image, artifactType, Buffer.from(JSON.stringify({ name, arch })));
+  await putReferrersTag(direct(), `src/${name}`, image, [{ ...sbom, artifactType }]);
+  return { image, sbom };
+}
+
+const savedDockerConfig = process.env.DOCKER_CONFIG;
+before(async () => {
+  reg = await startRegistry();
+  process.env.DOCKER_CONFIG = '/nonexistent'; // no credentials from this machine
+});
+after(async () => {
+  if (savedDockerConfig === undefined) delete process.env.DOCKER_CONFIG;
+  else process.env.DOCKER_CONFIG = savedDockerConfig;
+  await reg?.stop();
+});
+beforeEach(() => {
+  logged = '';
+  setLogger(consoleLogger({ stream: new Writable({ write: (chunk, _enc, cb) => ((logged += chunk), cb()) }) }));
+});
+afterEach(() => setLogger(actionsLogger));
+
+for (const p of PROFILES) {
+  describe(`${p.name} (${p.id})`, () => {
+    const proxies: ProfileProxy[] = [];
+    const start = async (played: Profile = p, extra?: Rule) => {
+      const proxy = await startProfileProxy(reg.url, played, extra);
+      proxies.push(proxy);
+      return proxy;
+    };
+    after(async () => Promise.all(proxies.map((x) => x.stop())));
+    const name = p.id.replace(/\./g, '-');
+
+    const api = p.referrers.api;
+    const refused = p.referrers.refusesSubject;
+    // A registry that takes no OCI index at all (Harbor 1.x) takes no OCI referrers either: nothing to copy there.
+    if (!p.index?.ociIndex) it(
+      refused
+        ? `a referrer with a subject is refused (${refused.status}, ${refused.source}): named in a warning, marked refused, the publish goes on; referrers-refused: fail fails before any tag moves`
+        : `referrers API ${api} (${p.referrers.source}): the sha256-<hex> fallback tag is written ${api === 'listed' ? 'only when the API does not list the referrer' : 'since no API lists it'}`,
+      async () => {
+        const proxy = await start(without(p, 'denied'));
+        const { image, sbom } = await imageWithSbom(`${name}-ref`);
+        const target = `${name}/ref`;
+        const result = await run({ sources: `${reg.host}/src/${name}-ref:amd64`, tags: `${proxy.host}/${target}:1` });
+        assert.equal(await tagDigest(target, '1'), result.digest, 'the tag moved');
+        const fallback = await getManifestBytes(direct(), target, fallbackTag(image.digest));
+        if (refused) {
+          assert.deepEqual(result.referrers.map((t) => `${t.kind} ${t.digest} ${t.outcome}`), [`referrer ${sbom.digest} refused`]);
+          assert.match(logged, new RegExp(`warning: 127\\.0\\.0\\.1:\\d+/${target} refused referrer ${sbom.digest} of ${image.digest} \\(HTTP ${refused.status} ${refused.code}`));
+          assert.equal(fallback.status, 404, 'nothing to list: the referrer is not there');
+          const error = await failure({ sources: `${reg.host}/src/${name}-ref:amd64`, tags: `${proxy.host}/${target}:2`, 'referrers-refused': 'fail' });
+          assert.match(error.line, new RegExp(`refused referrer ${sbom.digest}.*HTTP ${refused.status} ${refused.code}.*Set referrers-refused: warn`));
+          assert.equal(await tagDigest(target, '2'), undefined, 'no tag moved');
+          return;
+        }
+        assert.deepEqual(result.referrers.map((t) => `${t.kind} ${t.digest} ${t.outcome}`), [`referrer ${sbom.digest} copied`]);
+        if (api === 'listed') {
+          assert.equal(fallback.status, 404, 'the API lists it: no fallback tag');
+          const listed = (await (await fetch(`${proxy.url}/v2/${target}/referrers/${image.digest}`)).json()) as { manifests: Array<{ digest: string }> };
+          assert.deepEqual(listed.manifests.map((m) => m.digest), [sbom.digest]);
+        } else {
+          assert.equal(fallback.status, 200, `the fallback tag is written (${api === 'lying' ? 'OCI-Subject was answered, but the API lists nothing' : 'no API'})`);
+          assert.deepEqual((JSON.parse(fallback.bytes.toString()) as { manifests: Array<{ digest: string }> }).manifests.map((m) => m.digest), [sbom.digest]);
+          if (api === 'lying') assert.ok(proxy.played.some((x) => x.startsWith('lying PUT')), 'the proxy answered OCI-Subject');
+        }
+      },
+    );
+
+    const mediaTypes = p.referrers.refusesMediaTypeParameters;
+    if (mediaTypes) {
+      it(`a media type with parameters is refused (${mediaTypes.source}): the referrer is left out with a warning, the publish goes on`, async () => {
+        const proxy = await start(without(p, 'denied', 'refusesSubject'));
+        const { sbom } = await imageWithSbom(`${name}-mt`, 'amd64', BUNDLE_WITH_PARAMETERS);
+        const result = await run({ sources: `${reg.host}/src/${name}-mt:amd64`, tags: `${proxy.host}/${name}/mt:1` });
+        assert.deepEqual(result.referrers.map((t) => `${t.digest} ${t.outcome}`), [`${sbom.digest} refused`]);
+        assert.ok(proxy.played.some((x) => x.startsWith('refusesMediaTypeParameters PUT')));
+        assert.equal(await tagDigest(`${name}/mt`, '1'), result.digest);
+      });
+    }
+
+    const immutable = p.immutableTags;
+    if (immutable) {
+      it(`immutable tags (${immutable.status} ${immutable.code}, ${immutable.source}): an identical re-run writes nothing; a move fails quoting the registry and leaves the tag`, async () => {
+        const proxy = await start(without(p, 'denied'));
+        for (const arch of ['amd64', 'arm64']) await pushImage(direct(), `src/${name}-imm`, arch, { os: 'linux', architecture: arch });
+        const tags = `${proxy.host}/${name}/imm:1`;
+        const first = await run({ sources: `${reg.host}/src/${name}-imm:amd64`, tags });
+        const from = proxy.log.length;
+        await run({ sources: `${reg.host}/src/${name}-imm:amd64`, tags });
+        assert.deepEqual(puts(proxy, from), [], 'the identical re-run writes nothing');
+        const error = await failure({ sources: `${reg.host}/src/${name}-imm:arm64`, tags, retries: '0' });
+        assert.ok(error.line.includes(immutable.code) && error.line.includes(immutable.message.slice(0, 40)), error.line);
+        assert.equal(await tagDigest(`${name}/imm`, '1'), first.digest, 'the tag keeps what it held');
+      });
+    }
+
+    const oci = p.index?.ociIndex;
+    if (oci) {
+      it(`an OCI index is refused (${oci.source}): Docker children publish a Docker list; OCI children fail quoting the registry, no tag moved`, async () => {
+        const proxy = await start(p);
+        await pushImage(direct(), `src/${name}-oci`, 'docker', { os: 'linux', architecture: 'amd64' });
+        await pushImage(direct(), `src/${name}-oci`, 'oci', { os: 'linux', architecture: 'amd64', format: 'oci' });
+        const result = await run({ sources: `${reg.host}/src/${name}-oci:docker`, tags: `${proxy.host}/${name}/oci:docker` });
+        assert.equal(result.mediaType, 'application/vnd.docker.distribution.manifest.list.v2+json');
+        const error = await failure({ sources: `${reg.host}/src/${name}-oci:oci`, tags: `${proxy.host}/${name}/oci:oci`, retries: '0' });
+        assert.ok(error.line.includes(oci.code), error.line);
+        assert.equal(await tagDigest(`${name}/oci`, 'oci'), undefined);
+      });
+    }
+
+    const annotated = p.index?.annotatedDockerList;
+    if (annotated) {
+      it(`an annotated Docker list is refused (${annotated.source}): annotations make the index OCI, which passes`, async () => {
+        const proxy = await start(p);
+        await pushImage(direct(), `src/${name}-ann`, 'amd64', { os: 'linux', architecture: 'amd64' });
+        const result = await run({ sources: `${reg.host}/src/${name}-ann:amd64`, tags: `${proxy.host}/${name}/ann:1`, annotations: 'org.opencontainers.image.version=1' });
+        assert.equal(result.mediaType, 'application/vnd.oci.image.index.v1+json');
+        assert.ok(!proxy.played.some((x) => x.startsWith('annotatedDockerList')));
+      });
+    }
+
+    const incomplete = p.index?.incomplete;
+    if (incomplete) {
+      it(`an index whose children are not in the repository is refused (${incomplete.source}): every child goes in by digest first, so it passes`, async () => {
+        const proxy = await start(p);
+        for (const arch of ['amd64', 'arm64']) await pushImage(direct(), `src/${name}-inc`, arch, { os: 'linux', architecture: arch });
+        const result = await run({ sources: `${reg.host}/src/${name}-inc:amd64\n${reg.host}/src/${name}-inc:arm64`, tags: `${proxy.host}/${name}/inc:1` });
+        assert.equal(await tagDigest(`${name}/inc`, '1'), result.digest);
+        assert.ok(!proxy.played.some((x) => x.startsWith('incomplete')), proxy.played.join('\n'));
+      });
+    }
+
+    if (p.mount?.how === 'ignored') {
+      it(`a mount answered with a plain upload session (${p.mount.source}): the blobs are uploaded instead`, async () => {
+        const proxy = await start(p);
+        await pushImage({ url: proxy.url }, `src-${name}/mnt`, 'amd64', { os: 'linux', architecture: 'amd64' });
+        const result = await run({ sources: `${proxy.host}/src-${name}/mnt:amd64`, tags: `${proxy.host}/${name}/mnt:1` });
+        assert.ok(proxy.played.some((x) => x.startsWith('mountIgnored POST')), proxy.played.join('\n'));
+        assert.equal(await tagDigest(`${name}/mnt`, '1'), result.digest);
+        assert.equal(result.stats.blobsMounted, 0);
+      });
+    }
+
+    const deletes = p.deleteByTag;
+    if (deletes) {
+      it(`DELETE by tag ${deletes.allowed ? 'allowed' : 'refused'} (${deletes.source}): a tag the failed run created is ${deletes.allowed ? 'deleted' : 'left, and reported'}`, async () => {
+        const proxy = await start(p, (r) => (r.method === 'PUT' && r.url.endsWith('/manifests/refused') ? { kind: 'status', status: 403, body: '{"errors":[{"code":"DENIED","message":"injected"}]}' } : undefined));
+        await pushImage(direct(), `src/${name}-del`, 'amd64', { os: 'linux', architecture: 'amd64' });
+        const error = await failure({ sources: `${reg.host}/src/${name}-del:amd64`, tags: `${proxy.host}/${name}/del:created\n${proxy.host}/${name}/del-b:refused`, retries: '0' });
+        assert.ok(error.line.length > 0);
+        const created = await tagDigest(`${name}/del`, 'created');
+        if (deletes.allowed) assert.equal(created, undefined, 'the created tag was deleted');
+        else assert.notEqual(created, undefined, 'the registry refused DELETE by tag: the tag is still there (and reported)');
+      });
+    }
+
+    const strict = p.strictAccept;
+    if (strict) {
+      it(`a manifest read whose Accept does not name the stored type is a 404 (${strict.source}): the action's reads name every type`, async () => {
+        const proxy = await start(without(p, 'denied', 'tagLag'));
+        for (const arch of ['amd64', 'arm64']) await pushImage(direct(), `src/${name}-acc`, arch, { os: 'linux', architecture: arch, format: 'oci' });
+        await run({ sources: `${proxy.host}/src/${name}-acc:amd64`, tags: `${proxy.host}/${name}/acc:1`, 'media-type': 'oci' });
+        const result = await run({ sources: `${proxy.host}/src/${name}-acc:arm64`, tags: `${proxy.host}/${name}/acc:1`, append: 'true' });
+        assert.deepEqual(result.platforms, ['linux/amd64', 'linux/arm64']);
+        assert.ok(!proxy.played.some((x) => x.startsWith('strictAccept')), proxy.played.join('\n'));
+        const narrow = await fetch(`${proxy.url}/v2/${name}/acc/manifests/1`, { headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' } });
+        assert.equal(narrow.status, 404, 'the proxy does play the quirk');
+        assert.match(await narrow.text(), new RegExp(strict.message));
+      });
+    }
+
+    const denied = p.denied;
+    if (denied) {
+      it(`writes refused with the registry's own 403 (${denied.source}): one line quoting its code and message and saying what to change`, async () => {
+        const proxy = await start(p);
+        await pushImage(direct(), `src/${name}-den`, 'amd64', { os: 'linux', architecture: 'amd64' });
+        const error = await failure({ sources: `${reg.host}/src/${name}-den:amd64`, tags: `${proxy.host}/${name}/den:1`, retries: '0' });
+        assert.ok(error.line.includes(`${denied.code}: ${denied.message}`), error.line);
+        if (p.id === 'ghcr') {
+          assert.match(error.line, /`packages: write`/);
+          assert.match(error.line, /Manage Actions access/);
+        }
+        assert.equal(await tagDigest(`${name}/den`, '1'), undefined);
+      });
+    }
+
+    if (p.tagLag) {
+      it(`a tag just written reads as absent for a moment (${p.tagLag.source}): an immediate re-run still publishes the same digest`, async () => {
+        const proxy = await start(without(p, 'denied'));
+        await pushImage(direct(), `src/${name}-lag`, 'amd64', { os: 'linux', architecture: 'amd64' });
+        const inputs = { sources: `${reg.host}/src/${name}-lag:amd64`, tags: `${proxy.host}/${name}/lag:1` };
+        const first = await run(inputs);
+        const again = await run(inputs);
+        assert.equal(again.digest, first.digest);
+        assert.ok(proxy.played.some((x) => x.startsWith('tagLag')), 'the re-run met the lag');
+        assert.equal(await tagDigest(`${name}/lag`, '1'), first.digest);
+      });
+    }
+  });
+}
+
+describe('rate limits (429), on any registry', () => {
+  for (const limit of RATE_LIMITS) {
+    it(`a 429 with a ${limit.body === 'text' ? 'text/plain' : 'JSON'} body and Retry-After as ${limit.retryAfter} (${limit.source}) is waited out and retried`, async () => {
+      let answered = false;
+      const retryAfter = limit.retryAfter === 'seconds' ? '1' : new Date(Date.now() + 1000).toUTCString();
+      const body = limit.body === 'text' ? 'Too Many Requests (HAP429).\n' : JSON.stringify({ errors: [{ code: 'TOOMANYREQUESTS', message: 'You have reached your pull rate limit.' }] });
+      const proxy = await startProfileProxy(reg.url, profile('distribution-2.8'), (r) => {
+        if (answered || r.method !== 'PUT' || !r.url.endsWith('/manifests/1')) return undefined;
+        answered = true;
+        return { kind: 'status', status: 429, headers: { 'retry-after': retryAfter, 'content-type': limit.body === 'text' ? 'text/plain' : 'application/json' }, body };
+      });
+      try {
+        await pushImage(direct(), `src/rate-${limit.body}-${limit.retryAfter}`, 'amd64', { os: 'linux', architecture: 'amd64' });
+        const result = await run({ sources: `${reg.host}/src/rate-${limit.body}-${limit.retryAfter}:amd64`, tags: `${proxy.host}/rate/${limit.body}-${limit.retryAfter}:1` });
+        assert.ok(answered);
+        const tagPuts = proxy.log.filter((r) => r.method === 'PUT' && r.url.endsWith('/manifests/1'));
+        assert.deepEqual(tagPuts.map((r) => r.status), [429, 201], 'the refused write went again');
+        assert.equal(await tagDigest(`rate/${limit.body}-${limit.retryAfter}`, '1'), result.digest);
+      } finally {
+        await proxy.stop();
+      }
+    });
+  }
+});
