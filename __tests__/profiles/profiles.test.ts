@@ -16,6 +16,7 @@ import { type PublishResult, publishInputs } from '../../src/publish/index.ts';
 import type { Rule } from '../helpers/fault-proxy.ts';
 import { type Pushed, getManifestBytes, pushArtifact, pushImage, putReferrersTag, sha256 } from '../helpers/images.ts';
 import { type RunningRegistry, startRegistry } from '../helpers/registry.ts';
+import { startTokenIssuer } from '../helpers/token-issuer.ts';
 import { type ProfileProxy, startProfileProxy } from './profile-proxy.ts';
 import { PROFILES, type Profile, RATE_LIMITS, profile } from './registries.ts';
 
@@ -191,6 +192,24 @@ for (const p of PROFILES) {
         assert.ok(proxy.played.some((x) => x.startsWith('mountIgnored POST')), proxy.played.join('\n'));
         assert.equal(await tagDigest(`${name}/mnt`, '1'), result.digest);
         assert.equal(result.stats.blobsMounted, 0);
+      });
+    }
+
+    if (p.mount?.how === 'needs-pull') {
+      it(`a mount needs \`pull\` on the source repository in the token (${p.mount.source}): the token asks it, the blobs are mounted`, async () => {
+        // The real registry plays this one itself: distribution with token auth checks the source's pull.
+        const issuer = await startTokenIssuer({ users: { ci: 'ci-pass-123' } });
+        const tokens = await startRegistry({ token: { realm: issuer.realm, service: issuer.service, issuer: issuer.issuer, rootCertBundle: issuer.rootCertBundle } });
+        try {
+          const t = { url: tokens.url, authorization: (scope: string) => `Bearer ${issuer.mint('ci', [scope])}` };
+          await pushImage(t, `src/${name}-pull`, 'amd64', { os: 'linux', architecture: 'amd64' });
+          const result = await run({ sources: `${tokens.host}/src/${name}-pull:amd64`, tags: `${tokens.host}/${name}/pull:1`, username: 'ci', password: 'ci-pass-123' });
+          assert.ok(result.stats.blobsMounted > 0, `mounted ${result.stats.blobsMounted}`);
+          assert.ok(issuer.requests.some((r) => r.scopes.includes(`repository:src/${name}-pull:pull`)), JSON.stringify(issuer.requests.map((r) => r.scopes)));
+        } finally {
+          await tokens.stop();
+          await issuer.stop();
+        }
       });
     }
 

@@ -3,7 +3,7 @@
  * ours moves). Discovery reads, in the image's source repository, its referrers (the referrers API,
  * else the `sha256-<hex>` fallback tag) and cosign's tags, to MAX_REFERRER_DEPTH levels; placement
  * puts each in the target by digest (cosign's by tag) and makes the referrers discoverable there:
- * by the registry itself when it answers OCI-Subject, else in the target's fallback tag, merged
+ * by the registry itself when its referrers API lists them, else in the target's fallback tag, merged
  * with what that already lists. `attestations: referrers` turns buildx attestations into
  * referrers of their image here too. What the plan decides is in referrers-plan.ts.
  */

@@ -196,8 +196,8 @@ export class RegistryClient {
   }
 
   /**
-   * putManifest, telling also whether the registry answered OCI-Subject: it lists a manifest with
-   * a subject in its referrers API itself (otherwise the client keeps the fallback tag).
+   * putManifest, telling also whether the registry answered OCI-Subject. Without it the client
+   * keeps the fallback tag; with it the referrers API is still asked (OCI-Subject alone proves nothing).
    */
   async putManifestTracked(repository: string, reference: string, bytes: Buffer, mediaType: string): Promise<PutManifestResult> {
     const digest = sha256(bytes);
