@@ -1,9 +1,9 @@
 /**
- * Attack review of the auth gate (auth.ts): on a registry expected to want credentials, the first
- * request goes alone and the others wait. A hostile or broken registry or token realm must not
- * turn that wait into more than the gate's short hold: the waiting requests keep the timeouts and
- * retries they would have without the gate, and share the first request's token fetch (its token
- * or its failure) instead of starting their own.
+ * Attack review of the registry's ping (scheme.ts, auth.ts): every request on a registry waits for
+ * its one `GET /v2/`, and the first burst shares one token fetch. A hostile or broken registry or
+ * token realm must not turn that wait into more than the ping itself: a stalled request holds no
+ * other, a dripped ping body holds nobody, and the burst shares the token fetch (its token or its
+ * failure) instead of starting its own.
  *
  * Scripted servers, not the real registry: the point is a registry or realm misbehaving (stalling
  * one request, dripping a 401's body, never answering a token request) as distribution never does.
@@ -42,8 +42,8 @@ async function serve(handle: (req: IncomingMessage, res: ServerResponse, n: numb
   return served;
 }
 
-/** Registries with credentials for `host` (the gate is on for it), short timeouts and `retries`. */
-const gatedRegistries = (host: string, retries: number) =>
+/** Registries with credentials for `host`, short timeouts and `retries`. */
+const registriesWithCredentials = (host: string, retries: number) =>
   new Registries({
     transport: { connectTimeoutSeconds: 1, requestTimeoutSeconds: 1, retries, retryMaxSeconds: 60, backoffBaseMs: 1 },
     credentials: { env: noDockerConfig, explicit: { registry: host, username: 'ci-bot', password: 's3cret-Pa55word-xyz' } },
@@ -58,7 +58,7 @@ const challenging = (realm: Served) =>
     res.end();
   });
 
-describe('attack: the auth gate holds the burst briefly, never for the first request’s whole budget', () => {
+describe('attack: the ping and the shared token fetch hold the burst no longer than they must', () => {
   it('a registry that stalls the first request: the others are answered without waiting for its retries', async () => {
     // The first request (a manifest that never comes) stalls each attempt until the headers
     // timeout (1 s), five attempts in all; every other request is answered at once.
@@ -67,7 +67,7 @@ describe('attack: the auth gate holds the burst briefly, never for the first req
       res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'content-length': String(MANIFEST.length) });
       res.end(req.method === 'HEAD' ? undefined : MANIFEST);
     });
-    const registries = gatedRegistries(reg.host, 3);
+    const registries = registriesWithCredentials(reg.host, 3);
     try {
       const client = registries.client(reg.host);
       const started = Date.now();
@@ -92,7 +92,7 @@ describe('attack: the auth gate holds the burst briefly, never for the first req
       res.end();
     });
     const reg = await challenging(realm);
-    const registries = gatedRegistries(reg.host, 1);
+    const registries = registriesWithCredentials(reg.host, 1);
     try {
       const client = registries.client(reg.host);
       const settled = await Promise.allSettled(Array.from({ length: 4 }, () => client.headManifest('app', '1')));
@@ -114,7 +114,7 @@ describe('attack: the auth gate holds the burst briefly, never for the first req
   it('a token realm that never answers costs the burst one token fetch (its retries), not two', async () => {
     const realm = await serve(() => undefined);
     const reg = await challenging(realm);
-    const registries = gatedRegistries(reg.host, 1);
+    const registries = registriesWithCredentials(reg.host, 1);
     try {
       const client = registries.client(reg.host);
       const started = Date.now();
@@ -130,9 +130,9 @@ describe('attack: the auth gate holds the burst briefly, never for the first req
     }
   });
 
-  it('a 401 whose body drips does not hold the requests behind it until the body is read', async () => {
-    // Basic: the first request's 401 declares 40 bytes and sends one every 100 ms (4 s in all,
-    // within its deadline with timeout 3); the others are answered at once with the credentials.
+  it('a ping whose 401 body drips does not hold the requests behind it until the body is read', async () => {
+    // Basic: the ping's 401 declares 40 bytes and sends one every 100 ms (4 s in all, within its
+    // deadline with timeout 3); the requests are answered at once with the credentials.
     const reg = await serve((req, res, n) => {
       if (n === 1) {
         res.writeHead(401, { 'www-authenticate': 'Basic realm="registry.test"', 'content-length': '40' });
@@ -162,9 +162,9 @@ describe('attack: the auth gate holds the burst briefly, never for the first req
       const client = registries.client(reg.host);
       const started = Date.now();
       const all = await Promise.all(Array.from({ length: 4 }, () => client.getManifest('app', '1').then(() => Date.now() - started)));
-      const [, ...others] = all;
-      // Before the fix they waited for the whole body (the gate's 2 s bound, or the deadline without it).
-      for (const ms of others) assert.ok(ms < 1000, `a request behind the dripped 401 was answered after ${ms} ms`);
+      assert.equal(reg.requests[0], 'GET /v2/');
+      // Waiting for the whole body, they would take 4 s.
+      for (const ms of all) assert.ok(ms < 1000, `a request behind the dripped 401 was answered after ${ms} ms`);
     } finally {
       await registries.close();
     }

@@ -72,21 +72,21 @@ describe('Basic auth (htpasswd) in-process', () => {
   });
 });
 
-describe('the first burst on an anonymous loopback registry (no auth gate)', () => {
-  it('goes out at once: the first answer is held until every request of the burst has arrived', async () => {
+describe('the first burst on an anonymous loopback registry', () => {
+  it('one ping first, then the burst goes out at once: its first answer is held until every request of it has arrived', async () => {
     const reg = await startRegistry();
     const image = await pushImage({ url: reg.url }, 'app', 'v1', { os: 'linux', architecture: 'amd64' });
     const proxy = await startFaultProxy(reg.url);
     let seenWhileHeld = 0;
-    // The first request's answer waits (up to 3 s) for the other seven to reach the registry: a
-    // gate would hold them behind it, and the count would stay at 1.
+    // After the ping, the first request's answer waits (up to 3 s) for the other seven to reach
+    // the registry: requests held behind it would leave the count at 2.
     proxy.setRule((r) =>
-      r.n === 1
+      r.n === 2
         ? {
             kind: 'hook',
             run: async () => {
               const until = Date.now() + 3000;
-              while (proxy.log.length < 8 && Date.now() < until) await new Promise((res) => setTimeout(res, 5));
+              while (proxy.log.length < 9 && Date.now() < until) await new Promise((res) => setTimeout(res, 5));
               seenWhileHeld = proxy.log.length;
             },
           }
@@ -97,7 +97,9 @@ describe('the first burst on an anonymous loopback registry (no auth gate)', () 
       const client = registries.client(proxy.host);
       const digests = await Promise.all(Array.from({ length: 8 }, () => client.getManifest('app', 'v1').then((m) => m.digest)));
       assert.deepEqual(new Set(digests), new Set([image.digest]));
-      assert.equal(seenWhileHeld, 8);
+      assert.equal(seenWhileHeld, 9);
+      assert.deepEqual(proxy.log.map((r) => `${r.method} ${r.url}`).filter((l) => l === 'GET /v2/'), ['GET /v2/'], 'one ping');
+      assert.equal(`${proxy.log[0]?.method} ${proxy.log[0]?.url}`, 'GET /v2/', 'the ping goes first');
     } finally {
       await registries.close();
       await proxy.stop();

@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { ActionError } from '../../src/errors.ts';
 import type { HttpRequest, Layer, Response } from '../../src/registry/http.ts';
 import { RetryTransport, backoffMs, isReplayable } from '../../src/registry/retry.ts';
-import { SchemeTransport } from '../../src/registry/scheme.ts';
+import { Ping } from '../../src/registry/scheme.ts';
 import { USER_AGENT, UserAgentTransport } from '../../src/registry/user-agent.ts';
 import { VERSION } from '../../src/version.ts';
 import { readFileSync } from 'node:fs';
@@ -105,44 +105,70 @@ describe('retry layer', () => {
   });
 });
 
-describe('scheme layer', () => {
+describe('ping (scheme.ts)', () => {
   const label = 'test';
-  it('completes paths with the fixed scheme and passes absolute URLs through', async () => {
-    const next = scripted([200, 200]);
-    const t = new SchemeTransport(next, 'r.example', { preferred: 'https', negotiate: false, label });
-    await t.send({ method: 'GET', url: '/v2/' });
-    await t.send({ method: 'GET', url: 'http://elsewhere.example/upload?x=1' });
-    assert.deepEqual(next.sent.map((r) => r.url), ['https://r.example/v2/', 'http://elsewhere.example/upload?x=1']);
-    assert.equal(t.origin(), 'https://r.example');
+  const options = (host: string, preferred: 'http' | 'https', negotiate: boolean) => ({ preferred, negotiate, label, host });
+  const ping = (next: Layer, o: ReturnType<typeof options>, stats = { requests: 0, retries: 0 }) =>
+    new Ping(next, new RetryTransport(next, { retries: 2, retryMaxSeconds: 60, backoffBaseMs: 1 }, stats), o.host, o);
+
+  it('one GET /v2/ at the fixed scheme, shared by concurrent callers; its 401 challenge parsed; paths completed', async () => {
+    const next = scripted([{ status: 401, headers: { 'www-authenticate': 'Bearer realm="https://auth.example/token",service="r.example"' } }]);
+    const p = ping(next, options('r.example', 'https', false));
+    const [a, b] = await Promise.all([p.run(), p.run()]);
+    assert.equal(a, b);
+    assert.deepEqual(next.sent.map((r) => [r.method, r.url, r.headers?.authorization]), [['GET', 'https://r.example/v2/', undefined]], 'one anonymous ping');
+    assert.equal(a.status, 401);
+    assert.deepEqual(a.challenges, [{ scheme: 'bearer', parameters: { realm: 'https://auth.example/token', service: 'r.example' } }]);
+    assert.equal(p.origin(), 'https://r.example');
+    assert.equal(p.url('/v2/x/manifests/1'), 'https://r.example/v2/x/manifests/1');
   });
 
   it('loopback: plain HTTP first, HTTPS when a TLS server cuts the plain request off; then settled', async () => {
-    const next = scripted([coded('ECONNRESET'), 200, 200]);
-    const t = new SchemeTransport(next, '127.0.0.1:5000', { preferred: 'http', negotiate: true, label });
-    assert.equal(t.origin(), undefined);
-    await t.send({ method: 'GET', url: '/v2/' });
-    await t.send({ method: 'GET', url: '/v2/x' });
-    assert.deepEqual(next.sent.map((r) => r.url), ['http://127.0.0.1:5000/v2/', 'https://127.0.0.1:5000/v2/', 'https://127.0.0.1:5000/v2/x']);
-    assert.deepEqual(next.sent.slice(0, 2).map((r) => r.retry), [false, false], 'the probes are single attempts');
-    assert.equal(t.origin(), 'https://127.0.0.1:5000');
+    const next = scripted([coded('ECONNRESET'), 200]);
+    const p = ping(next, options('127.0.0.1:5000', 'http', true));
+    assert.equal(p.origin(), undefined);
+    assert.equal((await p.run()).status, 200);
+    assert.deepEqual(next.sent.map((r) => r.url), ['http://127.0.0.1:5000/v2/', 'https://127.0.0.1:5000/v2/']);
+    assert.equal(p.origin(), 'https://127.0.0.1:5000');
   });
 
   it('loopback: a 400 that says HTTPS switches; listed insecure: HTTPS first, HTTP when the server speaks no TLS', async () => {
     const a = scripted([{ status: 400, body: 'Client sent an HTTP request to an HTTPS server.' }, 200]);
-    await new SchemeTransport(a, '127.0.0.1:5000', { preferred: 'http', negotiate: true, label }).send({ method: 'GET', url: '/v2/' });
+    const pa = ping(a, options('127.0.0.1:5000', 'http', true));
+    await pa.run();
     assert.deepEqual(a.sent.map((r) => r.url), ['http://127.0.0.1:5000/v2/', 'https://127.0.0.1:5000/v2/']);
+    assert.equal(pa.origin(), 'https://127.0.0.1:5000');
+    const plain400 = scripted([{ status: 400, body: 'bad request' }]);
+    const pp = ping(plain400, options('127.0.0.1:5000', 'http', true));
+    assert.equal((await pp.run()).status, 400);
+    assert.equal(pp.origin(), 'http://127.0.0.1:5000', 'a 400 that says nothing of TLS keeps plain HTTP');
     const b = scripted([coded('ERR_SSL_WRONG_VERSION_NUMBER'), 200]);
-    const t = new SchemeTransport(b, 'reg.local:5000', { preferred: 'https', negotiate: true, label });
-    await t.send({ method: 'GET', url: '/v2/' });
+    const pb = ping(b, options('reg.local:5000', 'https', true));
+    await pb.run();
     assert.deepEqual(b.sent.map((r) => r.url), ['https://reg.local:5000/v2/', 'http://reg.local:5000/v2/']);
-    assert.equal(t.origin(), 'http://reg.local:5000');
+    assert.equal(pb.origin(), 'http://reg.local:5000');
   });
 
-  it('a certificate error never downgrades to plain HTTP', async () => {
+  it('a certificate error never downgrades to plain HTTP: the ping fails, and the next caller asks again', async () => {
     const next = scripted([coded('DEPTH_ZERO_SELF_SIGNED_CERT'), 200]);
-    const t = new SchemeTransport(next, 'reg.local', { preferred: 'https', negotiate: true, label });
-    await t.send({ method: 'GET', url: '/v2/' });
+    const p = ping(next, options('reg.local', 'https', true));
+    await assert.rejects(p.run(), (e: ActionError) => e.code === 'DEPTH_ZERO_SELF_SIGNED_CERT');
+    assert.equal(p.origin(), undefined);
+    assert.equal((await p.run()).status, 200);
     assert.deepEqual(next.sent.map((r) => r.url), ['https://reg.local/v2/', 'https://reg.local/v2/']);
+  });
+
+  it('is retried like any request (counted), and a reset on loopback that is no TLS server is retried over plain HTTP', async () => {
+    const stats = { requests: 0, retries: 0 };
+    const next = scripted([503, 200]);
+    assert.equal((await ping(next, options('r.example', 'https', false), stats).run()).status, 200);
+    assert.equal(stats.retries, 1);
+    const reset = scripted([coded('ECONNRESET'), coded('ERR_SSL_WRONG_VERSION_NUMBER'), 200]);
+    const p = ping(reset, options('127.0.0.1:5000', 'http', true), stats);
+    assert.equal((await p.run()).status, 200);
+    assert.deepEqual(reset.sent.map((r) => r.url), ['http://127.0.0.1:5000/v2/', 'https://127.0.0.1:5000/v2/', 'http://127.0.0.1:5000/v2/']);
+    assert.equal(p.origin(), 'http://127.0.0.1:5000');
+    assert.equal(stats.retries, 2);
   });
 });
 

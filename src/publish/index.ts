@@ -102,9 +102,11 @@ export function reportSkippedAnnotations(inputs: Pick<Inputs, 'indexAnnotations'
 
 export async function publish(inputs: Inputs, registries: Registries): Promise<PublishResult> {
   const targets = targetsOf(inputs.tags);
-  // Every scope of the run up front, so one token per registry covers them all.
-  for (const t of targets) registries.client(t.registry).auth.scopes.add(t.repository, ...(inputs.push ? ['pull', 'push'] : ['pull']));
-  for (const s of inputs.sources) registries.client(s.ref.domain).auth.scopes.add(s.ref.path, 'pull');
+  // Every scope of the run up front, so one token per registry covers them all: targets push and
+  // pull, sources pull (blobs are mounted only from source repositories, and from the first tag's
+  // repository on append: a target).
+  for (const t of targets) registries.declare(t.registry, t.repository, ...(inputs.push ? (['pull', 'push'] as const) : (['pull'] as const)));
+  for (const s of inputs.sources) registries.declare(s.ref.domain, s.ref.path, 'pull');
   const allTags = targets.flatMap((t) => t.tags);
   // Every phase keeps at most `concurrency` tasks in flight, each holding one request at a time.
   const limit = inputs.concurrency;

@@ -1,17 +1,11 @@
 /**
- * The auth layer, on top of one registry's transport. It learns the scheme from the first answer
- * (no /v2/ ping), then attaches Basic credentials or a bearer token to every request, and answers
- * a 401 challenge once with fresh credentials. One token per registry covers every scope of the
- * run; it is renewed before it expires or when a new scope is needed.
- *
- * On a registry that is expected to want credentials (`gated`: most registries, Docker Hub and
- * GHCR among them, answer 401 to anonymous requests even for public pulls), the first request goes
- * alone and the others wait for what it teaches: without the gate the whole first burst is
- * answered 401 and sent again, and the token request waits behind that burst (measured:
- * BENCHMARKS.md, "Session 4", the auth gate). They wait at most GATE_MAX_WAIT_MS, and go as soon
- * as its challenge is answered (a token fetch begun, which they join). Elsewhere (a loopback or
- * listed-insecure registry with no credentials of the run) the first burst goes at once: such
- * registries are often anonymous, and the gate would cost them a round trip.
+ * The auth layer, on top of one registry's transport. Before the registry's first request it
+ * waits for the registry's ping (scheme.ts: `GET /v2/`, anonymous), whose challenge says what the
+ * registry wants: nothing, Basic credentials, or a bearer token from the realm it names. Then it
+ * attaches them to every request on the registry's own origin, and answers a 401 challenge once
+ * with fresh credentials (the fallback: a registry that wants more than its ping said, or a scope
+ * nobody declared). One token per registry covers every scope of the run, declared up front
+ * (`declare`, from the publish layer); it is renewed before it expires or when a new scope is needed.
  */
 import { log } from '../log.ts';
 import { type Challenge, parseChallenges } from './challenge.ts';
@@ -23,12 +17,6 @@ import { authError, requestToken } from './token.ts';
 import type { HostTransport } from './transport.ts';
 
 const EXPIRY_MARGIN_MS = 10_000;
-/**
- * The longest the others wait behind the first request: one that is not answered by then (a
- * stalled or retried request) lets them go on their own, as without the gate. The gate saves a
- * round trip; it may never hold them for the first request's whole retry budget.
- */
-const GATE_MAX_WAIT_MS = 2_000;
 
 type State =
   | { type: 'unknown' }
@@ -42,17 +30,11 @@ export interface AuthorizedRequest extends HttpRequest {
   access: 'pull' | 'push';
 }
 
-export interface AuthenticatorOptions {
-  /** The first request goes alone; the others wait until its answer has taught the scheme. */
-  gated?: boolean;
-}
-
 export class Authenticator {
   readonly scopes = new ScopeSet();
   private state: State = { type: 'unknown' };
-  /** While the first request is out (gated registries): settles once its answer has been handled. */
-  private gate: Promise<void> | 'open' | undefined;
-  private openGate: (() => void) | undefined;
+  /** What the ping taught, once (shared by the first requests). */
+  private pinged: Promise<void> | undefined;
   /** The token fetch in flight, and the scopes it asks for. */
   private pending: { scopes: string; promise: Promise<void> } | undefined;
   private readonly transport: HostTransport;
@@ -63,12 +45,15 @@ export class Authenticator {
     transport: HostTransport,
     credentials: () => Promise<Credentials>,
     realmTransport: (host: string) => HostTransport,
-    options: AuthenticatorOptions = {},
   ) {
     this.transport = transport;
     this.credentials = credentials;
     this.realmTransport = realmTransport;
-    if (!options.gated) this.gate = 'open';
+  }
+
+  /** Scopes the run needs on this registry, asked for by its one token (declared before its first request). */
+  declare(repository: string, ...actions: Array<'pull' | 'push'>): void {
+    this.scopes.add(repository, ...actions);
   }
 
   /**
@@ -79,31 +64,30 @@ export class Authenticator {
    */
   async send(req: AuthorizedRequest): Promise<Response> {
     const { repository, access, ...request } = req;
-    const own = this.transport.owns(request.url);
-    if (own && this.gate !== 'open') {
-      if (this.gate) {
-        this.scopes.add(repository, access); // asked for by the token the first request brings
-        await this.gate;
-      } else {
-        this.gate = new Promise((resolve) => (this.openGate = resolve));
-        const cap = setTimeout(() => this.release(), GATE_MAX_WAIT_MS);
-        cap.unref();
-        try {
-          return await this.exchange(repository, access, request, own);
-        } finally {
-          clearTimeout(cap);
-          this.release();
-        }
-      }
-    }
-    return this.exchange(repository, access, request, own);
+    if (request.url.startsWith('/')) await this.ping();
+    return this.exchange(repository, access, request, this.transport.owns(request.url));
   }
 
-  private release(): void {
-    if (this.gate === 'open') return;
-    this.gate = 'open';
-    this.openGate?.();
-    this.openGate = undefined;
+  /** Waits for the registry's ping and takes what its challenge asks for (once; a failed ping is asked again). */
+  private ping(): Promise<void> {
+    this.pinged ??= this.transport.ping().then(
+      async ({ status, challenges }) => {
+        if (this.state.type !== 'unknown') return;
+        const bearer = challenges.find((c) => c.scheme === 'bearer');
+        if (status === 401 && bearer?.parameters.realm) {
+          this.state = { type: 'bearer', realm: bearer.parameters.realm, service: bearer.parameters.service, expiresAt: 0, scopes: '' };
+        } else if (status === 401 && challenges.some((c) => c.scheme === 'basic')) {
+          if (basicAuthorization(await this.credentials())) this.state = { type: 'basic' };
+        } else if (status >= 200 && status < 300) {
+          this.state = { type: 'anonymous' };
+        }
+      },
+      (e: unknown) => {
+        this.pinged = undefined;
+        throw e;
+      },
+    );
+    return this.pinged;
   }
 
   private async exchange(repository: string, access: string, request: HttpRequest, own: boolean): Promise<Response> {
@@ -114,10 +98,6 @@ export class Authenticator {
       const res = await this.transport.send({ ...request, headers });
       const challenged = res.status === 401 && own && this.transport.owns(res.url);
       if (challenged && attempt < 2 && (await this.onUnauthorized(res.headers['www-authenticate'], authorization))) {
-        // The first request's challenge has been answered (Basic chosen; a token fetch released
-        // them as it began): the requests waiting behind it go now, in parallel with its second
-        // attempt, and not only once its 401's body (which a server may drip) has been read.
-        this.release();
         await discard(res);
         continue;
       }
@@ -127,9 +107,8 @@ export class Authenticator {
 
   /**
    * The Authorization header for a request needing `repository:action`, fetching a token when the
-   * current one lacks the scope or is about to expire. Until a 401 says otherwise, none: the first
-   * requests go out in parallel, and a registry that wants credentials says so on each (one token
-   * fetch answers them all).
+   * current one lacks the scope or is about to expire (concurrent requests share one fetch). None
+   * when the ping found the registry anonymous, until a 401 says otherwise.
    */
   private async authorization(repository: string, action: string): Promise<string | undefined> {
     const newScope = this.scopes.add(repository, action);
@@ -180,11 +159,7 @@ export class Authenticator {
     } else {
       this.state = { type: 'bearer', realm, service: challenge.parameters.service, expiresAt: 0, scopes: '' };
     }
-    const fetching = this.refresh();
-    // The requests waiting behind the first one go now and join this fetch (authorization():
-    // same scopes), sharing its token or its failure: one token request, one budget, for all.
-    this.release();
-    await fetching;
+    await this.refresh();
     return true;
   }
 

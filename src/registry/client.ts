@@ -265,7 +265,7 @@ export class RegistryClient {
    * instead (202: not mounted, upload normally there).
    */
   async mountBlob(repository: string, digest: Digest, from: string): Promise<{ mounted: true } | { mounted: false; location: string }> {
-    this.auth.scopes.add(from, 'pull');
+    this.auth.declare(from, 'pull');
     const what = `mount blob ${digest} from ${this.registry}/${from} into ${repository}`;
     const res = await this.present({
       op: 'mountBlob',

@@ -2,8 +2,7 @@
 import { Authenticator } from './auth.ts';
 import type { TransportStats } from './base.ts';
 import { RegistryClient } from './client.ts';
-import { type CredentialOptions, type Credentials, keyNamesRegistry, resolveCredentials } from './credentials.ts';
-import { isListedInsecure, isLoopback, splitHostPort } from '../hosts.ts';
+import { type CredentialOptions, type Credentials, resolveCredentials } from './credentials.ts';
 import { DEFAULT_TRANSPORT_OPTIONS, HostTransport, type TransportOptions } from './transport.ts';
 
 export interface RegistriesOptions {
@@ -30,7 +29,7 @@ export class Registries {
       const transport = new HostTransport(registry, this.options, this.stats);
       let creds: Promise<Credentials> | undefined;
       const credentials = () => (creds ??= resolveCredentials(registry, this.credentialOptions));
-      const auth = new Authenticator(transport, credentials, (host) => this.realmTransport(host), { gated: this.expectsAuth(registry) });
+      const auth = new Authenticator(transport, credentials, (host) => this.realmTransport(host));
       c = new RegistryClient(transport, auth);
       this.clients.set(registry, c);
     }
@@ -38,15 +37,11 @@ export class Registries {
   }
 
   /**
-   * Whether a registry can be expected to answer anonymous requests with 401 (the auth gate,
-   * auth.ts): every registry except a loopback or listed-insecure one (often anonymous: a local or
-   * self-hosted registry) that the run has no explicit credentials for.
+   * Declares that the run needs `actions` on `registry/repository`, before the registry's first
+   * request: its one token asks for every scope declared (a 401 asking for more still gets a new one).
    */
-  private expectsAuth(registry: string): boolean {
-    const { hostname } = splitHostPort(registry);
-    if (!isLoopback(hostname) && !isListedInsecure(registry, this.options.insecureRegistries)) return true;
-    const explicit = this.credentialOptions.explicit;
-    return Boolean(explicit && keyNamesRegistry(explicit.registry, registry));
+  declare(registry: string, repository: string, ...actions: Array<'pull' | 'push'>): void {
+    this.client(registry).auth.declare(repository, ...actions);
   }
 
   private realmTransport(host: string): HostTransport {

@@ -76,14 +76,19 @@ export class RetryTransport implements Layer {
     this.stats = stats;
   }
 
-  async send(req: HttpRequest): Promise<Response> {
+  send(req: HttpRequest): Promise<Response> {
+    return this.attempts(req, () => this.next.send(req));
+  }
+
+  /** Runs `once` (one attempt of `req`) until it succeeds, fails for good, or the budget is spent. */
+  async attempts(req: HttpRequest, once: () => Promise<Response>): Promise<Response> {
     const started = Date.now();
     const maxAttempts = isReplayable(req) && req.retry !== false ? this.policy.retries + 1 : 1;
     for (let attempt = 1; ; attempt++) {
       let res: Response | undefined;
       let failure: unknown;
       try {
-        res = await this.next.send(req);
+        res = await once();
       } catch (e) {
         failure = e;
       }

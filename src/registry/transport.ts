@@ -1,12 +1,12 @@
 /**
  * One registry host's HTTP transport, built as layers (go-containerregistry's order, auth on top
- * in auth.ts): scheme → user agent → retry → base. Each layer is its own file.
+ * in auth.ts): ping (scheme.ts) → user agent → retry → base. Each layer is its own file.
  */
 import { type OriginPolicy, type TransportStats, BaseTransport } from './base.ts';
 import { dialHost, http1Only, isListedInsecure, isLoopback, plainHttpAllowed, proxyEnvironment, splitHostPort } from '../hosts.ts';
 import { type HttpRequest, type Layer, type Response, originOf } from './http.ts';
 import { type RetryPolicy, RetryTransport } from './retry.ts';
-import { SchemeTransport } from './scheme.ts';
+import { Ping, type PingResult } from './scheme.ts';
 import { UserAgentTransport } from './user-agent.ts';
 
 export interface TransportOptions extends RetryPolicy {
@@ -58,7 +58,8 @@ export class HostTransport implements Layer {
   readonly insecure: boolean;
   readonly policy: OriginPolicy;
   private readonly base: BaseTransport;
-  private readonly scheme: SchemeTransport;
+  private readonly pinger: Ping;
+  private readonly next: Layer;
 
   constructor(registry: string, options: TransportOptions, stats: TransportStats) {
     this.registry = registry;
@@ -78,8 +79,9 @@ export class HostTransport implements Layer {
       stats,
     );
     const retry = new RetryTransport(this.base, options, stats);
+    this.next = new UserAgentTransport(retry);
     // Plain HTTP is allowed for loopback and listed registries only; everything else is HTTPS.
-    this.scheme = new SchemeTransport(new UserAgentTransport(retry), this.host, {
+    this.pinger = new Ping(new UserAgentTransport(this.base), retry, this.host, {
       preferred: loopback ? 'http' : 'https',
       negotiate: this.insecure || loopback,
       label: registry,
@@ -88,7 +90,12 @@ export class HostTransport implements Layer {
 
   /** The registry's origin (`scheme://host:port`) once its scheme is known. */
   origin(): string | undefined {
-    return this.scheme.origin();
+    return this.pinger.origin();
+  }
+
+  /** The registry's one ping (`GET /v2/`): its scheme and challenge, learnt once and shared. */
+  ping(): Promise<PingResult> {
+    return this.pinger.run();
   }
 
   /**
@@ -105,9 +112,11 @@ export class HostTransport implements Layer {
     }
   }
 
-  /** Sends a request; a URL that starts with '/' is on this registry. */
-  send(req: HttpRequest): Promise<Response> {
-    return this.scheme.send(req);
+  /** Sends a request; a URL that starts with '/' is on this registry (sent after its ping). */
+  async send(req: HttpRequest): Promise<Response> {
+    if (!req.url.startsWith('/')) return this.next.send(req);
+    await this.ping();
+    return this.next.send({ ...req, url: this.pinger.url(req.url) });
   }
 
   close(): Promise<void> {
