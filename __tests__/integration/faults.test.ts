@@ -62,8 +62,8 @@ describe('faults injected by a proxy in front of a real registry', () => {
     await assertPublished(run, tag);
     assert.ok(elapsed >= 1000, `took ${elapsed} ms, less than the Retry-After second`);
     assert.ok(seen.some((r) => r.status === 503));
-    assert.match(run.stdout, /retry 1\/5: PUT .* got HTTP 429; waiting 1\.0 s/);
-    assert.match(run.stdout, /got HTTP 503/);
+    assert.match(run.stdout, /429 from 127\.0\.0\.1:\d+, waiting 1 s as it asked: retry 1\/5 of PUT /);
+    assert.match(run.stdout, /503 from 127\.0\.0\.1:\d+, waiting [\d.]+ s \(backoff\)/);
   });
 
   it('connection resets, truncated bodies and a stalled response are retried', async () => {

@@ -43,16 +43,16 @@ describe('publish() in process (real registry)', () => {
 
   const run = (inputs: Record<string, string>): Promise<PublishResult> => publishInputs(getInputs((name) => inputs[name] ?? ''));
 
-  it('one repository, one tag: 2N+2 requests (no index PUT by digest when one tag moves), the tag holds the bytes whose digest is returned', async () => {
+  it('one repository, one tag: 2N+3 requests (the ping; no index PUT by digest when one tag moves), the tag holds the bytes whose digest is returned', async () => {
     const pushed: Pushed[] = [];
     for (const p of FOUR) pushed.push(await pushImage(t(), 'one', p.architecture, p));
     const from = await reg.mark();
     const result = await run({ sources: FOUR.map((p) => `${reg.host}/one:${p.architecture}`).join('\n'), tags: `${reg.host}/one:1` });
     const requests = (await reg.mark()) - from - 1; // minus the marker request itself
-    // Per source a manifest GET and a config GET; the tag's GET and its PUT. With one tag to move,
-    // its PUT is the only write that can fail: no separate index PUT by digest first.
+    // The registry's ping; per source a manifest GET and a config GET; the tag's GET and its PUT.
+    // With one tag to move, its PUT is the only write that can fail: no separate index PUT by digest first.
     const log = reg.requests().slice(from);
-    assert.equal(requests, 2 * FOUR.length + 2, log.join('\n'));
+    assert.equal(requests, 2 * FOUR.length + 3, log.join('\n'));
     assert.equal(log.filter((l) => /PUT \/v2\/one\/manifests\/sha256:/.test(l)).length, 0, log.join('\n'));
     assert.equal(result.stats.requests, requests);
     const got = await getManifestBytes(t(), 'one', '1');
@@ -73,7 +73,7 @@ describe('publish() in process (real registry)', () => {
     const byDigest = log.findIndex((l) => l.includes(`PUT /v2/two/manifests/${result.digest}`));
     const firstTag = log.findIndex((l) => /PUT \/v2\/two\/manifests\/(1|latest)\b/.test(l));
     assert.ok(byDigest !== -1 && firstTag > byDigest, log.join('\n'));
-    assert.equal(result.stats.requests, 2 * 2 + 5, 'manifest and config per source, two tag GETs, the index by digest, two tag PUTs');
+    assert.equal(result.stats.requests, 2 * 2 + 6, 'the ping, manifest and config per source, two tag GETs, the index by digest, two tag PUTs');
   });
 
   it('cross-repository: every blob mounted, every entry PUT by digest into the target', async () => {

@@ -126,12 +126,13 @@ describe('referrers travel with the images (real registries)', () => {
     assert.deepEqual(skipped.referrers, []);
     assert.equal((await getManifestBytes({ url: b.url }, 'skip/app', sbom.digest)).status, 404);
     assert.equal((await getManifestBytes({ url: b.url }, 'skip/app', fallbackTag(image.digest))).status, 404);
-    // Same repository: no discovery at all (the source's manifest, the tag's state and the tag:
-    // nothing else; one tag moves, so no index PUT by digest first), though the image has a referrer there.
+    // Same repository: no discovery at all (the registry's ping, the source's manifest, the tag's
+    // state and the tag: nothing else; one tag moves, so no index PUT by digest first), though the
+    // image has a referrer there.
     const from = await a.mark();
     const same = await run({ sources: `${a.host}/skip/app:amd64 platform=linux/amd64`, tags: `${a.host}/skip/app:1` });
     const requests = a.requests().slice(from, (await a.mark()) - 1);
-    assert.equal(requests.length, 3, requests.join('\n'));
+    assert.equal(requests.length, 4, requests.join('\n'));
     assert.deepEqual(requests.filter((l) => /\/referrers\/|manifests\/sha256-/.test(l)), []);
     assert.deepEqual(same.referrers, []);
   });
