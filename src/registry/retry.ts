@@ -1,7 +1,10 @@
 /**
- * The retry layer: transient failures are sent again, with exponential backoff and jitter, or
- * after the server's Retry-After. One budget per request covers failures before the headers and,
- * for requests whose body is read whole (`readBody`), while reading it.
+ * The retry layer: one policy per host. Transient failures are sent again, with exponential
+ * backoff and jitter, or after the server's Retry-After (seconds or an HTTP date; one that would
+ * pass the request's retry-max-seconds budget is not waited, and its answer stands). The wait is the host's, not only the failed request's: every request to that
+ * host, new ones included, waits it out before it goes (a 429 slows all of them, as regclient
+ * does). One budget per request covers failures before the headers and, for requests whose body
+ * is read whole (`readBody`), while reading it. Every retry is counted and logged with its reason.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ActionError } from '../errors.ts';
@@ -16,6 +19,20 @@ export interface RetryPolicy {
   retryMaxSeconds: number;
   /** Base delay for exponential backoff (ms); tests lower it. */
   backoffBaseMs?: number;
+}
+
+/** `host[:port]` of a URL, for the per-host wait. */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return '';
+  }
+}
+
+/** Seconds as a log line says them: whole when whole ("2 s"), else to a tenth. */
+function seconds(ms: number): string {
+  return Number.isInteger(ms / 1000) ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
 }
 
 export const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
@@ -69,6 +86,8 @@ export class RetryTransport implements Layer {
   private readonly next: Layer;
   private readonly policy: RetryPolicy;
   private readonly stats: TransportStats;
+  /** Per host: no request goes before this time (ms since epoch), set by the last retryable failure there. */
+  private readonly notBefore = new Map<string, number>();
 
   constructor(next: Layer, policy: RetryPolicy, stats: TransportStats) {
     this.next = next;
@@ -84,7 +103,11 @@ export class RetryTransport implements Layer {
   async attempts(req: HttpRequest, once: () => Promise<Response>): Promise<Response> {
     const started = Date.now();
     const maxAttempts = isReplayable(req) && req.retry !== false ? this.policy.retries + 1 : 1;
+    const host = hostOf(req.url);
     for (let attempt = 1; ; attempt++) {
+      // The host asked for a pause (or is backing off): every request to it waits it out.
+      const hold = (this.notBefore.get(host) ?? 0) - Date.now();
+      if (hold > 0) await sleep(hold);
       let res: Response | undefined;
       let failure: unknown;
       try {
@@ -98,14 +121,16 @@ export class RetryTransport implements Layer {
         throw networkError(req, failure, attempt);
       };
       if (!retryable || attempt >= maxAttempts) return give();
+      const maxMs = this.policy.retryMaxSeconds * 1000;
       const retryAfter = res ? parseRetryAfter(header(res, 'retry-after')) : undefined;
       const wait = retryAfter ?? backoffMs(this.policy, attempt);
-      if (Date.now() - started + wait > this.policy.retryMaxSeconds * 1000) return give();
+      // A wait past the request's budget (retry-max-seconds) is not waited: the answer stands.
+      if (Date.now() - started + wait > maxMs) return give();
       if (res) await discard(res);
-      const reason = res ? `HTTP ${res.status}` : (errorCode(failure) ?? describe(failure));
-      log.info(`retry ${attempt}/${maxAttempts - 1}: ${req.method} ${redactUrl(req.url)} got ${reason}; waiting ${(wait / 1000).toFixed(1)} s`);
+      this.notBefore.set(host, Math.max(this.notBefore.get(host) ?? 0, Date.now() + wait));
+      const reason = res ? String(res.status) : (errorCode(failure) ?? describe(failure));
+      log.info(`${reason} from ${host}, waiting ${seconds(wait)} ${retryAfter !== undefined ? 'as it asked' : '(backoff)'}: retry ${attempt}/${maxAttempts - 1} of ${req.method} ${redactUrl(req.url)}`);
       this.stats.retries++;
-      await sleep(wait);
     }
   }
 }
