@@ -95,7 +95,7 @@ describe('faults injected by a proxy in front of a real registry', () => {
       /contradicts the body's mediaType/,
     ],
     ['a manifest body over 4 MiB', (r) => (r.method === 'GET' && r.url.includes('/manifests/amd64') ? { kind: 'oversize', bytes: 5 * 1024 * 1024 } : undefined), /over the limit of 4194304/],
-    ['a registry that keeps failing', (r) => (r.method === 'GET' ? { kind: 'status', status: 500 } : undefined), /HTTP 500/],
+    ['a registry that keeps failing', (r) => (r.method === 'GET' ? { kind: 'status', status: 500 } : undefined), /500 from 127\.0\.0\.1/],
   ];
   for (const [name, rule, message] of permanent) {
     it(`fails without writing on ${name}`, async () => {

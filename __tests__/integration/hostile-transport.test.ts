@@ -365,7 +365,10 @@ describe('deadlines', () => {
   it('a response trickling one byte per second ends with a timeout error', async () => {
     proxy.setRule((r) => (r.status === 200 && r.method === 'GET' && r.url === '/v2/app/manifests/amd64' ? { trickle: { intervalMs: 1000, giveUpMs: 20_000 } } : undefined));
     const run = await runAction({ sources: `${proxy.host}/app:amd64`, tags: `${proxy.host}/app:trickle`, timeout: '2', retries: '0' });
-    const trickled = proxy.log.filter((r) => r.url === '/v2/app/manifests/amd64' && r.clientClosedEarly !== undefined);
+    // The proxy sees the connection close a moment after the action's process has exited.
+    const closed = () => proxy.log.filter((r) => r.url === '/v2/app/manifests/amd64' && r.clientClosedEarly !== undefined);
+    for (const until = Date.now() + 2000; closed().length === 0 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 10));
+    const trickled = closed();
     assert.ok(trickled.length > 0, 'the manifest was trickled');
     assert.equal(trickled.at(-1)?.clientClosedEarly, true, 'the action gave up before the trickling server did');
     assert.notEqual(run.code, 0);

@@ -1,9 +1,9 @@
 /**
  * The retry layer: one policy per host. Transient failures are sent again, with exponential
  * backoff and jitter, or after the server's Retry-After (seconds or an HTTP date; one that would
- * pass the request's retry-max-seconds budget is not waited, and its answer stands). The wait is the host's, not only the failed request's: every request to that
- * host, new ones included, waits it out before it goes (a 429 slows all of them, as regclient
- * does). One budget per request covers failures before the headers and, for requests whose body
+ * pass the request's retry-max-seconds budget is not waited, and its answer stands). The wait is
+ * the host's, not only the failed request's: every request to that host, new ones included,
+ * waits it out before it goes (a 429 slows all of them, as regclient does). One budget per request covers failures before the headers and, for requests whose body
  * is read whole (`readBody`), while reading it. Every retry is counted and logged with its reason.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
