@@ -28,6 +28,6 @@ export const REFERRER_BYTES_PER_RUN = 64 * 1024 * 1024;
 export const MAX_REFERRERS_PER_RUN = 1024;
 
 /** The error of an exceeded budget: what, where, how many against the limit. */
-export function budgetExceeded(what: string, count: number | string, limit: number | string, hint: string, kind: 'input' | 'integrity' = 'integrity'): ActionError {
-  return ActionError[kind](`${what}: ${count}, more than the ${limit} this action reads; nothing was written`, { hint });
+export function budgetExceeded(what: string, count: number | string, limit: number | string, hint: string): ActionError {
+  return ActionError.limit(`${what}: ${count}, more than the ${limit} this action reads; nothing was written`, { hint });
 }

@@ -168,7 +168,7 @@ async function main(argv: string[]): Promise<number> {
   // The runtime action.yml names; older ones lack what the commands use (fs.globSync, …).
   const major = Number(process.versions.node.split('.')[0]);
   if (major < 24 && (command === 'publish' || command === 'inspect')) {
-    throw ActionError.input(`multiarch-manifest needs Node 24 or later; this is Node ${process.versions.node}`, {
+    throw ActionError.runtime(`multiarch-manifest needs Node 24 or later; this is Node ${process.versions.node}`, {
       hint: 'Run it with Node 24, e.g. scripts/with-node24.sh node dist/cli/index.js … from a clone',
     });
   }

@@ -4,13 +4,43 @@
  * and what to do about it.
  */
 export type ErrorKind =
-  | 'input' // bad input: fails before any network write
-  | 'reference' // a reference that does not parse
+  | 'input' // bad input (or sources that cannot make one index): fails before any network write
+  | 'reference' // a reference or digest that does not parse
   | 'platform' // a platform string that does not parse
+  | 'missing' // no source exists
+  | 'conflict' // a tag holds what this run may not overwrite, or moved during the run
+  | 'limit' // over a bound: a manifest's size, entries, referrers, bytes read
+  | 'credentials' // the Docker config or a credential helper cannot give credentials
+  | 'auth' // the registry (or its token server) refused the credentials
+  | 'policy' // a request this action refuses to send (plain HTTP, another URL scheme)
   | 'registry' // the registry answered with an error
-  | 'network' // connection-level failure after retries
-  | 'integrity' // digest or size mismatch, hostile response
-  | 'auth'; // credentials refused or missing
+  | 'network' // no answer: connection-level failure after retries, or too slow
+  | 'integrity' // digest or size mismatch, invalid or hostile content
+  | 'outputs' // published, but the step outputs could not be written
+  | 'runtime'; // the program runs where it cannot (Node version)
+
+/** The annotation title of each kind: what happened, in a few words. */
+export const TITLES: Readonly<Record<ErrorKind, string>> = {
+  input: 'Invalid input',
+  reference: 'Invalid reference',
+  platform: 'Invalid platform',
+  missing: 'Source images not found',
+  conflict: 'Tag conflict',
+  limit: 'Over a size or count limit',
+  credentials: 'Docker credentials unusable',
+  auth: 'Registry authentication failed',
+  policy: 'Request refused for safety',
+  registry: 'Registry error',
+  network: 'Registry did not answer',
+  integrity: 'Registry returned inconsistent content',
+  outputs: 'Published, but the step outputs failed',
+  runtime: 'Unsupported runtime',
+};
+
+/** The title of a failure's annotation; anything but an ActionError is this action's own fault. */
+export function errorTitle(e: unknown): string {
+  return e instanceof ActionError ? TITLES[e.kind] : 'Publishing failed';
+}
 
 /** One entry of a registry's error response (`errors[]`), already sanitised. */
 export interface RegistryDiagnostic {
@@ -73,7 +103,31 @@ export class ActionError extends Error {
   static platform(message: string, details: Details = {}): ActionError {
     return new ActionError(message, { ...details, kind: 'platform' });
   }
-  /** The registry answered with an error, or an answer this action refuses. */
+  /** No source exists. */
+  static missing(message: string, details: Details = {}): ActionError {
+    return new ActionError(message, { ...details, kind: 'missing' });
+  }
+  /** A tag holds what this run may not overwrite, or moved during the run. */
+  static conflict(message: string, details: Details = {}): ActionError {
+    return new ActionError(message, { ...details, kind: 'conflict' });
+  }
+  /** Over one of this action's bounds. */
+  static limit(message: string, details: Details = {}): ActionError {
+    return new ActionError(message, { ...details, kind: 'limit' });
+  }
+  /** The Docker config or a credential helper cannot give credentials. */
+  static credentials(message: string, details: Details = {}): ActionError {
+    return new ActionError(message, { ...details, kind: 'credentials' });
+  }
+  /** The registry or its token server refused the credentials. */
+  static auth(message: string, details: Details = {}): ActionError {
+    return new ActionError(message, { ...details, kind: 'auth' });
+  }
+  /** A request this action refuses to send. */
+  static policy(message: string, details: Details = {}): ActionError {
+    return new ActionError(message, { ...details, kind: 'policy' });
+  }
+  /** The registry answered with an error, or an answer this action cannot use. */
   static registry(message: string, details: Details = {}): ActionError {
     return new ActionError(message, { ...details, kind: 'registry' });
   }
@@ -85,9 +139,13 @@ export class ActionError extends Error {
   static integrity(message: string, details: Details = {}): ActionError {
     return new ActionError(message, { ...details, kind: 'integrity' });
   }
-  /** Credentials refused or missing. */
-  static auth(message: string, details: Details = {}): ActionError {
-    return new ActionError(message, { ...details, kind: 'auth' });
+  /** Published, but the step outputs could not be written. */
+  static outputs(message: string, details: Details = {}): ActionError {
+    return new ActionError(message, { ...details, kind: 'outputs' });
+  }
+  /** The program runs where it cannot. */
+  static runtime(message: string, details: Details = {}): ActionError {
+    return new ActionError(message, { ...details, kind: 'runtime' });
   }
 
   /** The one line shown to the user. */
@@ -119,9 +177,20 @@ export class AggregateActionError extends ActionError {
   }
 }
 
-/** Describes any thrown value in one line, without stack traces. */
-export function describeError(e: unknown): string {
-  if (e instanceof ActionError) return e.line;
+/**
+ * The one function from an error to text, without stack traces. `line`: the line shown to the
+ * user (an ActionError's message and hint; any other error's first line). `brief`: a few words
+ * for a per-tag or per-source listing (the HTTP status, the registry's code and message).
+ */
+export function describeError(e: unknown, form: 'line' | 'brief' = 'line'): string {
+  if (e instanceof ActionError) {
+    if (form === 'line') return e.line;
+    const status = e.status ? `HTTP ${e.status}` : undefined;
+    const code = e.code && !/^HTTP_\d+$/.test(e.code) ? e.code : undefined;
+    const detail = e.detail && e.detail !== e.code && e.detail !== status ? e.detail : undefined;
+    const parts = [status, code, detail].filter(Boolean);
+    return parts.length ? parts.join(' ') : e.message;
+  }
   if (e instanceof Error) return e.message.split('\n')[0] ?? String(e);
   return String(e);
 }

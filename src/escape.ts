@@ -10,6 +10,8 @@
  * separators, bidirectional overrides and the BOM.
  */
 const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
+/** A run of them, flattened to one space. */
+const UNPRINTABLE_RUN = new RegExp(`${UNPRINTABLE.source}+`, 'g');
 /** The same without the C0 controls, which JSON.stringify escapes itself. */
 const UNPRINTABLE_IN_JSON = /[\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
@@ -26,6 +28,16 @@ export function bounded(text: string, max: number): string {
   const code = text.charCodeAt(end - 1);
   if (code >= 0xd800 && code <= 0xdbff) end--;
   return `${text.slice(0, end)}…`;
+}
+
+/**
+ * Text from outside (a registry's error message) flattened into a message: every run of characters
+ * that could end or disguise a line becomes one space, the ends trimmed, and the whole cut to
+ * `limit` characters, the cut mark included.
+ */
+export function flatLine(text: string, limit: number): string {
+  const clean = text.replace(UNPRINTABLE_RUN, ' ').trim();
+  return clean.length > limit ? bounded(clean, limit - 1) : clean;
 }
 
 /** Longest registry-supplied value shown in a message. */

@@ -325,7 +325,7 @@ function readSources(read: InputReader, sourcesRaw: string, tags: Reference[], c
 }
 
 function tooManySourceLines(count: number | string): ActionError {
-  return budgetExceeded('sources and source-files give too many source lines', count, MAX_RESULT_ENTRIES, 'An index holds at most that many entries; publish fewer images in one index', 'input');
+  return budgetExceeded('sources and source-files give too many source lines', count, MAX_RESULT_ENTRIES, 'An index holds at most that many entries; publish fewer images in one index');
 }
 
 /**

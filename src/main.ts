@@ -4,7 +4,7 @@
  * Imported by tests without side effects.
  */
 import { readFileSync } from 'node:fs';
-import { ActionError, describeError } from './errors.ts';
+import { ActionError, describeError, errorTitle } from './errors.ts';
 import { type Inputs, getInputs } from './inputs.ts';
 import { fail, getInput, log, setOutput, writeSummary } from './log.ts';
 import type { Reference } from './oci/reference.ts';
@@ -32,7 +32,7 @@ export async function run(): Promise<void> {
       setOutputs(result, inputs.tags);
     } catch (e) {
       const at = [...result.pushed, ...result.unchanged];
-      throw ActionError.input(`published ${result.digest}${at.length ? ` to ${at.join(', ')}` : ''}, but the step outputs could not be written (${describeError(e)})`, {
+      throw ActionError.outputs(`published ${result.digest}${at.length ? ` to ${at.join(', ')}` : ''}, but the step outputs could not be written (${describeError(e)})`, {
         hint: 'The tags point at the new index; steps that read this step’s outputs will not see them',
       });
     }
@@ -47,7 +47,7 @@ export async function run(): Promise<void> {
     });
   } catch (e) {
     const line = describeError(e);
-    const title = e instanceof ActionError ? titleFor(e) : 'Publishing failed';
+    const title = errorTitle(e);
     if (e instanceof PublishFailedError) {
       // What a failed run can still say: the index exists by digest in every target repository
       // once phase 1 completed (the outputs), and where every tag ended up (the summary).
@@ -93,21 +93,4 @@ function peakRssKiB(): number {
     // not Linux
   }
   return process.resourceUsage().maxRSS;
-}
-
-function titleFor(e: ActionError): string {
-  switch (e.kind) {
-    case 'input':
-    case 'reference':
-    case 'platform':
-      return 'Invalid input';
-    case 'auth':
-      return 'Registry authentication failed';
-    case 'integrity':
-      return 'Registry returned inconsistent content';
-    case 'network':
-      return 'Registry unreachable';
-    default:
-      return 'Registry error';
-  }
 }

@@ -4,7 +4,7 @@
  * dist/, is tested by the subprocess tests.)
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -22,7 +22,7 @@ interface MainRun {
 }
 
 /** Runs main's run() with these inputs; the workflow commands it prints are captured, not shown. */
-async function runMain(inputs: Record<string, string>): Promise<MainRun> {
+async function runMain(inputs: Record<string, string>, overrides: Record<string, string> = {}): Promise<MainRun> {
   const dir = mkdtempSync(join(tmpdir(), 'main-run-'));
   const env: Record<string, string> = {
     GITHUB_OUTPUT: join(dir, 'output'),
@@ -32,6 +32,7 @@ async function runMain(inputs: Record<string, string>): Promise<MainRun> {
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value;
   writeFileSync(env.GITHUB_OUTPUT as string, '');
   writeFileSync(env.GITHUB_STEP_SUMMARY as string, '');
+  Object.assign(env, overrides);
   const saved = new Map(Object.keys(env).map((k) => [k, process.env[k]]));
   Object.assign(process.env, env);
   let stdout = '';
@@ -53,7 +54,7 @@ async function runMain(inputs: Record<string, string>): Promise<MainRun> {
   }
   const exitCode = Number(process.exitCode ?? 0);
   process.exitCode = undefined;
-  const result = { outputs: parseOutputFile(readFileSync(env.GITHUB_OUTPUT as string, 'utf8')), summary: readFileSync(env.GITHUB_STEP_SUMMARY as string, 'utf8'), stdout, exitCode };
+  const result = { outputs: existsSync(env.GITHUB_OUTPUT as string) ? parseOutputFile(readFileSync(env.GITHUB_OUTPUT as string, 'utf8')) : {}, summary: readFileSync(env.GITHUB_STEP_SUMMARY as string, 'utf8'), stdout, exitCode };
   rmSync(dir, { recursive: true, force: true });
   return result;
 }
@@ -88,5 +89,14 @@ describe('main run() in process (real registry)', () => {
     const errors = result.stdout.split('\n').filter((l) => l.startsWith('::error'));
     assert.equal(errors.length, 1, result.stdout);
     assert.match(errors[0] as string, /^::error title=Registry error::1 of 1 source\(s\) could not be read/);
+  });
+
+  it('outputs that cannot be written after the tags moved: the title says it published (not "Invalid input")', async () => {
+    const result = await runMain({ sources: `${reg.host}/main/app:amd64`, tags: `${reg.host}/main/app:3` }, { GITHUB_OUTPUT: join(tmpdir(), 'no-such-dir-for-main-test', 'output') });
+    assert.equal(result.exitCode, 1);
+    const errors = result.stdout.split('\n').filter((l) => l.startsWith('::error'));
+    assert.equal(errors.length, 1, result.stdout);
+    assert.match(errors[0] as string, /^::error title=Published%2C but the step outputs failed::published sha256:[a-f0-9]{64} to .*main\/app:3, but the step outputs could not be written/);
+    assert.equal((await getManifestBytes({ url: reg.url }, 'main/app', '3')).status, 200);
   });
 });

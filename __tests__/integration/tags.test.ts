@@ -214,6 +214,7 @@ describe('overwrite: false', () => {
     const run = await runAction({ sources: sources(), tags: `${at.reg.host}/app:1.2.3\n${at.reg.host}/app:latest`, overwrite: 'false' });
     assert.equal(run.code, 1, run.stdout);
     assert.deepEqual(await at.reg.writesSince(from), [], 'no PUT, POST, PATCH or DELETE reached the registry');
+    assert.match(run.stdout, /^::error title=Tag conflict::overwrite is false/m);
     assert.match(annotation(run), new RegExp(`overwrite is false and a tag exists at another digest than sha256:[0-9a-f]{64}: ${at.reg.host}/app:1.2.3 is at ${old}\\. Publish to a new tag, or set overwrite: true to move these tags\\. Nothing was written$`, "m"));
     assert.equal(await digestAt(at.reg.url, 'app', '1.2.3'), old);
     assert.equal(await digestAt(at.reg.url, 'app', 'latest'), undefined);

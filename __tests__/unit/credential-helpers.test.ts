@@ -52,7 +52,7 @@ describe('credential helper names', () => {
     it(`${JSON.stringify(value)} is refused naming the config key`, () => {
       assert.throws(
         () => helperProgram(value, 'credHelpers["ghcr.io"]'),
-        (e: unknown) => e instanceof ActionError && e.kind === 'input' && e.message.includes('credHelpers["ghcr.io"]') && !e.message.includes('\n'),
+        (e: unknown) => e instanceof ActionError && e.kind === 'credentials' && e.message.includes('credHelpers["ghcr.io"]') && !e.message.includes('\n'),
       );
     });
   }

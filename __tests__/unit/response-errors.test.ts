@@ -2,21 +2,23 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { ActionError } from '../../src/errors.ts';
-import { digestMismatch, formatDiagnostics, parseErrorBody, responseError, sanitize } from '../../src/registry/response-errors.ts';
+import { flatLine } from '../../src/escape.ts';
+import { digestMismatch, formatDiagnostics, parseErrorBody, responseError } from '../../src/registry/response-errors.ts';
 
 const ctx = { method: 'PUT', registry: 'r.example', repository: 'app', what: 'push manifest r.example/app:1', access: 'push' as const };
 
 describe('registry error responses', () => {
-  it('sanitize: control characters and line breaks become one space; long text is cut', () => {
+  it('registry text is flattened by escape.ts (flatLine): what could end or disguise a line becomes one space; long text is cut', () => {
     const table: Array<[string, number | undefined, string]> = [
       ['plain', undefined, 'plain'],
       ['a\nb\r\nc', undefined, 'a b c'],
       ['x\u0000\u001b[31my\u007f\u0085z', undefined, 'x [31my z'],
       ['line\u2028sep', undefined, 'line sep'],
+      ['bidi\u202eoverride\u2066and\ufeffBOM', undefined, 'bidi override and BOM'],
       ['  padded\t', undefined, 'padded'],
       ['abcdefghij', 5, 'abcd…'],
     ];
-    for (const [input, limit, want] of table) assert.equal(sanitize(input, limit), want, JSON.stringify(input));
+    for (const [input, limit, want] of table) assert.equal(flatLine(input, limit ?? 200), want, JSON.stringify(input));
   });
 
   it('keeps every entry with a code; details that are not strings are shown as JSON; each field bounded', () => {

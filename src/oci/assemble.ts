@@ -167,7 +167,7 @@ function refuseOversize(bytes: Buffer, entries: IndexEntry[], descriptors: Descr
   if (bytes.length <= INDEX_SIZE_LIMIT) return;
   const annotationBytes = descriptors.reduce((n, d) => n + Buffer.byteLength(JSON.stringify(d.annotations ?? {})), 0);
   const attestations = entries.filter((c) => c.attestation).length;
-  throw ActionError.input(
+  throw ActionError.limit(
     `the index would be ${bytes.length} bytes, over the ${INDEX_SIZE_LIMIT} bytes (4 MiB) a registry accepts for a manifest: it has ${entries.length} entries (${attestations} attestations) and ${annotationBytes} bytes of descriptor annotations; nothing was written`,
     { code: 'SIZE_INVALID', hint: 'Publish fewer entries per index (split the platforms over several tags), drop attestations (attestations: drop), or shorten the descriptor annotations' },
   );

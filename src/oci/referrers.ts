@@ -72,7 +72,7 @@ export function readReferrersIndex(fetched: FetchedManifest, where: string): Lis
   }
   const listed = parsed.manifest.manifests;
   if (listed.length > MAX_REFERRERS) {
-    throw ActionError.integrity(`${where} lists ${listed.length} referrers, more than the ${MAX_REFERRERS} this action copies`, {
+    throw ActionError.limit(`${where} lists ${listed.length} referrers, more than the ${MAX_REFERRERS} this action copies`, {
       hint: 'Set referrers: skip to publish without them, and copy them with oras or regctl',
     });
   }

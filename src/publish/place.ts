@@ -184,7 +184,7 @@ export class EntryPlacer {
   async placeBlobs(entry: IndexEntry, target: Target): Promise<Buffer> {
     const bytes = await this.manifestBytes(entry);
     const parsed = parseManifest({ bytes, digest: entry.descriptor.digest, mediaType: entry.descriptor.mediaType }, `${entry.registry}/${entry.repository}@${entry.descriptor.digest}`);
-    if (parsed.kind !== 'image') throw ActionError.input(`child ${entry.descriptor.digest} is not an image manifest`);
+    if (parsed.kind !== 'image') throw ActionError.integrity(`child ${entry.descriptor.digest} is not an image manifest`, { code: 'MANIFEST_INVALID' });
     const blobs = [parsed.manifest.config, ...parsed.manifest.layers].filter((b) => !isNonDistributable(b));
     const here = entry.registry === target.registry && entry.repository === target.repository;
     // Each blob task holds one request at a time (a mount, or a HEAD then a copy slot).
@@ -239,7 +239,7 @@ export class EntryPlacer {
         this.recordCopy(blob, source.verifier.bytes, started);
       } catch (e) {
         source?.verifier.destroy();
-        if (e instanceof ActionError && (e.kind === 'integrity' || e.kind === 'auth')) throw e;
+        if (e instanceof ActionError && (e.kind === 'integrity' || e.kind === 'auth' || e.kind === 'credentials')) throw e;
         log.info(`upload of ${blob.digest} to ${target.registry}/${target.repository} failed (${describeError(e)}); trying again in chunks`);
         await this.copyBlobChunked(blob, entry, target, started);
       }

@@ -7,13 +7,13 @@
  * back what had moved.
  */
 import { mapAll } from '../concurrency.ts';
-import { ActionError } from '../errors.ts';
+import { ActionError, describeError } from '../errors.ts';
 import { log } from '../log.ts';
 import type { Digest } from '../oci/digest.ts';
 import type { Reference } from '../oci/reference.ts';
 import type { Registries } from '../registry/registries.ts';
 import type { Target } from './plan.ts';
-import { type TagRecord, type TagState, digestBefore, short } from './result.ts';
+import { type TagRecord, type TagState, digestBefore } from './result.ts';
 import { observeTag, readTag } from './tag-read.ts';
 
 /** The bytes to push and their digest. */
@@ -61,7 +61,7 @@ export function overwriteConflicts(records: readonly TagRecord[], digest: Digest
 
 export function overwriteError(conflicts: Array<{ tag: string; current: Digest }>, digest: Digest): ActionError {
   const list = conflicts.map((c) => `${c.tag} is at ${c.current}`).join('; ');
-  return ActionError.input(`overwrite is false and ${conflicts.length === 1 ? 'a tag exists' : `${conflicts.length} tags exist`} at another digest than ${digest}: ${list}`, {
+  return ActionError.conflict(`overwrite is false and ${conflicts.length === 1 ? 'a tag exists' : `${conflicts.length} tags exist`} at another digest than ${digest}: ${list}`, {
     code: 'TAG_EXISTS',
     hint: 'Publish to a new tag, or set overwrite: true to move these tags',
   });
@@ -94,7 +94,7 @@ export async function checkAppendBase(registries: Registries, { tag, before }: T
   const now = digestBefore(await readTag(registries, tag));
   const was = digestBefore(before);
   if (now === was) return;
-  throw ActionError.registry(
+  throw ActionError.conflict(
     `append: ${tag} changed while this run was publishing (${was ?? 'absent'} when read, ${now ?? 'absent'} now): another run moved it`,
     { code: 'TAG_MOVED', hint: 'Run again to append to what the tag holds now' },
   );
@@ -127,7 +127,7 @@ export async function pushTags(registries: Registries, index: IndexToPush, recor
   // The write may have landed anyway (the registry applied it, then the answer was lost or a
   // timeout struck), so each failed write's tag is read again once every write has settled.
   await mapAll(failures, limit, async ({ r, error }) => {
-    log.info(`${r.tag}: the write failed (${short(error)}); reading the tag again`);
+    log.info(`${r.tag}: the write failed (${describeError(error, 'brief')}); reading the tag again`);
     r.write = { kind: 'failed', error, now: await observeTag(registries, r.tag) };
   });
   return !failures.length;

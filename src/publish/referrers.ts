@@ -68,7 +68,7 @@ export class ReferrerFinder {
     if (!p) {
       p = this.level(registry, repository, subject, 1).then((items) => {
         if (items.length > MAX_REFERRERS) {
-          throw ActionError.integrity(`${key} has ${items.length} referrers and cosign tags, more than the ${MAX_REFERRERS} this action copies`, {
+          throw ActionError.limit(`${key} has ${items.length} referrers and cosign tags, more than the ${MAX_REFERRERS} this action copies`, {
             hint: 'Set referrers: skip to publish without them, and copy them with oras or regctl',
           });
         }
@@ -285,7 +285,7 @@ async function makeDiscoverable(registries: Registries, target: Target, subject:
   if (current) {
     const parsed = parseManifest(current, name);
     if (parsed.kind !== 'index') {
-      throw ActionError.input(`${name} holds an image, not a referrers index; the referrers of ${subject} cannot be listed there`, {
+      throw ActionError.conflict(`${name} holds an image, not a referrers index; the referrers of ${subject} cannot be listed there`, {
         hint: 'Remove that tag, or set referrers: skip',
       });
     }

@@ -189,7 +189,7 @@ export async function resolveSources(registries: Registries, sources: SourceSpec
   const missing = sources.filter((_, i) => found[i] === MISSING);
   for (const spec of missing) log.warning(`source ${spec.ref} does not exist; left out (ignore-missing)`);
   if (missing.length === sources.length) {
-    throw ActionError.input(`none of the ${sources.length} source(s) exists (${sources.map((s) => s.ref.toString()).join(', ')}); nothing was written`, {
+    throw ActionError.missing(`none of the ${sources.length} source(s) exists (${sources.map((s) => s.ref.toString()).join(', ')}); nothing was written`, {
       code: 'MANIFEST_UNKNOWN',
       status: 404,
       hint: 'Check that the build jobs pushed their images, and the references',

@@ -151,15 +151,3 @@ export function failedBeforeTags(e: unknown, records: readonly TagRecord[], dige
   const untouched = records.map((r): TagRecord => ({ tag: r.tag, before: r.before, state: { kind: 'untouched' } }));
   return new PublishFailedError(`${describeError(e)}. ${written ? 'No tag was moved' : 'Nothing was written'}`, untouched, digest, causeDetails(e), run);
 }
-
-/** An error in a few words: its registry code and message, for a per-tag line. */
-export function short(e: unknown): string {
-  if (e instanceof ActionError) {
-    const status = e.status ? `HTTP ${e.status}` : undefined;
-    const code = e.code && !/^HTTP_\d+$/.test(e.code) ? e.code : undefined;
-    const detail = e.detail && e.detail !== e.code && e.detail !== status ? e.detail : undefined;
-    const parts = [status, code, detail].filter(Boolean);
-    return parts.length ? parts.join(' ') : e.message;
-  }
-  return describeError(e);
-}

@@ -12,7 +12,7 @@ import { log } from '../log.ts';
 import type { Digest } from '../oci/digest.ts';
 import type { Reference } from '../oci/reference.ts';
 import type { Registries } from '../registry/registries.ts';
-import { type FinalState, type Fix, type Observed, PublishFailedError, type PublishResult, type TagRecord, type WriteOutcome, causeDetails, digestBefore, short, stateText } from './result.ts';
+import { type FinalState, type Fix, type Observed, PublishFailedError, type PublishResult, type TagRecord, type WriteOutcome, causeDetails, digestBefore, stateText } from './result.ts';
 import { observeTag } from './tag-read.ts';
 
 /** The step rollback takes for one tag: nothing (with the tag's final state), put it back, or delete it. */
@@ -96,10 +96,10 @@ export async function rollBack(registries: Registries, records: readonly TagReco
     try {
       r.state = step.step === 'none' ? step.state : await undoWrite(registries, r, step.step, digest);
     } catch (e) {
-      const why = step.step === 'delete' ? `the registry refused DELETE by tag (${short(e)})` : `putting it back failed (${short(e)})`;
+      const why = step.step === 'delete' ? `the registry refused DELETE by tag (${describeError(e, 'brief')})` : `putting it back failed (${describeError(e, 'brief')})`;
       r.state = r.write?.kind === 'failed' && 'unknown' in r.write.now ? { kind: 'unknown', why: `could not be read after its write failed (${r.write.now.unknown}), and ${why}` } : { kind: 'left', why };
     }
-    if (r.write?.kind === 'failed') r.error = short(r.write.error);
+    if (r.write?.kind === 'failed') r.error = describeError(r.write.error, 'brief');
     r.fix = fixCommand(r, digest, insecure(r.tag.domain));
   });
 }

@@ -3,9 +3,10 @@
  * Docker-Content-Digest). Used for the tags' states before the run, the `append` re-check, a
  * failed write's tag, and rollback's re-read before it puts a tag back or deletes it.
  */
+import { describeError } from '../errors.ts';
 import type { Reference } from '../oci/reference.ts';
 import type { Registries } from '../registry/registries.ts';
-import { type Observed, type TagState, short } from './result.ts';
+import type { Observed, TagState } from './result.ts';
 
 /**
  * What a tag holds now: a HEAD (404: absent); a GET only when the registry sends no
@@ -26,6 +27,6 @@ export async function observeTag(registries: Registries, tag: Reference): Promis
     const now = await readTag(registries, tag);
     return now.present ? { present: true, digest: now.digest } : { present: false };
   } catch (e) {
-    return { unknown: short(e) };
+    return { unknown: describeError(e, 'brief') };
   }
 }

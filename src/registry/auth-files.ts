@@ -51,7 +51,7 @@ export function parseDockerConfig(text: string, where: string): DockerConfig {
   try {
     value = JSON.parse(text);
   } catch {
-    throw ActionError.input(`${where} is not valid JSON`, {
+    throw ActionError.credentials(`${where} is not valid JSON`, {
       hint: `Fix or remove it: it must hold Docker's config.json format ({"auths": {"<registry>": {"auth": "<base64 of user:password>"}}})`,
     });
   }
@@ -91,7 +91,7 @@ async function readBounded(path: string): Promise<string | undefined> {
 }
 
 function tooLarge(where: string): ActionError {
-  return ActionError.input(`${where} is larger than ${AUTH_CONFIG_LIMIT} bytes, too large for a credentials file`, {
+  return ActionError.credentials(`${where} is larger than ${AUTH_CONFIG_LIMIT} bytes, too large for a credentials file`, {
     hint: 'Fix or remove it',
   });
 }

@@ -62,9 +62,9 @@ function refusal(req: HttpRequest, url: URL, policy: OriginPolicy, redirectedFro
   const to = redactUrl(url.toString());
   const how = redirectedFrom ? `the redirect from ${redactUrl(redirectedFrom)} to ${to}` : to;
   if (url.protocol !== 'http:') {
-    return ActionError.registry(`${req.method} ${redactUrl(req.url)}: refusing ${how}: only https and http URLs are followed`, { code: 'URL_REFUSED' });
+    return ActionError.policy(`${req.method} ${redactUrl(req.url)}: refusing ${how}: only https and http URLs are followed`, { code: 'URL_REFUSED' });
   }
-  return ActionError.registry(`${req.method} ${redactUrl(req.url)}: refusing ${how} over plain HTTP: ${url.host} is neither loopback nor listed in insecure-registries`, {
+  return ActionError.policy(`${req.method} ${redactUrl(req.url)}: refusing ${how} over plain HTTP: ${url.host} is neither loopback nor listed in insecure-registries`, {
     code: 'PLAIN_HTTP_REFUSED',
     hint: `List ${url.host} in insecure-registries to allow plain HTTP to it (the registry's credentials never go to another origin)`,
   });

@@ -117,7 +117,7 @@ export function maskSecret(value: string | undefined, what: string, issuedByRegi
  */
 export function helperProgram(name: unknown, where: string): string {
   if (typeof name !== 'string' || !HELPER_NAME.test(name)) {
-    throw ActionError.input(
+    throw ActionError.credentials(
       `${where} is ${quote(name)}, which is not a credential helper name (letters, digits, '.', '_' and '-' only)`,
       { hint: `Set it to the helper's name (ecr-login runs docker-credential-ecr-login from PATH), or remove it` },
     );
@@ -152,7 +152,7 @@ async function findOnPath(program: string, env: NodeJS.ProcessEnv): Promise<stri
 async function runHelperProgram(program: string, where: string, serverUrl: string, env: NodeJS.ProcessEnv): Promise<string> {
   const file = await findOnPath(program, env);
   if (!file) {
-    throw ActionError.auth(`credential helper ${program} (${where}) is not on PATH`, {
+    throw ActionError.credentials(`credential helper ${program} (${where}) is not on PATH`, {
       hint: `Install ${program}, or remove ${where}`,
     });
   }
@@ -198,7 +198,7 @@ async function runHelperProgram(program: string, where: string, serverUrl: strin
   }).finally(() => clearTimeout(timer));
   const stdout = Buffer.concat(chunks).toString('utf8');
   const failed = (how: string) =>
-    ActionError.auth(`credential helper ${program} (${where}) ${how} for ${serverUrl}`, {
+    ActionError.credentials(`credential helper ${program} (${where}) ${how} for ${serverUrl}`, {
       hint: `Check that ${program} is installed and logged in (its output is not shown: it may hold a secret)`,
     });
   if (result.error) throw failed(`could not be started (${(result.error as NodeJS.ErrnoException).code ?? 'error'})`);
@@ -216,7 +216,7 @@ function decodeAuth(auth: string, key: string, where: string): { username: strin
   const decoded = Buffer.from(auth, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon === -1) {
-    throw ActionError.input(`the auth value for ${quote(key)} in ${where} is not base64 of user:password`, {
+    throw ActionError.credentials(`the auth value for ${quote(key)} in ${where} is not base64 of user:password`, {
       hint: 'Log in again (docker login / docker/login-action)',
     });
   }
@@ -286,7 +286,7 @@ async function fromConfig(registry: string, source: AuthSource, runHelper: NonNu
     try {
       parsed = JSON.parse(out) as { Username?: string; Secret?: string };
     } catch {
-      throw ActionError.auth(`credential helper ${program} (${where}) printed something that is not JSON`, {
+      throw ActionError.credentials(`credential helper ${program} (${where}) printed something that is not JSON`, {
         hint: 'Its output is not shown: it may hold a secret',
       });
     }

@@ -5,6 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { describeError } from '../errors.ts';
 
 export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 
@@ -80,10 +81,6 @@ export function errorCode(e: unknown): string | undefined {
   return undefined;
 }
 
-export function describe(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
 /**
  * A connection-level failure at a URL the request was redirected to: the error names that URL,
  * and keeps the cause's code (what the retry layer decides by).
@@ -92,7 +89,7 @@ export class RedirectTargetError extends Error {
   readonly code: string | undefined;
   readonly url: string;
   constructor(url: string, cause: unknown) {
-    super(`at ${redactUrl(url)}, where the request was redirected: ${describe(cause)}`, { cause });
+    super(`at ${redactUrl(url)}, where the request was redirected: ${describeError(cause)}`, { cause });
     this.name = 'RedirectTargetError';
     this.url = url;
     this.code = errorCode(cause);

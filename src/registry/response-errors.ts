@@ -5,7 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import { ActionError, type RegistryDiagnostic } from '../errors.ts';
-import { bounded } from '../escape.ts';
+import { flatLine } from '../escape.ts';
 import { readLimited } from './body.ts';
 import { registryHint } from './hints.ts';
 
@@ -15,12 +15,8 @@ const FIELD_LIMIT = 200;
 const ENTRIES_LIMIT = 8;
 const TOTAL_LIMIT = 1000;
 
-/** Registry text fit for one line: control characters (newlines included) removed, bounded. */
-export function sanitize(text: string, limit = FIELD_LIMIT): string {
-  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim();
-  // At most `limit` characters with the cut mark, never splitting a surrogate pair.
-  return clean.length > limit ? bounded(clean, limit - 1) : clean;
-}
+/** Registry text fit for one line (src/escape.ts's flatLine), at most `limit` characters. */
+const sanitize = (text: string, limit = FIELD_LIMIT): string => flatLine(text, limit);
 
 /**
  * Parses `{"errors":[{"code","message","detail"}]}`: every entry with a code, its fields sanitised

@@ -7,10 +7,10 @@
  * is read whole (`readBody`), while reading it. Every retry is counted and logged with its reason.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ActionError } from '../errors.ts';
+import { ActionError, describeError } from '../errors.ts';
 import { log } from '../log.ts';
 import type { TransportStats } from './base.ts';
-import { type HttpRequest, type Layer, type Method, RedirectTargetError, type Response, describe, discard, errorCode, header, redactUrl } from './http.ts';
+import { type HttpRequest, type Layer, type Method, RedirectTargetError, type Response, discard, errorCode, header, redactUrl } from './http.ts';
 
 export interface RetryPolicy {
   /** Attempts after the first, for retryable failures. */
@@ -128,7 +128,7 @@ export class RetryTransport implements Layer {
       if (Date.now() - started + wait > maxMs) return give();
       if (res) await discard(res);
       this.notBefore.set(host, Math.max(this.notBefore.get(host) ?? 0, Date.now() + wait));
-      const reason = res ? String(res.status) : (errorCode(failure) ?? describe(failure));
+      const reason = res ? String(res.status) : (errorCode(failure) ?? describeError(failure));
       log.info(`${reason} from ${host}, waiting ${seconds(wait)} ${retryAfter !== undefined ? 'as it asked' : '(backoff)'}: retry ${attempt}/${maxAttempts - 1} of ${req.method} ${redactUrl(req.url)}`);
       this.stats.retries++;
     }
@@ -148,7 +148,7 @@ export function networkError(req: { method: string; url: string }, e: unknown, a
       : 'The registry’s TLS certificate is not trusted: add its CA with NODE_EXTRA_CA_CERTS, or list the registry in insecure-registries'
     : 'Check that the registry is reachable from the runner (address, port, proxy settings)';
   return ActionError.network(
-    `${req.method} ${redactUrl(req.url)} failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${code ? `${code} ` : ''}${describe(e)}`,
-    { code, hint, cause: e, detail: describe(e).split(';')[0] },
+    `${req.method} ${redactUrl(req.url)} failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${code ? `${code} ` : ''}${describeError(e)}`,
+    { code, hint, cause: e, detail: describeError(e).split(';')[0] },
   );
 }
