@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { ActionError } from '../../src/errors.ts';
 import { sha256 } from '../../src/oci/digest.ts';
-import { MANIFEST_LIMIT, type RegistryClient } from '../../src/registry/client.ts';
+import { type RegistryClient } from '../../src/registry/client.ts';
+import { MANIFEST_SIZE_LIMIT } from '../../src/oci/manifest.ts';
 import { Registries } from '../../src/registry/registries.ts';
 import { USER_AGENT } from '../../src/registry/user-agent.ts';
 import { pushImage } from '../helpers/images.ts';
@@ -67,7 +68,7 @@ describe('registry client against the real registry', () => {
     assert.equal(byDigest.digest, image.digest);
     assert.deepEqual(await client.headManifest('src/app', 'multi'), { digest, mediaType: INDEX, size: index.length });
     assert.equal(await client.headManifest('src/app', 'nope'), undefined);
-    assert.ok(MANIFEST_LIMIT >= 4 * 1024 * 1024);
+    assert.ok(MANIFEST_SIZE_LIMIT >= 4 * 1024 * 1024);
   });
 
   it('a refused request keeps every error entry of the body: code, message and detail', async () => {

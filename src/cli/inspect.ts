@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { ActionError } from '../errors.ts';
 import { consoleLogger, print, printJson, setLogger } from '../log.ts';
+import { isAttestation } from '../oci/assemble.ts';
 import { type ImageConfig, platformFromConfig } from '../oci/config.ts';
 import { INDEX_TYPES, parseManifest } from '../oci/manifest.ts';
 import { only, sortPlatforms } from '../oci/match.ts';
@@ -48,7 +49,6 @@ export interface InspectResult {
   selected: InspectEntry | null;
 }
 
-const isAttestation = (e: InspectEntry) => Boolean(e.annotations['vnd.docker.reference.type']);
 const layersOf = (layers: Layer[]) => layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType }));
 
 export async function inspectCommand(argv: string[]): Promise<number> {

@@ -4,7 +4,7 @@
  */
 import { ActionError } from '../errors.ts';
 import type { Descriptor } from './descriptor.ts';
-import { type IndexFormat, MediaType, serializeIndex } from './manifest.ts';
+import { type IndexFormat, MANIFEST_SIZE_LIMIT, MediaType, serializeIndex } from './manifest.ts';
 import { type Platform, formatPlatform, platformKey } from './platform.ts';
 
 export const ATTESTATION_TYPE = 'attestation-manifest';
@@ -27,7 +27,8 @@ export interface IndexEntry {
   manifestBytes?: Buffer;
 }
 
-export function isAttestation(d: Descriptor): boolean {
+/** buildx's attestation manifests: an index entry whose reference type is `attestation-manifest`. */
+export function isAttestation(d: Pick<Descriptor, 'annotations'>): boolean {
   return d.annotations?.[REFERENCE_TYPE_ANNOTATION] === ATTESTATION_TYPE;
 }
 
@@ -159,16 +160,13 @@ function refuseInDockerList(entries: IndexEntry[]): void {
   }
 }
 
-/** What registries accept for a manifest (distribution's default limit; GHCR, ECR and Hub agree). */
-export const INDEX_SIZE_LIMIT = 4 * 1024 * 1024;
-
 /** Refuses, before anything is written, an index that the registry would refuse at the tag PUT. */
 function refuseOversize(bytes: Buffer, entries: IndexEntry[], descriptors: Descriptor[]): void {
-  if (bytes.length <= INDEX_SIZE_LIMIT) return;
+  if (bytes.length <= MANIFEST_SIZE_LIMIT) return;
   const annotationBytes = descriptors.reduce((n, d) => n + Buffer.byteLength(JSON.stringify(d.annotations ?? {})), 0);
   const attestations = entries.filter((c) => c.attestation).length;
   throw ActionError.limit(
-    `the index would be ${bytes.length} bytes, over the ${INDEX_SIZE_LIMIT} bytes (4 MiB) a registry accepts for a manifest: it has ${entries.length} entries (${attestations} attestations) and ${annotationBytes} bytes of descriptor annotations; nothing was written`,
+    `the index would be ${bytes.length} bytes, over the ${MANIFEST_SIZE_LIMIT} bytes (4 MiB) a registry accepts for a manifest: it has ${entries.length} entries (${attestations} attestations) and ${annotationBytes} bytes of descriptor annotations; nothing was written`,
     { code: 'SIZE_INVALID', hint: 'Publish fewer entries per index (split the platforms over several tags), drop attestations (attestations: drop), or shorten the descriptor annotations' },
   );
 }

@@ -20,6 +20,13 @@ export const MediaType = {
   OciNondistributableLayerPrefix: 'application/vnd.oci.image.layer.nondistributable.',
 } as const;
 
+/**
+ * The largest manifest (image, index or referrer) read or written: what registries accept
+ * (distribution's default; the spec says registries SHOULD accept at least 4 MB; GHCR, ECR and Hub
+ * agree). Nothing larger is read into memory, and an index over it is refused before any write.
+ */
+export const MANIFEST_SIZE_LIMIT = 4 * 1024 * 1024;
+
 /** Every manifest and index type this action reads, for the Accept header. */
 export const MANIFEST_ACCEPT = [
   MediaType.OciIndex,

@@ -8,7 +8,7 @@ import { quote } from '../escape.ts';
 import { ActionError } from '../errors.ts';
 import { type Digest, referrersTag } from './digest.ts';
 import type { Descriptor } from './descriptor.ts';
-import { type FetchedManifest, type ImageIndex, type ImageManifest, IMAGE_TYPES, MediaType, parseManifest } from './manifest.ts';
+import { type FetchedManifest, type ImageIndex, type ImageManifest, IMAGE_TYPES, MANIFEST_SIZE_LIMIT, MediaType, parseManifest } from './manifest.ts';
 import { checkMediaType } from './validate.ts';
 
 /** Referrers read per subject at most; an index listing more is refused (not silently cut). */
@@ -26,9 +26,6 @@ export type CosignSuffix = (typeof COSIGN_SUFFIXES)[number];
 
 /** Referrers are manifests this action can place: image manifests (artifacts are OCI manifests). */
 const REFERRER_TYPES: ReadonlySet<string> = IMAGE_TYPES;
-/** The largest referrer manifest accepted (the size registries must take). */
-export const REFERRER_MANIFEST_LIMIT = 4 * 1024 * 1024;
-
 /** A media type (RFC 6838 type/subtype), as image-spec requires of artifactType. */
 export function isMediaType(v: unknown): v is string {
   try {
@@ -83,7 +80,7 @@ export function readReferrersIndex(fetched: FetchedManifest, where: string): Lis
     if (seen.has(d.digest)) continue;
     seen.add(d.digest);
     if (!REFERRER_TYPES.has(d.mediaType)) skipped.push(`${d.digest}: media type ${quote(d.mediaType)} is not an image manifest`);
-    else if (d.size > REFERRER_MANIFEST_LIMIT) skipped.push(`${d.digest}: ${d.size} bytes, larger than a manifest may be`);
+    else if (d.size > MANIFEST_SIZE_LIMIT) skipped.push(`${d.digest}: ${d.size} bytes, larger than a manifest may be`);
     else descriptors.push({ mediaType: d.mediaType, digest: d.digest, size: d.size });
   }
   return { descriptors, skipped };

@@ -8,18 +8,16 @@
 import type { Readable } from 'node:stream';
 import { ActionError } from '../errors.ts';
 import { type Digest, digestWithAlgorithmOf, parseDigest, sha256 } from '../oci/digest.ts';
-import { type FetchedManifest, MANIFEST_ACCEPT, MediaType, baseMediaType } from '../oci/manifest.ts';
+import { type FetchedManifest, MANIFEST_ACCEPT, MANIFEST_SIZE_LIMIT, MediaType, baseMediaType } from '../oci/manifest.ts';
 import type { AuthorizedRequest, Authenticator } from './auth.ts';
 import { type HttpRequest, type Response, discard, header } from './http.ts';
 import { digestMismatch, responseError } from './response-errors.ts';
 import type { HostTransport } from './transport.ts';
 
-/** Registries SHOULD accept manifests of at least 4 MB; nothing larger is read into memory. */
-export const MANIFEST_LIMIT = 4 * 1024 * 1024;
 /** Buffer of a blob stream being copied: larger chunks mean less per-chunk work. */
 export const BLOB_STREAM_BUFFER = 256 * 1024;
-/** Image configs are read into memory to learn the platform; they are small. */
-export const CONFIG_LIMIT = 4 * 1024 * 1024;
+/** Image configs are read into memory to learn the platform; they are small: bounded as a manifest is. */
+export const CONFIG_LIMIT = MANIFEST_SIZE_LIMIT;
 
 /**
  * The distribution-spec endpoints this client uses, the access each needs, and the statuses it
@@ -129,7 +127,7 @@ export class RegistryClient {
       path: `${repository}/manifests/${reference}`,
       what,
       headers: { accept: MANIFEST_ACCEPT },
-      readBody: { limit: MANIFEST_LIMIT, what: `manifest ${this.registry}/${repository}:${reference}` },
+      readBody: { limit: MANIFEST_SIZE_LIMIT, what: `manifest ${this.registry}/${repository}:${reference}` },
     });
     if (outcome.absent) return undefined;
     const { res } = outcome;
@@ -162,7 +160,7 @@ export class RegistryClient {
       path: `${repository}/referrers/${digest}`,
       what,
       headers: { accept: MediaType.OciIndex },
-      readBody: { limit: MANIFEST_LIMIT, what },
+      readBody: { limit: MANIFEST_SIZE_LIMIT, what },
     });
     if (outcome.absent) return undefined;
     const { res } = outcome;

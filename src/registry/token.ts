@@ -17,13 +17,13 @@ export interface TokenResponse {
   issuedAt?: number;
 }
 
+/** RFC 6750 section 2.1: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=" */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
 /**
  * Parses a token server's JSON answer: `token` or its OAuth2 alias `access_token`, `expires_in`
  * (default 60 s) and the optional `issued_at`. Returns undefined when there is no token.
  */
-/** RFC 6750 section 2.1: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=" */
-const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
-
 export function parseTokenResponse(text: string): TokenResponse | undefined {
   let body: { token?: unknown; access_token?: unknown; expires_in?: unknown; issued_at?: unknown };
   try {
