@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { runAction } from '../helpers/action.ts';
+import { runInProcess } from '../helpers/in-process.ts';
 import { getManifestBytes, pushBuildxStyle, pushImage, sha256 } from '../helpers/images.ts';
 import { validateOci } from '../helpers/oci-schema.ts';
 import { type RunningRegistry, startRegistry } from '../helpers/registry.ts';
@@ -18,7 +18,7 @@ describe('manifest assembly against a real registry', () => {
   it('flattens buildx-style indexes, keeping attestations that point at images in the result', async () => {
     const amd = await pushBuildxStyle(t(), 'bx', 'amd64', { os: 'linux', architecture: 'amd64' });
     const arm = await pushBuildxStyle(t(), 'bx', 'arm64', { os: 'linux', architecture: 'arm64' });
-    const run = await runAction({ sources: `${reg.host}/bx:amd64\n${reg.host}/bx:arm64`, tags: `${reg.host}/bx:multi` });
+    const run = await runInProcess({ sources: `${reg.host}/bx:amd64\n${reg.host}/bx:arm64`, tags: `${reg.host}/bx:multi` });
     assert.equal(run.code, 0, run.stdout + run.stderr);
     assert.equal(run.outputs['media-type'], OCI_INDEX);
     assert.equal(run.outputs.platforms, 'linux/amd64,linux/arm64');
@@ -32,7 +32,7 @@ describe('manifest assembly against a real registry', () => {
     assert.deepEqual(validateOci(OCI_INDEX, run.outputs.manifest), []);
     assert.equal(sha256((await getManifestBytes(t(), 'bx', 'multi')).bytes), run.outputs.digest);
 
-    const dropped = await runAction({ sources: `${reg.host}/bx:amd64\n${reg.host}/bx:arm64`, tags: `${reg.host}/bx:noatt`, attestations: 'drop' });
+    const dropped = await runInProcess({ sources: `${reg.host}/bx:amd64\n${reg.host}/bx:arm64`, tags: `${reg.host}/bx:noatt`, attestations: 'drop' });
     assert.equal(dropped.code, 0, dropped.stdout);
     assert.deepEqual(JSON.parse(dropped.outputs.manifest as string).manifests.map((m: any) => m.digest), [amd.image.digest, arm.image.digest]);
   });
@@ -42,7 +42,7 @@ describe('manifest assembly against a real registry', () => {
     await pushImage(t(), 'ann', 'arm64', { os: 'linux', architecture: 'arm64', variant: 'v8' });
     const sources = `${reg.host}/ann:amd64\n${reg.host}/ann:arm64`;
     const annotations = 'index:org.opencontainers.image.version=1.2.3\norg.opencontainers.image.title=demo\nmanifest:org.opencontainers.image.description=skipped\nmanifest-descriptor:org.opencontainers.image.vendor=acme';
-    const run = await runAction({ sources, tags: `${reg.host}/ann:a`, annotations });
+    const run = await runInProcess({ sources, tags: `${reg.host}/ann:a`, annotations });
     assert.equal(run.code, 0, run.stdout + run.stderr);
     const index = JSON.parse(run.outputs.manifest as string);
     assert.equal(index.mediaType, OCI_INDEX);
@@ -52,12 +52,12 @@ describe('manifest assembly against a real registry', () => {
     assert.deepEqual(validateOci(OCI_INDEX, run.outputs.manifest), []);
 
     const before = await reg.mark();
-    const docker = await runAction({ sources, tags: `${reg.host}/ann:d`, annotations, 'media-type': 'docker' });
+    const docker = await runInProcess({ sources, tags: `${reg.host}/ann:d`, annotations, 'media-type': 'docker' });
     assert.notEqual(docker.code, 0);
     assert.match(docker.stdout, /media-type is docker/);
     assert.deepEqual(await reg.writesSince(before), []);
 
-    const forced = await runAction({ sources, tags: `${reg.host}/ann:o`, 'media-type': 'oci' });
+    const forced = await runInProcess({ sources, tags: `${reg.host}/ann:o`, 'media-type': 'oci' });
     assert.equal(forced.code, 0, forced.stdout);
     assert.equal(forced.outputs['media-type'], OCI_INDEX);
     assert.equal((await getManifestBytes(t(), 'ann', 'o')).contentType, OCI_INDEX);
@@ -68,7 +68,7 @@ describe('manifest assembly against a real registry', () => {
     await pushImage(t(), 'ovr', 'win', { os: 'windows', architecture: 'amd64', osVersion: '10.0.17763.5329', osFeatures: ['win32k'] });
     // A buildx-style index source: its entry's platform is known without reading the config.
     await pushBuildxStyle(t(), 'ovr', 'amd', { os: 'linux', architecture: 'amd64' });
-    const run = await runAction({
+    const run = await runInProcess({
       sources: `${reg.host}/ovr:arm platform=linux/arm/v6\n${reg.host}/ovr:win\n${reg.host}/ovr:amd platform=linux/arm64`,
       tags: `${reg.host}/ovr:1`,
     });
@@ -84,10 +84,10 @@ describe('manifest assembly against a real registry', () => {
     await pushImage(t(), 'dup', 'a', { os: 'linux', architecture: 'amd64' });
     await pushImage(t(), 'dup', 'b', { os: 'linux', architecture: 'amd64' });
     const before = await reg.mark();
-    const dup = await runAction({ sources: `${reg.host}/dup:a\n${reg.host}/dup:b`, tags: `${reg.host}/dup:1` });
+    const dup = await runInProcess({ sources: `${reg.host}/dup:a\n${reg.host}/dup:b`, tags: `${reg.host}/dup:1` });
     assert.notEqual(dup.code, 0);
     assert.match(dup.stdout, new RegExp(`two images have platform linux/amd64: '${reg.host}/dup:a' and '${reg.host}/dup:b'`));
-    const req = await runAction({ sources: `${reg.host}/dup:a`, tags: `${reg.host}/dup:1`, 'require-platforms': 'linux/amd64,linux/arm64' });
+    const req = await runInProcess({ sources: `${reg.host}/dup:a`, tags: `${reg.host}/dup:1`, 'require-platforms': 'linux/amd64,linux/arm64' });
     assert.notEqual(req.code, 0);
     assert.match(req.stdout, /required platform linux\/arm64 is not among the sources/);
     assert.deepEqual(await reg.writesSince(before), []);
@@ -97,15 +97,15 @@ describe('manifest assembly against a real registry', () => {
     const amd = await pushImage(t(), 'apd', 'amd64', { os: 'linux', architecture: 'amd64' });
     const arm = await pushImage(t(), 'apd', 'arm64', { os: 'linux', architecture: 'arm64', variant: 'v8' });
     const s390x = await pushImage(t(), 'apd', 's390x', { os: 'linux', architecture: 's390x' });
-    const first = await runAction({ sources: `${reg.host}/apd:amd64\n${reg.host}/apd:arm64`, tags: `${reg.host}/apd:latest` });
+    const first = await runInProcess({ sources: `${reg.host}/apd:amd64\n${reg.host}/apd:arm64`, tags: `${reg.host}/apd:latest` });
     assert.equal(first.code, 0, first.stdout);
-    const appended = await runAction({ sources: `${reg.host}/apd:s390x`, tags: `${reg.host}/apd:latest`, append: 'true' });
+    const appended = await runInProcess({ sources: `${reg.host}/apd:s390x`, tags: `${reg.host}/apd:latest`, append: 'true' });
     assert.equal(appended.code, 0, appended.stdout + appended.stderr);
     assert.equal(appended.outputs.platforms, 'linux/amd64,linux/arm64/v8,linux/s390x');
     const index = JSON.parse((await getManifestBytes(t(), 'apd', 'latest')).bytes.toString());
     assert.deepEqual(index.manifests.map((m: any) => m.digest), [amd.digest, arm.digest, s390x.digest]);
     // append to a tag that does not exist yet starts from an empty index.
-    const fresh = await runAction({ sources: `${reg.host}/apd:s390x`, tags: `${reg.host}/apd:new`, append: 'true' });
+    const fresh = await runInProcess({ sources: `${reg.host}/apd:s390x`, tags: `${reg.host}/apd:new`, append: 'true' });
     assert.equal(fresh.code, 0, fresh.stdout);
     assert.equal(fresh.outputs.platforms, 'linux/s390x');
   });

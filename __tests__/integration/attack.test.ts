@@ -1,7 +1,8 @@
 /**
  * Security review (attack branch): failing tests for breaks found by the attacker review. Each
- * drives the bundled action against a scripted hostile source registry on loopback (what a source
- * registry the workflow author does not control may send) and a real registry as the target.
+ * drives the action (run() in process; the bundled one where a hang must be killed) against a
+ * scripted hostile source registry on loopback (what a source registry the workflow author does
+ * not control may send) and a real registry as the target.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -10,7 +11,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type ActionRun, projectRoot, runAction } from '../helpers/action.ts';
+import { type ActionRun, projectRoot } from '../helpers/action.ts';
+import { runInProcess } from '../helpers/in-process.ts';
 import { type Answer, type ScriptedServer, startScriptedServer } from '../helpers/hostile-servers.ts';
 import { getManifestBytes, pushImage, putManifest } from '../helpers/images.ts';
 import { type RunningRegistry, startRegistry } from '../helpers/registry.ts';
@@ -105,7 +107,7 @@ describe('attack: a blob copy is bounded by what its descriptor declares', () =>
     image = hostileImage(8);
     blobAnswer = 'endless';
     // timeout 2: the blob GET's deadline is 2 × 2 s plus 8 bytes' worth.
-    const run: ActionRun = await runAction({ sources: `${source.host}/app:t`, tags: `${target.host}/app:v1`, timeout: '2', retries: '0' });
+    const run: ActionRun = await runInProcess({ sources: `${source.host}/app:t`, tags: `${target.host}/app:v1`, timeout: '2', retries: '0' });
     assert.notEqual(run.code, 0);
     // A copy that checks the declared size stops at the first chunk past it. What the server counts
     // as served includes what loopback's socket buffers absorb before the connection closes (a few
@@ -120,7 +122,7 @@ describe('attack: a blob copy is bounded by what its descriptor declares', () =>
     blobAnswer = 'drip';
     // 2 s + 600e9 B / 256 KiB/s = 2 288 820 360 ms: past setTimeout's 2^31-1, which Node replaces
     // by 1 ms with a TimeoutOverflowWarning written straight to stderr (not through log.ts).
-    const run = await runAction({ sources: `${source.host}/app:t`, tags: `${target.host}/app:v2`, timeout: '1', retries: '0' });
+    const run = await runInProcess({ sources: `${source.host}/app:t`, tags: `${target.host}/app:v2`, timeout: '1', retries: '0' });
     assert.doesNotMatch(run.stderr, /TimeoutOverflowWarning|\(node:\d+\)/, run.stderr);
     assert.doesNotMatch(run.stdout, /no complete answer within 2288820\.4 s/, 'the error claims a 26-day wait after about a millisecond');
   });
@@ -150,7 +152,7 @@ describe('attack: a run that fails after its tags moved says so', () => {
   it('a job summary that cannot be written after the tags moved: the failure says the tags moved', async () => {
     // The step summary file is the runner's; one that is missing (a container step, a runner bug,
     // a full disk) fails core.summary.write after phase 2 has moved every tag.
-    const run = await runAction({ sources: `${reg.host}/app:amd64`, tags: `${reg.host}/app:moved` }, { GITHUB_STEP_SUMMARY: '/nonexistent-dir/summary' });
+    const run = await runInProcess({ sources: `${reg.host}/app:amd64`, tags: `${reg.host}/app:moved` }, { GITHUB_STEP_SUMMARY: '/nonexistent-dir/summary' });
     const moved = (await getManifestBytes({ url: reg.url }, 'app', 'moved')).status === 200;
     assert.ok(moved, 'the tag was written');
     const error = run.stdout.split('\n').find((l) => l.startsWith('::error')) ?? '';
@@ -185,7 +187,7 @@ describe('attack: the manifest output is the index as pushed', () => {
   });
 
   it('outputs.manifest hashes to outputs.digest when a copied annotation holds U+2028, U+0085 or U+202E', async () => {
-    const run = await runAction({ sources: `${reg.host}/app:src`, tags: `${reg.host}/app:out` });
+    const run = await runInProcess({ sources: `${reg.host}/app:src`, tags: `${reg.host}/app:out` });
     assert.equal(run.code, 0, run.stdout);
     const pushed = await getManifestBytes({ url: reg.url }, 'app', 'out');
     assert.equal(sha(pushed.bytes), run.outputs.digest);
@@ -211,7 +213,7 @@ describe('attack: a token server does not choose what the job log masks', () => 
 
   it("a source registry's token server cannot make the runner mask common words in the rest of the job's log", async () => {
     // Anonymous pull: no credential of the workflow's is involved, only what the source's realm sent.
-    const run = await runAction({ sources: `${source.host}/app:t`, tags: `${source.host}/app:v1` });
+    const run = await runInProcess({ sources: `${source.host}/app:t`, tags: `${source.host}/app:v1` });
     const masks = run.stdout.split('\n').filter((l) => l.startsWith('::add-mask::'));
     // Every later "sha256", "linux" and "error" in the job's log (every step after this one too) would read ***.
     assert.deepEqual(masks, [], masks.join('\n'));
@@ -239,7 +241,7 @@ describe("attack: a source's Content-Type does not become a descriptor media typ
   });
 
   it('a dry run refuses the source instead of putting the header into the index (outputs.manifest)', async () => {
-    const run = await runAction({ sources: `${source.host}/app:t`, tags: `${target.host}/app:v1`, push: 'false' });
+    const run = await runInProcess({ sources: `${source.host}/app:t`, tags: `${target.host}/app:v1`, push: 'false' });
     assert.ok(!(run.outputs.manifest ?? '').includes('onerror'), `the index carries the Content-Type as a media type:\n${run.outputs.manifest}`);
   });
 });
@@ -263,7 +265,7 @@ describe('attack: a credential helper cannot hold the run past its 60 s limit', 
     const config = mkdtempSync(join(tmpdir(), 'attack-config-'));
     writeFileSync(join(config, 'config.json'), JSON.stringify({ credsStore: 'agent' }));
     const started = Date.now();
-    const run = await runAction({ sources: `${reg.host}/app:amd64`, tags: `${reg.host}/app:helper` }, { DOCKER_CONFIG: config, PATH: `${bin}:${process.env.PATH}` });
+    const run = await runInProcess({ sources: `${reg.host}/app:amd64`, tags: `${reg.host}/app:helper` }, { DOCKER_CONFIG: config, PATH: `${bin}:${process.env.PATH}` });
     const ms = Date.now() - started;
     assert.ok(ms < 70_000, `the run took ${Math.round(ms / 1000)} s: the helper answered at once and its limit is 60 s (exit code ${run.code})`);
   });

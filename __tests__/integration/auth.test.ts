@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Agent } from 'undici';
 import { runAction } from '../helpers/action.ts';
+import { runInProcess } from '../helpers/in-process.ts';
 import { type CertSet, makeServerCerts } from '../helpers/certs.ts';
 import { getManifestBytes, pushImage, sha256 } from '../helpers/images.ts';
 import { type RunningRegistry, startRegistry } from '../helpers/registry.ts';
@@ -39,7 +40,7 @@ describe('htpasswd registry', () => {
 
   it('publishes with Basic credentials from DOCKER_CONFIG auths, printing no secret', async () => {
     const auth = Buffer.from(`${USER}:${PASSWORD}`).toString('base64');
-    const run = await runAction(inputs(), { DOCKER_CONFIG: dockerConfig({ auths: { [reg.host]: { auth } } }) });
+    const run = await runInProcess(inputs(), { DOCKER_CONFIG: dockerConfig({ auths: { [reg.host]: { auth } } }) });
     assert.equal(run.code, 0, run.stdout + run.stderr);
     assert.equal(sha256((await getManifestBytes(target(), 'app', 'multi')).bytes), run.outputs.digest);
     for (const secret of [PASSWORD, auth]) assert.ok(!visible(run.stdout + run.stderr).includes(secret));
@@ -47,14 +48,14 @@ describe('htpasswd registry', () => {
   });
 
   it('takes username and password inputs', async () => {
-    const run = await runAction({ ...inputs(), tags: `${reg.host}/app:inputs`, username: USER, password: PASSWORD });
+    const run = await runInProcess({ ...inputs(), tags: `${reg.host}/app:inputs`, username: USER, password: PASSWORD });
     assert.equal(run.code, 0, run.stdout + run.stderr);
     assert.ok(!visible(run.stdout).includes(PASSWORD));
   });
 
   it('a wrong password fails with one clear line and pushes nothing', async () => {
     const before = await reg.mark();
-    const run = await runAction({ ...inputs(), tags: `${reg.host}/app:wrong`, username: USER, password: 'not-the-password' });
+    const run = await runInProcess({ ...inputs(), tags: `${reg.host}/app:wrong`, username: USER, password: 'not-the-password' });
     assert.notEqual(run.code, 0);
     const errors = run.stdout.split('\n').filter((l) => l.startsWith('::error'));
     assert.equal(errors.length, 1, run.stdout);
@@ -72,7 +73,7 @@ describe('htpasswd registry', () => {
       `#!/bin/sh\nread server\n[ "$1" = get ] || exit 1\nif [ "$server" = "${reg.host}" ]; then printf '{"ServerURL":"%s","Username":"${USER}","Secret":"${PASSWORD}"}' "$server"; else echo "credentials not found in native keychain"; exit 1; fi\n`,
     );
     chmodSync(helper, 0o755);
-    const run = await runAction(
+    const run = await runInProcess(
       { ...inputs(), tags: `${reg.host}/app:helper` },
       { DOCKER_CONFIG: dockerConfig({ credHelpers: { [reg.host]: 'testhelper' } }), PATH: `${bin}:${process.env.PATH}` },
     );
@@ -81,7 +82,7 @@ describe('htpasswd registry', () => {
     assert.ok(!visible(run.stdout).includes(PASSWORD));
 
     // The same helper as the default store (credsStore), for a registry with no other entry.
-    const viaStore = await runAction(
+    const viaStore = await runInProcess(
       { ...inputs(), tags: `${reg.host}/app:store` },
       { DOCKER_CONFIG: dockerConfig({ credsStore: 'testhelper', auths: { [reg.host]: {} } }), PATH: `${bin}:${process.env.PATH}` },
     );
@@ -105,7 +106,7 @@ describe('htpasswd registry', () => {
       return r.method === 'GET' && m ? { kind: 'status', status: 307, headers: { location: `${storageUrl}/signed/${m[1]}?X-Signature=abc` }, body: '' } : undefined;
     });
     try {
-      const run = await runAction(
+      const run = await runInProcess(
         { sources: `${proxy.host}/app:amd64\n${proxy.host}/app:arm64`, tags: `${proxy.host}/app:redirected`, username: USER, password: PASSWORD },
         { RUNNER_DEBUG: '1' },
       );
@@ -123,11 +124,11 @@ describe('htpasswd registry', () => {
   it('honours HTTP_PROXY and NO_PROXY', async () => {
     const fwd = await startForwardProxy();
     try {
-      const viaProxy = await runAction({ ...inputs(), tags: `${reg.host}/app:proxied`, username: USER, password: PASSWORD }, { HTTP_PROXY: fwd.url, HTTPS_PROXY: fwd.url, NO_PROXY: '' });
+      const viaProxy = await runInProcess({ ...inputs(), tags: `${reg.host}/app:proxied`, username: USER, password: PASSWORD }, { HTTP_PROXY: fwd.url, HTTPS_PROXY: fwd.url, NO_PROXY: '' });
       assert.equal(viaProxy.code, 0, viaProxy.stdout + viaProxy.stderr);
       assert.ok(fwd.carried.some((h) => h === reg.host), `the proxy carried the registry traffic (${fwd.carried.join(', ')})`);
       const before = fwd.carried.length;
-      const bypass = await runAction({ ...inputs(), tags: `${reg.host}/app:bypass`, username: USER, password: PASSWORD }, { HTTP_PROXY: fwd.url, HTTPS_PROXY: fwd.url, NO_PROXY: '127.0.0.1' });
+      const bypass = await runInProcess({ ...inputs(), tags: `${reg.host}/app:bypass`, username: USER, password: PASSWORD }, { HTTP_PROXY: fwd.url, HTTPS_PROXY: fwd.url, NO_PROXY: '127.0.0.1' });
       assert.equal(bypass.code, 0, bypass.stdout + bypass.stderr);
       assert.equal(fwd.carried.length, before, 'NO_PROXY bypassed the proxy');
     } finally {
@@ -160,7 +161,7 @@ describe('token-auth registry (JWTs verified by the registry)', () => {
     const auth = Buffer.from(`${USER}:${PASSWORD}`).toString('base64');
     const tokensBefore = issuer.issued.length;
     const requestsBefore = issuer.requests.length;
-    const run = await runAction(inputs('1'), { DOCKER_CONFIG: dockerConfig({ auths: { [`https://${reg.host}/v1/`]: { auth } } }) });
+    const run = await runInProcess(inputs('1'), { DOCKER_CONFIG: dockerConfig({ auths: { [`https://${reg.host}/v1/`]: { auth } } }) });
     assert.equal(run.code, 0, run.stdout + run.stderr);
     assert.equal(sha256((await getManifestBytes(target(), 'app', '1')).bytes), run.outputs.digest);
     const tokenRequests = issuer.requests.slice(requestsBefore);
@@ -175,7 +176,7 @@ describe('token-auth registry (JWTs verified by the registry)', () => {
 
   it('exchanges an identity token (OAuth2 refresh token) for the bearer token', async () => {
     const from = issuer.requests.length;
-    const run = await runAction(inputs('oauth'), { DOCKER_CONFIG: dockerConfig({ auths: { [reg.host]: { identitytoken: 'refresh-abc-123' } } }) });
+    const run = await runInProcess(inputs('oauth'), { DOCKER_CONFIG: dockerConfig({ auths: { [reg.host]: { identitytoken: 'refresh-abc-123' } } }) });
     assert.equal(run.code, 0, run.stdout + run.stderr);
     const posts = issuer.requests.slice(from).filter((r) => r.method === 'POST');
     assert.equal(posts.length, 1);
@@ -185,7 +186,7 @@ describe('token-auth registry (JWTs verified by the registry)', () => {
 
   it('a wrong password fails naming the registry, and pushes nothing', async () => {
     const before = await reg.mark();
-    const run = await runAction(inputs('2'), { DOCKER_CONFIG: dockerConfig({ auths: { [reg.host]: { auth: Buffer.from(`${USER}:wrong-pass`).toString('base64') } } }) });
+    const run = await runInProcess(inputs('2'), { DOCKER_CONFIG: dockerConfig({ auths: { [reg.host]: { auth: Buffer.from(`${USER}:wrong-pass`).toString('base64') } } }) });
     assert.notEqual(run.code, 0);
     assert.match(run.stdout, new RegExp(`${reg.host}: the token server .* refused the credentials \\(docker config\\) with HTTP 401`));
     assert.ok(!visible(run.stdout).includes('wrong-pass'));
@@ -194,7 +195,7 @@ describe('token-auth registry (JWTs verified by the registry)', () => {
   });
 
   it('a user without push access fails with one line naming registry, repository and push', async () => {
-    const run = await runAction({ ...inputs('3'), username: 'reader', password: 'reader-pass' });
+    const run = await runInProcess({ ...inputs('3'), username: 'reader', password: 'reader-pass' });
     assert.notEqual(run.code, 0);
     const errors = run.stdout.split('\n').filter((l) => l.startsWith('::error'));
     assert.equal(errors.length, 1, run.stdout);

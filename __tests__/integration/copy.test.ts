@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { runAction } from '../helpers/action.ts';
+import { runInProcess } from '../helpers/in-process.ts';
 import { skopeo } from '../helpers/clients.ts';
 import { startFaultProxy } from '../helpers/fault-proxy.ts';
 import { type Pushed, getManifestBytes, pushImage, sha256 } from '../helpers/images.ts';
@@ -29,7 +29,7 @@ describe('cross-registry publishing (streamed copy)', () => {
   });
 
   it('publishes sources on A to B (basic auth) and to A in one run, identical bytes everywhere', async () => {
-    const run = await runAction({
+    const run = await runInProcess({
       sources: `${a.host}/build/app:amd64\n${a.host}/build/app:arm64`,
       tags: `${b.host}/release/app:1.0\n${a.host}/release/app:1.0`,
       registry: b.host,
@@ -64,7 +64,7 @@ describe('cross-registry publishing (streamed copy)', () => {
       r.method === 'PUT' && r.url.includes('/blobs/uploads/') && r.length > 0 ? { kind: 'status', status: 413, body: '{"errors":[{"code":"SIZE_INVALID","message":"use chunks"}]}' } : undefined,
     );
     try {
-      const run = await runAction({
+      const run = await runInProcess({
         sources: `${a.host}/build/app:amd64\n${a.host}/build/app:arm64`,
         tags: `${proxyB.host}/chunked/app:1`,
         registry: proxyB.host,
@@ -88,7 +88,7 @@ describe('cross-registry publishing (streamed copy)', () => {
     try {
       // Sources by digest, so that the configs are read... through the proxy, corrupted: use a
       // platform override to skip the config read and reach the copy.
-      const run = await runAction({
+      const run = await runInProcess({
         sources: `${proxy.host}/build/app@${pushed[0]?.digest} platform=linux/amd64\n${proxy.host}/build/app@${pushed[1]?.digest} platform=linux/arm64/v8`,
         tags: `${b.host}/broken/app:1`,
         registry: b.host,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { runAction } from '../helpers/action.ts';
+import { runInProcess } from '../helpers/in-process.ts';
 import { type FaultProxy, type Rule, startFaultProxy } from '../helpers/fault-proxy.ts';
 import { type Pushed, getManifestBytes, pushImage, sha256 } from '../helpers/images.ts';
 import { type RunningRegistry, startRegistry } from '../helpers/registry.ts';
@@ -31,7 +31,7 @@ describe('faults injected by a proxy in front of a real registry', () => {
     const tag = `t${++tagCounter}`;
     proxy.setRule(rule);
     const from = proxy.log.length;
-    const run = await runAction({
+    const run = await runInProcess({
       sources: THREE.map((p) => `${proxy.host}/app:${p.architecture}`).join('\n'),
       tags: `${proxy.host}/app:${tag}`,
       ...extra,
@@ -110,7 +110,7 @@ describe('faults injected by a proxy in front of a real registry', () => {
   it('a missing source is not retried', async () => {
     proxy.setRule(() => undefined);
     const from = proxy.log.length;
-    const run = await runAction({ sources: `${proxy.host}/app:does-not-exist`, tags: `${proxy.host}/app:never` });
+    const run = await runInProcess({ sources: `${proxy.host}/app:does-not-exist`, tags: `${proxy.host}/app:never` });
     assert.notEqual(run.code, 0);
     const gets = proxy.log.slice(from).filter((r) => r.method === 'GET' && r.url.includes('does-not-exist'));
     assert.equal(gets.length, 1, 'one GET: a 404 is permanent');
@@ -135,7 +135,7 @@ describe('bad input fails before any request', () => {
     it(`${name}: names the value, no request made`, async () => {
       const from = proxy.log.length;
       const resolved = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, v.replaceAll('PROXY', proxy.host)]));
-      const run = await runAction(resolved);
+      const run = await runInProcess(resolved);
       assert.notEqual(run.code, 0);
       assert.match(run.stdout.replaceAll(proxy.host, 'PROXY'), message);
       assert.match(run.stdout, /::error title=Invalid input::/);

@@ -1,5 +1,5 @@
 /**
- * Issue 12, what a registry sends: the bundled action run against a real registry holding hostile
+ * Issue 12, what a registry sends: the action (run() in process) against a real registry holding hostile
  * source indexes and configs (the registry stores them as given), or, for documents the registry
  * itself refuses to store (an array as os, a string as annotations), the real registry behind a
  * proxy that replaces the source index's body. Each run is read as the runner reads it: stdout and
@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { type ActionRun, runAction } from '../helpers/action.ts';
+import type { ActionRun } from '../helpers/action.ts';
+import { runInProcess } from '../helpers/in-process.ts';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';
 import { type Pushed, getManifestBytes, pushBuildxStyle, pushImage, putManifest } from '../helpers/images.ts';
 import { type RunningRegistry, startRegistry } from '../helpers/registry.ts';
@@ -54,7 +55,7 @@ function assertInert(run: ActionRun, { failed }: { failed: boolean }): void {
 /** The failure annotation's text. */
 const failure = (run: ActionRun) => (commandsIn(run.stdout).find((l) => l.startsWith('::error')) ?? '').replace(/^::error[^:]*::/, '');
 
-describe('hostile registry data (real registry, bundled action)', () => {
+describe('hostile registry data (real registry)', () => {
   let reg: RunningRegistry;
   let proxy: FaultProxy;
   let image: Pushed;
@@ -78,7 +79,7 @@ describe('hostile registry data (real registry, bundled action)', () => {
     const tag = `hostile-${++n}`;
     await putManifest(t(), 'src', tag, bytes, OCI_INDEX);
     const from = await reg.mark();
-    const run = await runAction({ sources: `${reg.host}/src:${tag}`, tags: `${reg.host}/dst:${tag}`, ...inputs });
+    const run = await runInProcess({ sources: `${reg.host}/src:${tag}`, tags: `${reg.host}/dst:${tag}`, ...inputs });
     return { run, tag, writes: await reg.writesSince(from) };
   }
 
@@ -89,7 +90,7 @@ describe('hostile registry data (real registry, bundled action)', () => {
     proxy.setRule((r) => (r.method === 'GET' && r.url.endsWith(`/manifests/${tag}`) ? { kind: 'body', body: bytes } : undefined));
     const from = await reg.mark();
     try {
-      const run = await runAction({ sources: `${proxy.host}/src:${tag}`, tags: `${reg.host}/dst:${tag}` });
+      const run = await runInProcess({ sources: `${proxy.host}/src:${tag}`, tags: `${reg.host}/dst:${tag}` });
       return { run, tag, writes: await reg.writesSince(from) };
     } finally {
       proxy.setRule(() => undefined);
@@ -122,7 +123,7 @@ describe('hostile registry data (real registry, bundled action)', () => {
   it('a config whose os holds commands: refused naming the config, before any write', async () => {
     await pushImage(t(), 'src', 'evil-config', { os: 'linux', architecture: 'amd64', configOverride: { os: `${INJECTION}\r::add-mask::x` } });
     const from = await reg.mark();
-    const run = await runAction({ sources: `${reg.host}/src:evil-config`, tags: `${reg.host}/dst:evil-config` });
+    const run = await runInProcess({ sources: `${reg.host}/src:evil-config`, tags: `${reg.host}/dst:evil-config` });
     assert.equal(run.code, 1, run.stdout);
     assertInert(run, { failed: true });
     assert.match(failure(run), /invalid image config from 127\.0\.0\.1:\d+\/src:evil-config \(config sha256:[a-f0-9]{64}\): os is "linux\\n::error/);
@@ -137,7 +138,7 @@ describe('hostile registry data (real registry, bundled action)', () => {
         : undefined,
     );
     try {
-      const run = await runAction({ sources: `${proxy.host}/src:plain`, tags: `${proxy.host}/dst:refused` });
+      const run = await runInProcess({ sources: `${proxy.host}/src:plain`, tags: `${proxy.host}/dst:refused` });
       assert.equal(run.code, 1, run.stdout);
       assertInert(run, { failed: true });
       assert.match(failure(run), /MANIFEST_INVALID/);
@@ -156,7 +157,7 @@ describe('hostile registry data (real registry, bundled action)', () => {
         : undefined,
     );
     try {
-      const run = await runAction({ sources: `${reg.host}/src:legacy`, tags: `${proxy.host}/dst:legacy` });
+      const run = await runInProcess({ sources: `${reg.host}/src:legacy`, tags: `${proxy.host}/dst:legacy` });
       assert.equal(run.code, 0, run.stdout);
       assert.ok(refused > 1, 'the refused upload was retried');
       assert.match(run.stdout, /trying again in chunks/);
@@ -208,17 +209,17 @@ describe('hostile registry data (real registry, bundled action)', () => {
   it('media-type docker with buildx-style sources (OCI child, attestation): refused before any write with a hint', async () => {
     await pushBuildxStyle(t(), 'src', 'buildx', { os: 'linux', architecture: 'arm64' });
     const from = await reg.mark();
-    const run = await runAction({ sources: `${reg.host}/src:buildx`, tags: `${reg.host}/dst:buildx`, 'media-type': 'docker' });
+    const run = await runInProcess({ sources: `${reg.host}/src:buildx`, tags: `${reg.host}/dst:buildx`, 'media-type': 'docker' });
     assert.equal(run.code, 1, run.stdout);
     assert.match(failure(run), /media-type is docker, but '127\.0\.0\.1:\d+\/src:buildx' brings an attestation manifest .*set attestations: drop/);
-    const dropped = await runAction({ sources: `${reg.host}/src:buildx`, tags: `${reg.host}/dst:buildx`, 'media-type': 'docker', attestations: 'drop' });
+    const dropped = await runInProcess({ sources: `${reg.host}/src:buildx`, tags: `${reg.host}/dst:buildx`, 'media-type': 'docker', attestations: 'drop' });
     assert.equal(dropped.code, 1, dropped.stdout);
     assert.match(failure(dropped), /media-type is docker, but '127\.0\.0\.1:\d+\/src:buildx' is a application\/vnd\.oci\.image\.manifest\.v1\+json .*Use media-type 'auto' or 'oci'/);
     assert.deepEqual(await reg.writesSince(from), []);
   });
 
   it('the dry-run summary lists the tags that would be written', async () => {
-    const run = await runAction({ sources: `${reg.host}/src:amd64`, tags: `${reg.host}/dst:dry-1\n${reg.host}/dst:dry-2`, push: 'false' });
+    const run = await runInProcess({ sources: `${reg.host}/src:amd64`, tags: `${reg.host}/dst:dry-1\n${reg.host}/dst:dry-2`, push: 'false' });
     assert.equal(run.code, 0, run.stdout);
     const line = run.summary.split('\n').find((l) => l.startsWith('**Tags (not pushed):**')) as string;
     const shown = line.replace(/<\/?code>/g, '').replace(/&#(\d+);/g, (_, c: string) => String.fromCharCode(Number(c)));

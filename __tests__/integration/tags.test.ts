@@ -1,5 +1,5 @@
 /**
- * Tags all or nothing, against real registries (the bundled action as the runner starts it): a
+ * Tags all or nothing, against real registries (the action's run() in process): a
  * registry refusing tag writes (500, or 405 as a read-only mirror) makes the run put back what it
  * had moved elsewhere; a proxy refusing only the second tag write; a write that landed although
  * its answer was an error; `overwrite: false` with zero writes; `append` noticing that another
@@ -11,7 +11,8 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { type ActionRun, projectRoot, runAction } from '../helpers/action.ts';
+import { type ActionRun, projectRoot } from '../helpers/action.ts';
+import { runInProcess } from '../helpers/in-process.ts';
 import { type FaultProxy, refuseTagPuts, tagPut } from '../helpers/fault-proxy.ts';
 import { startFaultProxy } from '../helpers/fault-proxy.ts';
 import { getManifestBytes, pushImage, sha256 } from '../helpers/images.ts';
@@ -83,7 +84,7 @@ describe('tags all or nothing (real registries)', () => {
       const oldB = (await pushImage({ url: b.url }, 'app', tag, AMD)).digest;
       const tags = [`${a.host}/app:${tag}`, `${a.host}/app:${fresh}`, `${proxyB.host}/app:${tag}`, `${proxyB.host}/app:${fresh}`];
       proxyB.setRule(refuseTagPuts(status));
-      const run = await runAction({ sources: sources(), tags: tags.join('\n'), ...QUICK });
+      const run = await runInProcess({ sources: sources(), tags: tags.join('\n'), ...QUICK });
       proxyB.setRule(() => undefined);
       assert.equal(run.code, 1, run.stdout);
       const digest = run.outputs.digest as string;
@@ -128,7 +129,7 @@ describe('tags all or nothing (real registries)', () => {
       first = false;
       return { kind: 'applied', status: 500 };
     });
-    const run = await runAction({ sources: sources(), tags: `${proxyB.host}/app:landed`, retries: '0' });
+    const run = await runInProcess({ sources: sources(), tags: `${proxyB.host}/app:landed`, retries: '0' });
     proxyB.setRule(() => undefined);
     assert.equal(run.code, 1, run.stdout);
     assert.equal(await digestAt(b.url, 'app', 'landed'), old);
@@ -159,7 +160,7 @@ describe('one registry refusing only the second of two tag writes', () => {
     const old = { one: (await pushImage({ url: at.reg.url }, 'app', 'one', AMD)).digest, two: (await pushImage({ url: at.reg.url }, 'app', 'two', ARM)).digest };
     at.proxy.setRule(refuseTagPuts(500, 2));
     const from = at.proxy.log.length;
-    const run = await runAction({ sources: `${at.proxy.host}/app:amd64\n${at.proxy.host}/app:arm64`, tags: `${at.proxy.host}/app:one\n${at.proxy.host}/app:two`, retries: '0' });
+    const run = await runInProcess({ sources: `${at.proxy.host}/app:amd64\n${at.proxy.host}/app:arm64`, tags: `${at.proxy.host}/app:one\n${at.proxy.host}/app:two`, retries: '0' });
     at.proxy.setRule(() => undefined);
     assert.equal(run.code, 1, run.stdout);
     assert.equal(await digestAt(at.reg.url, 'app', 'one'), old.one);
@@ -190,7 +191,7 @@ describe('a registry that deletes by tag (OCI 1.1)', () => {
       return undefined;
     });
     const tags = ['keep', 'brandnew', 'refused'].map((t) => `${at.proxy.host}/app:${t}`);
-    const run = await runAction({ sources: `${at.proxy.host}/app:amd64`, tags: tags.join('\n') });
+    const run = await runInProcess({ sources: `${at.proxy.host}/app:amd64`, tags: tags.join('\n') });
     at.proxy.setRule(() => undefined);
     assert.equal(run.code, 1, run.stdout);
     assert.equal(await digestAt(at.reg.url, "app", "keep"), old.keep);
@@ -211,7 +212,7 @@ describe('overwrite: false', () => {
   it('refuses a tag at another digest with zero writes, naming the tag and its digest', async () => {
     const old = (await pushImage({ url: at.reg.url }, 'app', '1.2.3', AMD)).digest;
     const from = await at.reg.mark();
-    const run = await runAction({ sources: sources(), tags: `${at.reg.host}/app:1.2.3\n${at.reg.host}/app:latest`, overwrite: 'false' });
+    const run = await runInProcess({ sources: sources(), tags: `${at.reg.host}/app:1.2.3\n${at.reg.host}/app:latest`, overwrite: 'false' });
     assert.equal(run.code, 1, run.stdout);
     assert.deepEqual(await at.reg.writesSince(from), [], 'no PUT, POST, PATCH or DELETE reached the registry');
     assert.match(run.stdout, /^::error title=Tag conflict::overwrite is false/m);
@@ -236,10 +237,10 @@ describe('overwrite: false', () => {
   });
 
   it('accepts a tag already at the digest (an idempotent re-run), again with zero writes', async () => {
-    const first = await runAction({ sources: sources(), tags: `${at.reg.host}/app:2.0.0` });
+    const first = await runInProcess({ sources: sources(), tags: `${at.reg.host}/app:2.0.0` });
     assert.equal(first.code, 0, first.stdout);
     const from = await at.reg.mark();
-    const again = await runAction({ sources: sources(), tags: `${at.reg.host}/app:2.0.0`, overwrite: 'false' });
+    const again = await runInProcess({ sources: sources(), tags: `${at.reg.host}/app:2.0.0`, overwrite: 'false' });
     assert.equal(again.code, 0, again.stdout);
     assert.equal(again.outputs.digest, first.outputs.digest);
     assert.deepEqual(await at.reg.writesSince(from), []);
@@ -251,7 +252,7 @@ describe('append while another run moves the tag', () => {
   const at = registryBehindProxy();
 
   it('fails before moving any tag when the first tag changed after it was read', async () => {
-    const base = await runAction({ sources: `${at.reg.host}/app:amd64`, tags: `${at.reg.host}/app:base` });
+    const base = await runInProcess({ sources: `${at.reg.host}/app:amd64`, tags: `${at.reg.host}/app:base` });
     assert.equal(base.code, 0, base.stdout);
     let other: string | undefined;
     let hooked = false;
@@ -262,7 +263,7 @@ describe('append while another run moves the tag', () => {
       return { kind: 'hook', run: async () => void (other = (await pushImage({ url: at.reg.url }, 'app', 'base', { os: 'linux', architecture: 's390x' })).digest) };
     });
     const from = at.proxy.log.length;
-    const run = await runAction({ sources: `${at.proxy.host}/app:arm64`, tags: `${at.proxy.host}/app:base\n${at.proxy.host}/app:also`, append: 'true' });
+    const run = await runInProcess({ sources: `${at.proxy.host}/app:arm64`, tags: `${at.proxy.host}/app:base\n${at.proxy.host}/app:also`, append: 'true' });
     at.proxy.setRule(() => undefined);
     assert.equal(run.code, 1, run.stdout);
     assert.ok(hooked && other);

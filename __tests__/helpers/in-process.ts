@@ -1,0 +1,77 @@
+/**
+ * Runs the action's run() in this process, the way runAction runs dist/ in a fresh one: INPUT_*
+ * variables and GITHUB_OUTPUT / GITHUB_STEP_SUMMARY files, stdout and stderr captured as the
+ * runner would read them, the same ActionRun back. For tests where the bundle is not the point
+ * (what the action does, what it prints); the runner contract itself (a fresh `node dist/index.js`)
+ * keeps its subprocess tests. Environment read only at process start (NODE_EXTRA_CA_CERTS, NODE_*)
+ * needs runAction. Runs must not overlap: they share process.env and the standard streams; a file
+ * that swaps the logger (setLogger) for its own in-process publishes uses runAction for the action.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { run } from '../../src/main.ts';
+import { type ActionRun, parseOutputFile } from './action.ts';
+
+let running = false;
+
+/** Replaces `stream.write` until the returned function is called; strings are captured, the test runner's binary reports pass through. */
+function capture(stream: NodeJS.WriteStream, into: (text: string) => void): () => void {
+  const write = stream.write;
+  stream.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+    if (typeof chunk !== 'string') return write.call(stream, chunk, ...rest);
+    into(chunk);
+    const callback = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+    callback?.();
+    return true;
+  }) as typeof stream.write;
+  return () => {
+    stream.write = write;
+  };
+}
+
+export async function runInProcess(inputs: Record<string, string>, env: Record<string, string | undefined> = {}): Promise<ActionRun> {
+  if (running) throw new Error('runInProcess: runs in one process must not overlap');
+  running = true;
+  const dir = mkdtempSync(join(tmpdir(), 'action-run-'));
+  const outputFile = join(dir, 'output');
+  const summaryFile = join(dir, 'summary');
+  writeFileSync(outputFile, '');
+  writeFileSync(summaryFile, '');
+  const saved = { ...process.env };
+  for (const k of Object.keys(process.env)) if (k.startsWith('INPUT_') || k.startsWith('GITHUB_')) delete process.env[k];
+  Object.assign(process.env, { GITHUB_OUTPUT: outputFile, GITHUB_STEP_SUMMARY: summaryFile, RUNNER_TEMP: dir, DOCKER_CONFIG: join(dir, 'no-docker-config') });
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  for (const [k, v] of Object.entries(inputs)) process.env[`INPUT_${k.replace(/ /g, '_').toUpperCase()}`] = v;
+  let stdout = '';
+  let stderr = '';
+  const restoreOut = capture(process.stdout, (t) => (stdout += t));
+  const restoreErr = capture(process.stderr, (t) => (stderr += t));
+  const started = Date.now();
+  const exitCodeBefore = process.exitCode;
+  try {
+    process.exitCode = undefined;
+    await run();
+  } finally {
+    restoreOut();
+    restoreErr();
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+    running = false;
+  }
+  const code = Number(process.exitCode ?? 0);
+  process.exitCode = exitCodeBefore;
+  const result: ActionRun = {
+    code,
+    stdout,
+    stderr,
+    outputs: parseOutputFile(readFileSync(outputFile, 'utf8')),
+    summary: readFileSync(summaryFile, 'utf8'),
+    ms: Date.now() - started,
+  };
+  rmSync(dir, { recursive: true, force: true });
+  return result;
+}
