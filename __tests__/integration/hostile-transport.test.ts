@@ -1,7 +1,8 @@
 /**
  * Transport and credential trust (issue 12): no registry, redirect, challenge or config value can
  * take a credential, weaken TLS, run a program or hold the run forever. Each test drives the
- * bundled action and checks what matters: which host received which Authorization header, what ran,
+ * action (in process; the bundled one where Node reads the environment at start: CA certificates,
+ * start-up connections) and checks what matters: which host received which Authorization header, what ran,
  * and the error line. Real registries sit behind rewriting proxies; scripted servers stand in only
  * for what no real registry does (each says so).
  */
@@ -11,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type ActionRun, runAction } from '../helpers/action.ts';
+import { runInProcess } from '../helpers/in-process.ts';
 import { type CertSet, makeServerCerts } from '../helpers/certs.ts';
 import { startFaultProxy } from '../helpers/fault-proxy.ts';
 import {
@@ -92,7 +94,7 @@ describe('credentials stay with the registry they belong to', () => {
         : undefined,
     );
     try {
-      const run = await runAction({ sources: `${source.host}/app:amd64`, tags: `${proxy.host}/app:upload-location`, ...creds() });
+      const run = await runInProcess({ sources: `${source.host}/app:amd64`, tags: `${proxy.host}/app:upload-location`, ...creds() });
       assert.ok(elsewhere.requests.length > 0, `the forged Location was used: ${run.stdout}`);
       assert.deepEqual(
         elsewhere.requests.map((r) => r.authorization),
@@ -121,7 +123,7 @@ describe('credentials stay with the registry they belong to', () => {
       return r.status === undefined && r.method === 'GET' && m ? { answer: { status: 307, headers: { location: `${storage.url}/signed/${m[1]}?sig=1` } } } : undefined;
     });
     try {
-      const run = await runAction({ sources: `${proxy.host}/app:amd64\n${proxy.host}/app:arm64`, tags: `${proxy.host}/app:storage-challenge`, ...creds() });
+      const run = await runInProcess({ sources: `${proxy.host}/app:amd64\n${proxy.host}/app:arm64`, tags: `${proxy.host}/app:storage-challenge`, ...creds() });
       assert.ok(storage.requests.length > 0, `the redirect was followed: ${run.stdout}`);
       assert.deepEqual(realm.requests.map((r) => `${r.method} ${r.url} ${r.authorization ?? '(none)'}`), [], "nothing went to the storage host's realm");
       assert.deepEqual(storage.requests.map((r) => r.authorization), storage.requests.map(() => undefined));
@@ -297,7 +299,7 @@ describe('Docker credential helpers', () => {
     // A real helper named `x` is on PATH too: it must not be run with the attacker's arguments.
     const bin = helperBin({ x: `echo "$@" >> ${invoked}; exit 1` });
     const before = await registry.mark();
-    const run = await runAction(inputs('injection'), { DOCKER_CONFIG: dockerConfig({ credHelpers: { [registry.host]: value } }), PATH: `${bin}:${process.env.PATH}` });
+    const run = await runInProcess(inputs('injection'), { DOCKER_CONFIG: dockerConfig({ credHelpers: { [registry.host]: value } }), PATH: `${bin}:${process.env.PATH}` });
     assert.equal(existsSync(marker), false, 'the command in the helper value did not run');
     assert.equal(existsSync(invoked), false, 'no helper ran at all');
     assert.notEqual(run.code, 0);
@@ -310,7 +312,7 @@ describe('Docker credential helpers', () => {
     const work = mkdtempSync(join(tmpdir(), 'helper-ok-'));
     const record = join(work, 'record');
     const bin = helperBin({ 'ok.helper_1-x': `read server; echo "$# $1 $server" > ${record}; printf '{"Username":"${USER}","Secret":"${PASSWORD}"}'` });
-    const run = await runAction(inputs('helper-ok'), { DOCKER_CONFIG: dockerConfig({ credHelpers: { [registry.host]: 'ok.helper_1-x' } }), PATH: `${bin}:${process.env.PATH}` });
+    const run = await runInProcess(inputs('helper-ok'), { DOCKER_CONFIG: dockerConfig({ credHelpers: { [registry.host]: 'ok.helper_1-x' } }), PATH: `${bin}:${process.env.PATH}` });
     assert.equal(run.code, 0, run.stdout + run.stderr);
     assert.equal(readFileSync(record, 'utf8').trim(), `1 get ${registry.host}`);
     assert.ok(!visible(run).includes(PASSWORD));
@@ -319,7 +321,7 @@ describe('Docker credential helpers', () => {
   it("a failing helper's error names the helper and its exit code, never its output", async () => {
     const leak = 'LEAKED-helper-output-6f1c2e';
     const bin = helperBin({ leaky: `echo '{"Secret":"${leak}"}'; echo "${leak} on stderr" >&2; exit 3` });
-    const run = await runAction(inputs('leaky'), { DOCKER_CONFIG: dockerConfig({ credHelpers: { [registry.host]: 'leaky' } }), PATH: `${bin}:${process.env.PATH}` });
+    const run = await runInProcess(inputs('leaky'), { DOCKER_CONFIG: dockerConfig({ credHelpers: { [registry.host]: 'leaky' } }), PATH: `${bin}:${process.env.PATH}` });
     assert.notEqual(run.code, 0);
     assert.ok(!visible(run).includes('LEAKED'), `the helper's output was printed: ${run.stdout}`);
     const line = errorLines(run).join('\n');
@@ -332,7 +334,7 @@ describe('Docker credential helpers', () => {
     // SecretMasker.AddValue), so `::add-mask::pw7` would turn every "pw7" in the job's log into
     // *** — and show where the secret occurs. The Basic header's base64 is long enough to mask.
     const auth = Buffer.from(`u:${SHORT}`).toString('base64');
-    const run = await runAction(
+    const run = await runInProcess(
       { sources: `${shortRegistry.host}/app:amd64`, tags: `${shortRegistry.host}/app:short` },
       { DOCKER_CONFIG: dockerConfig({ auths: { [shortRegistry.host]: { auth } } }) },
     );
@@ -347,7 +349,7 @@ describe('deadlines', () => {
   let registry: RunningRegistry;
   let target: RunningRegistry;
   let proxy: Awaited<ReturnType<typeof startRewritingProxy>>;
-  const LAYER = 8 * 1024 * 1024;
+  const LAYER = 3 * 1024 * 1024;
   before(async () => {
     registry = await startRegistry();
     target = await startRegistry();
@@ -362,10 +364,11 @@ describe('deadlines', () => {
     await target?.stop();
   });
 
-  it('a response trickling one byte per second ends with a timeout error', async () => {
-    proxy.setRule((r) => (r.status === 200 && r.method === 'GET' && r.url === '/v2/app/manifests/amd64' ? { trickle: { intervalMs: 1000, giveUpMs: 20_000 } } : undefined));
-    const run = await runAction({ sources: `${proxy.host}/app:amd64`, tags: `${proxy.host}/app:trickle`, timeout: '2', retries: '0' });
-    // The proxy sees the connection close a moment after the action's process has exited.
+  it('a response trickling a byte every 0.4 s ends with a timeout error', async () => {
+    // Each byte comes within the 1 s timeout; the request's deadline (twice the timeout) ends it.
+    proxy.setRule((r) => (r.status === 200 && r.method === 'GET' && r.url === '/v2/app/manifests/amd64' ? { trickle: { intervalMs: 400, giveUpMs: 20_000 } } : undefined));
+    const run = await runInProcess({ sources: `${proxy.host}/app:amd64`, tags: `${proxy.host}/app:trickle`, timeout: '1', retries: '0' });
+    // The proxy sees the connection close a moment after the action has given up.
     const closed = () => proxy.log.filter((r) => r.url === '/v2/app/manifests/amd64' && r.clientClosedEarly !== undefined);
     for (const until = Date.now() + 2000; closed().length === 0 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 10));
     const trickled = closed();
@@ -376,11 +379,11 @@ describe('deadlines', () => {
   });
 
   it('a large blob slower than the timeout but steady still copies (the deadline scales with its size)', async () => {
-    // 8 MiB at 2 MiB/s: four seconds, with a 1-second timeout. Passes today; guards the deadline.
-    proxy.setRule((r) => (r.status === 200 && r.method === 'GET' && BLOB_PATH.test(r.url) ? { bytesPerSecond: 2 * 1024 * 1024 } : undefined));
-    const run = await runAction({ sources: `${proxy.host}/app:big`, tags: `${target.host}/app:big`, timeout: '1' });
+    // 3 MiB at 1 MiB/s: three seconds, past twice the 1-second timeout. Guards the deadline.
+    proxy.setRule((r) => (r.status === 200 && r.method === 'GET' && BLOB_PATH.test(r.url) ? { bytesPerSecond: 1024 * 1024 } : undefined));
+    const run = await runInProcess({ sources: `${proxy.host}/app:big`, tags: `${target.host}/app:big`, timeout: '1' });
     assert.equal(run.code, 0, run.stdout);
-    assert.match(run.stdout, /[1-9]\d* copied \(8\.\d MiB\)/);
+    assert.match(run.stdout, /[1-9]\d* copied \(3\.\d MiB\)/);
     assert.equal((await getManifestBytes({ url: target.url }, 'app', 'big')).status, 200);
   });
 });
@@ -402,7 +405,7 @@ describe('refused writes keep the registry error detail', () => {
     it(`${name}: the error carries the registry's message and detail`, async () => {
       const proxy = await startFaultProxy(registry.url, (r) => (refused(r) ? { kind: 'status', status: 403, body: refusal } : undefined));
       try {
-        const run = await runAction({ ...inputs(proxy.host), retries: '0' });
+        const run = await runInProcess({ ...inputs(proxy.host), retries: '0' });
         assert.ok(proxy.log.some((r) => r.fault === 'status'), `the refusal was injected: ${run.stdout}`);
         assert.notEqual(run.code, 0);
         const line = errorLines(run).join('\n');
@@ -422,7 +425,7 @@ describe('refused writes keep the registry error detail', () => {
       return undefined;
     });
     try {
-      const run = await runAction({ sources: `${registry.host}/src:amd64`, tags: `${proxy.host}/dst:patch`, retries: '0' });
+      const run = await runInProcess({ sources: `${registry.host}/src:amd64`, tags: `${proxy.host}/dst:patch`, retries: '0' });
       assert.ok(proxy.log.some((r) => r.method === 'PATCH'), `a chunked upload was tried: ${run.stdout}`);
       const line = errorLines(run).join('\n');
       assert.match(line, /quota exceeded for namespace dst/);
@@ -436,7 +439,7 @@ describe('refused writes keep the registry error detail', () => {
     const huge = JSON.stringify({ errors: [{ code: 'DENIED', message: 'refused', detail: 'x'.repeat(40_000) }] });
     const proxy = await startFaultProxy(registry.url, (r) => (r.method === 'POST' && r.url.includes('mount=') ? { kind: 'status', status: 403, body: huge } : undefined));
     try {
-      const run = await runAction({ sources: `${proxy.host}/src:amd64`, tags: `${proxy.host}/dst:huge`, retries: '0' });
+      const run = await runInProcess({ sources: `${proxy.host}/src:amd64`, tags: `${proxy.host}/dst:huge`, retries: '0' });
       const line = errorLines(run).join('\n');
       assert.match(line, /refused/);
       assert.match(line, /xxxx/, 'the detail is there');
