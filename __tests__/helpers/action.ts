@@ -11,14 +11,18 @@ import { fileURLToPath } from 'node:url';
 export const projectRoot = resolve(fileURLToPath(import.meta.url), '..', '..', '..');
 
 export interface ActionRun {
-  /** The child's peak resident memory (VmHWM from /proc/<pid>/status, sampled every 20 ms), in KiB. */
-  peakRssKiB: number;
   code: number;
   stdout: string;
   stderr: string;
   outputs: Record<string, string>;
   summary: string;
   ms: number;
+}
+
+/** A run of dist/ in a child process: also its memory. */
+export interface ChildRun extends ActionRun {
+  /** The child's peak resident memory (VmHWM from /proc/<pid>/status, sampled every 20 ms), in KiB. */
+  peakRssKiB: number;
 }
 
 /** Parses the GITHUB_OUTPUT file format (`name<<delimiter` blocks and `name=value` lines). */
@@ -40,7 +44,7 @@ export function parseOutputFile(text: string): Record<string, string> {
   return out;
 }
 
-export async function runAction(inputs: Record<string, string>, env: Record<string, string | undefined> = {}, entry = 'dist/index.js'): Promise<ActionRun> {
+export async function runAction(inputs: Record<string, string>, env: Record<string, string | undefined> = {}, entry = 'dist/index.js'): Promise<ChildRun> {
   const dir = mkdtempSync(join(tmpdir(), 'action-run-'));
   const outputFile = join(dir, 'output');
   const summaryFile = join(dir, 'summary');
