@@ -14,6 +14,18 @@ import { run } from '../../src/main.ts';
 import { type ActionRun, parseOutputFile } from './action.ts';
 
 let running = false;
+// @actions/core resolves the summary file once per process and keeps it: every in-process run
+// writes the same two files, emptied before each run (a test that needs another summary path, or
+// none, runs dist/ with runAction).
+let files: { dir: string; output: string; summary: string } | undefined;
+function runFiles(): { dir: string; output: string; summary: string } {
+  if (!files) {
+    const dir = mkdtempSync(join(tmpdir(), 'action-run-'));
+    files = { dir, output: join(dir, 'output'), summary: join(dir, 'summary') };
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return files;
+}
 
 /** Replaces `stream.write` until the returned function is called; strings are captured, the test runner's binary reports pass through. */
 function capture(stream: NodeJS.WriteStream, into: (text: string) => void): () => void {
@@ -33,9 +45,7 @@ function capture(stream: NodeJS.WriteStream, into: (text: string) => void): () =
 export async function runInProcess(inputs: Record<string, string>, env: Record<string, string | undefined> = {}): Promise<ActionRun> {
   if (running) throw new Error('runInProcess: runs in one process must not overlap');
   running = true;
-  const dir = mkdtempSync(join(tmpdir(), 'action-run-'));
-  const outputFile = join(dir, 'output');
-  const summaryFile = join(dir, 'summary');
+  const { dir, output: outputFile, summary: summaryFile } = runFiles();
   writeFileSync(outputFile, '');
   writeFileSync(summaryFile, '');
   const saved = { ...process.env };
@@ -72,6 +82,5 @@ export async function runInProcess(inputs: Record<string, string>, env: Record<s
     summary: readFileSync(summaryFile, 'utf8'),
     ms: Date.now() - started,
   };
-  rmSync(dir, { recursive: true, force: true });
   return result;
 }

@@ -11,7 +11,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type ActionRun, projectRoot } from '../helpers/action.ts';
+import { type ActionRun, projectRoot, runAction } from '../helpers/action.ts';
 import { runInProcess } from '../helpers/in-process.ts';
 import { type Answer, type ScriptedServer, startScriptedServer } from '../helpers/hostile-servers.ts';
 import { getManifestBytes, pushImage, putManifest } from '../helpers/images.ts';
@@ -152,7 +152,7 @@ describe('attack: a run that fails after its tags moved says so', () => {
   it('a job summary that cannot be written after the tags moved: the failure says the tags moved', async () => {
     // The step summary file is the runner's; one that is missing (a container step, a runner bug,
     // a full disk) fails core.summary.write after phase 2 has moved every tag.
-    const run = await runInProcess({ sources: `${reg.host}/app:amd64`, tags: `${reg.host}/app:moved` }, { GITHUB_STEP_SUMMARY: '/nonexistent-dir/summary' });
+    const run = await runAction({ sources: `${reg.host}/app:amd64`, tags: `${reg.host}/app:moved` }, { GITHUB_STEP_SUMMARY: '/nonexistent-dir/summary' });
     const moved = (await getManifestBytes({ url: reg.url }, 'app', 'moved')).status === 200;
     assert.ok(moved, 'the tag was written');
     const error = run.stdout.split('\n').find((l) => l.startsWith('::error')) ?? '';
