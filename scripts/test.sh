@@ -7,7 +7,7 @@ run() { scripts/with-node24.sh "$@"; }
 scripts/ensure-tools.sh
 run npx --no-install tsc -p tsconfig.json --noEmit
 # Lint: code (eslint). action.yml, the workflows and the README snippets are checked against
-# SchemaStore schemas by __tests__/unit/workflows.test.ts and readme-yaml.test.ts.
+# SchemaStore schemas by __tests__/unit/project/workflows.test.ts and readme-yaml.test.ts.
 run npm run --silent lint
 run node scripts/build.ts --check
 # Three test files at a time (Node's default is one fewer than the cores: one here). Most files
