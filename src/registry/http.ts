@@ -11,7 +11,7 @@ export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 
 export interface HttpRequest {
   method: Method;
-  /** Absolute URL, or a path on the layer's registry (`/v2/…`; the scheme layer completes it). */
+  /** Absolute URL, or a path on the layer's registry (`/v2/…`; completed after the registry's ping, scheme.ts). */
   url: string;
   headers?: Record<string, string>;
   /** A buffer (replayable) or a factory of streams (replayable when `replayable` is set). */
@@ -36,7 +36,7 @@ export interface HttpRequest {
    * body that breaks off is then retried like a failure before the headers, within one budget.
    */
   readBody?: { limit: number; what: string };
-  /** false: one attempt only (the scheme layer's probes). */
+  /** false: one attempt only. */
   retry?: boolean;
 }
 
