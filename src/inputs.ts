@@ -5,6 +5,7 @@
 import { ActionError } from './errors.ts';
 import { splitList } from './list.ts';
 import { parseInsecureRegistries } from './hosts.ts';
+import { type DescriptorAnnotation, parseAnnotations } from './oci/annotations.ts';
 import { type Reference, parseNormalizedNamed } from './oci/reference.ts';
 import { type Platform, isKnownArch, isKnownOS, parsePlatform } from './oci/platform.ts';
 import { MAX_RESULT_ENTRIES, budgetExceeded } from './budgets.ts';
@@ -51,8 +52,8 @@ export interface Inputs {
   requirePlatforms: Platform[];
   /** Annotations on the index (unprefixed and `index:` lines). */
   indexAnnotations: Record<string, string>;
-  /** Annotations on every descriptor (`manifest-descriptor:` lines). */
-  descriptorAnnotations: Record<string, string>;
+  /** Annotations on the entries (`manifest-descriptor[platform]:` lines), in the order given. */
+  descriptorAnnotations: DescriptorAnnotation[];
   /** Lines that do not apply to an index (`manifest:`), reported as skipped. */
   skippedAnnotations: string[];
   append: boolean;
@@ -207,32 +208,6 @@ function parseNumber(name: string, value: string, fallback: number, min: number,
   const n = Number(value);
   if (!Number.isFinite(n) || n < min || n > max) throw invalid(name, value, `a number from ${min} to ${max}`);
   return n;
-}
-
-/** metadata-action annotation lines: `[index:|manifest:|manifest-descriptor:|index-descriptor:]key=value`. */
-export function parseAnnotations(value: string): Pick<Inputs, 'indexAnnotations' | 'descriptorAnnotations' | 'skippedAnnotations'> {
-  const indexAnnotations: Record<string, string> = {};
-  const descriptorAnnotations: Record<string, string> = {};
-  const skippedAnnotations: string[] = [];
-  for (const raw of value.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (!line || line.startsWith('#')) continue;
-    const eq = line.indexOf('=');
-    if (eq <= 0) throw invalid('annotation', line, '[index:|manifest-descriptor:]key=value');
-    let key = line.slice(0, eq);
-    const val = line.slice(eq + 1);
-    let level = 'index';
-    const m = /^([a-z-]+)(?:\[[^\]]*\])?:(.+)$/.exec(key);
-    if (m && ['index', 'manifest', 'manifest-descriptor', 'index-descriptor'].includes(m[1] as string)) {
-      level = m[1] as string;
-      key = m[2] as string;
-    }
-    if (!key) throw invalid('annotation', line, 'a non-empty key');
-    if (level === 'index') indexAnnotations[key] = val;
-    else if (level === 'manifest-descriptor') descriptorAnnotations[key] = val;
-    else skippedAnnotations.push(line);
-  }
-  return { indexAnnotations, descriptorAnnotations, skippedAnnotations };
 }
 
 /**

@@ -3,6 +3,7 @@
  * inputs always give the same bytes.
  */
 import { ActionError } from '../errors.ts';
+import { type DescriptorAnnotation, descriptorAnnotationsFor, hasAnnotations } from './annotations.ts';
 import type { Descriptor } from './descriptor.ts';
 import { type IndexFormat, MANIFEST_SIZE_LIMIT, MediaType, serializeIndex } from './manifest.ts';
 import { type Platform, formatPlatform, platformKey } from './platform.ts';
@@ -38,7 +39,7 @@ export interface AssembleOptions {
   attestations: 'keep' | 'drop' | 'referrers';
   requirePlatforms: Platform[];
   indexAnnotations: Record<string, string>;
-  descriptorAnnotations: Record<string, string>;
+  descriptorAnnotations: DescriptorAnnotation[];
 }
 
 export interface AssembledIndex {
@@ -100,13 +101,12 @@ export function assembleIndex(input: IndexEntry[], options: AssembleOptions): As
     }
   }
 
-  const hasAnnotations =
-    Object.keys(options.indexAnnotations).length > 0 || Object.keys(options.descriptorAnnotations).length > 0;
+  const annotated = hasAnnotations(options);
   const entries = [...images, ...attestations];
   let format: IndexFormat;
   if (options.mediaType === 'oci') format = 'oci';
   else if (options.mediaType === 'docker') {
-    if (hasAnnotations) {
+    if (annotated) {
       throw ActionError.input('annotations were given, but media-type is docker: a Docker manifest list cannot carry them', {
         hint: "Use media-type 'auto' or 'oci' to publish an OCI image index, or remove the annotations",
       });
@@ -115,13 +115,13 @@ export function assembleIndex(input: IndexEntry[], options: AssembleOptions): As
     format = 'docker';
   } else {
     const allDocker = entries.every((c) => c.descriptor.mediaType === MediaType.DockerManifest);
-    format = allDocker && !hasAnnotations && entries.length > 0 ? 'docker' : 'oci';
+    format = allDocker && !annotated && entries.length > 0 ? 'docker' : 'oci';
   }
 
   const descriptors = entries.map((c) => {
-    const annotations = c.attestation
-      ? { ...options.descriptorAnnotations, ...c.descriptor.annotations }
-      : { ...c.descriptor.annotations, ...options.descriptorAnnotations };
+    const given = descriptorAnnotationsFor(options.descriptorAnnotations, c.descriptor.platform);
+    // An attestation's own annotations say what it is: an input does not override them.
+    const annotations = c.attestation ? { ...given, ...c.descriptor.annotations } : { ...c.descriptor.annotations, ...given };
     const d: Descriptor = { ...c.descriptor };
     if (Object.keys(annotations).length) d.annotations = annotations;
     else delete d.annotations;

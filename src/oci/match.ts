@@ -125,3 +125,24 @@ export function sortPlatforms<T>(items: T[], comparer: MatchComparer, platformOf
     return comparer.less(pa, pb) ? -1 : comparer.less(pb, pa) ? 1 : 0;
   });
 }
+
+/**
+ * A platform filter (the `platforms` input, an annotation's `[platform]`) selects an entry when
+ * their normalized os, architecture and variant are equal (so `linux/arm64` selects
+ * `linux/arm64/v8` and `linux/arm/v7` selects `linux/arm`, as containerd's matcher does), the
+ * filter's os.version, if it names one, is the entry's or a prefix of it at a dot
+ * (`windows(10.0.20348)` selects 10.0.20348.2655), and the entry has the filter's os.features.
+ * Unlike a pull, nothing else is selected: `linux/amd64` does not select `linux/386`.
+ */
+export function matchesFilter(filter: Platform, entry: Platform): boolean {
+  const f = normalize(filter);
+  const e = normalize(entry);
+  if (f.os !== e.os || f.architecture !== e.architecture || (f.variant ?? '') !== (e.variant ?? '')) return false;
+  const version = f['os.version'];
+  if (version) {
+    const own = e['os.version'] ?? '';
+    if (own !== version && !own.startsWith(`${version}.`)) return false;
+  }
+  const has = new Set(features(e));
+  return features(f).every((x) => has.has(x));
+}

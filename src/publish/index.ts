@@ -10,6 +10,7 @@ import { mapAll } from '../concurrency.ts';
 import { ActionError } from '../errors.ts';
 import type { Inputs } from '../inputs.ts';
 import { log } from '../log.ts';
+import { hasAnnotations } from '../oci/annotations.ts';
 import { type IndexEntry, assembleIndex, isAttestation } from '../oci/assemble.ts';
 import { type Digest, sha256 } from '../oci/digest.ts';
 import { parseManifest } from '../oci/manifest.ts';
@@ -89,8 +90,7 @@ async function existingEntries(registries: Registries, tag: Reference, state: Ta
 export function reportSkippedAnnotations(inputs: Pick<Inputs, 'indexAnnotations' | 'descriptorAnnotations' | 'skippedAnnotations'>): void {
   const skipped = inputs.skippedAnnotations;
   if (!skipped.length) return;
-  const applied = Object.keys(inputs.indexAnnotations).length + Object.keys(inputs.descriptorAnnotations).length;
-  if (applied > 0) {
+  if (hasAnnotations(inputs)) {
     for (const line of skipped) log.info(`annotation skipped (does not apply to an index): ${line}`);
     return;
   }

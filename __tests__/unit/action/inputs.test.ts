@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ActionError } from '../../../src/errors.ts';
-import { getInputs, parseAnnotations, splitSources } from '../../../src/inputs.ts';
+import { getInputs, splitSources } from '../../../src/inputs.ts';
+import { parseAnnotations } from '../../../src/oci/annotations.ts';
 import { splitList } from '../../../src/list.ts';
 
 const reader = (values: Record<string, string>) => (name: string) => values[name] ?? '';
@@ -70,7 +71,7 @@ describe('annotations (docker/metadata-action format)', () => {
   it('sorts lines by level', () => {
     const a = parseAnnotations('org.opencontainers.image.title=app\nindex:org.opencontainers.image.version=1\nmanifest:org.x=skip\nmanifest-descriptor:org.y=d\nindex[linux/amd64]:org.z=z');
     assert.deepEqual(a.indexAnnotations, { 'org.opencontainers.image.title': 'app', 'org.opencontainers.image.version': '1', 'org.z': 'z' });
-    assert.deepEqual(a.descriptorAnnotations, { 'org.y': 'd' });
+    assert.deepEqual(a.descriptorAnnotations, [{ key: 'org.y', value: 'd' }]);
     assert.deepEqual(a.skippedAnnotations, ['manifest:org.x=skip']);
   });
 });

@@ -25,7 +25,7 @@ const attestation = (n: number, of: number): IndexEntry => ({
   repository: 'app',
   attestation: true,
 });
-const opts = { mediaType: 'auto' as const, attestations: 'keep' as const, requirePlatforms: [], indexAnnotations: {}, descriptorAnnotations: {} };
+const opts = { mediaType: 'auto' as const, attestations: 'keep' as const, requirePlatforms: [], indexAnnotations: {}, descriptorAnnotations: [] };
 
 describe('assembleIndex', () => {
   it('gives a Docker list for Docker entries, byte-identical every time', () => {
@@ -42,7 +42,7 @@ describe('assembleIndex', () => {
   it('gives OCI when any entry is OCI, when forced, or with annotations', () => {
     assert.equal(assembleIndex([image(1, 'linux', 'amd64'), image(2, 'linux', 'arm64', undefined, MediaType.OciManifest)], opts).mediaType, MediaType.OciIndex);
     assert.equal(assembleIndex([image(1, 'linux', 'amd64')], { ...opts, mediaType: 'oci' }).mediaType, MediaType.OciIndex);
-    const annotated = assembleIndex([image(1, 'linux', 'amd64')], { ...opts, indexAnnotations: { 'org.opencontainers.image.version': '1' }, descriptorAnnotations: { k: 'v' } });
+    const annotated = assembleIndex([image(1, 'linux', 'amd64')], { ...opts, indexAnnotations: { 'org.opencontainers.image.version': '1' }, descriptorAnnotations: [{ key: 'k', value: 'v' }] });
     assert.equal(annotated.mediaType, MediaType.OciIndex);
     const doc = JSON.parse(annotated.bytes.toString());
     assert.deepEqual(doc.annotations, { 'org.opencontainers.image.version': '1' });

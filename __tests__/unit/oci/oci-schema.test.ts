@@ -25,7 +25,7 @@ describe('assembled OCI indexes validate against the image-index schema', () => 
         { descriptor: { mediaType: MediaType.OciManifest, digest: d(2), size: 10, platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.20348.1', 'os.features': ['win32k'] } }, line: 'b', registry: 'r', repository: 'x', attestation: false },
         { descriptor: { mediaType: MediaType.OciManifest, digest: d(3), size: 10, platform: { os: 'unknown', architecture: 'unknown' }, annotations: { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': d(1) } }, line: 'a', registry: 'r', repository: 'x', attestation: true },
       ],
-      { mediaType: 'auto', attestations: 'keep', requirePlatforms: [], indexAnnotations: { 'org.opencontainers.image.version': '1.0' }, descriptorAnnotations: { 'org.opencontainers.image.title': 't' } },
+      { mediaType: 'auto', attestations: 'keep', requirePlatforms: [], indexAnnotations: { 'org.opencontainers.image.version': '1.0' }, descriptorAnnotations: [{ key: 'org.opencontainers.image.title', value: 't' }] },
     );
     assert.equal(index.mediaType, MediaType.OciIndex);
     assert.deepEqual(validateOci(MediaType.OciIndex, index.bytes.toString()), []);

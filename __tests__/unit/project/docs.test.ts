@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { getInputs, parseAnnotations } from '../../../src/inputs.ts';
+import { getInputs } from '../../../src/inputs.ts';
+import { parseAnnotations } from '../../../src/oci/annotations.ts';
 import { inputsTable, outputsTable, readActionYml, section } from '../../../scripts/docs.ts';
 import { projectRoot } from '../../helpers/action.ts';
 
@@ -30,7 +31,7 @@ describe('README and action.yml agree', () => {
     const description = action.inputs.annotations?.description ?? '';
     const parsed = parseAnnotations('a=1\nindex:b=2\nmanifest-descriptor:c=3\nmanifest:d=4\nindex-descriptor:e=5');
     assert.deepEqual(parsed.indexAnnotations, { a: '1', b: '2' }, 'unprefixed and index: lines');
-    assert.deepEqual(parsed.descriptorAnnotations, { c: '3' }, 'manifest-descriptor: lines');
+    assert.deepEqual(parsed.descriptorAnnotations, [{ key: 'c', value: '3' }], 'manifest-descriptor: lines');
     assert.deepEqual(parsed.skippedAnnotations, ['manifest:d=4', 'index-descriptor:e=5']);
     for (const prefix of ['Unprefixed', '`index:`', '`manifest-descriptor:`', '`manifest:`', '`index-descriptor:`']) assert.ok(description.includes(prefix), prefix);
     assert.doesNotMatch(description, /\b(index|manifest)-(?!descriptor)/, 'no index-/manifest- prefixes: the parser wants a colon');
