@@ -50,6 +50,8 @@ export interface Inputs {
   /** warn: a referrer or cosign manifest a target refuses (405, 415, 400) is left out with a warning; fail: the run fails before any tag moves. */
   referrersRefused: 'warn' | 'fail';
   requirePlatforms: Platform[];
+  /** The platforms the result keeps (the `platforms` input; empty: all); template lines expand over them. */
+  platforms: Platform[];
   /** Annotations on the index (unprefixed and `index:` lines). */
   indexAnnotations: Record<string, string>;
   /** Annotations on the entries (`manifest-descriptor[platform]:` lines), in the order given. */
@@ -243,7 +245,8 @@ export function getInputs(read: InputReader, context: InputContext = { workspace
       'tags not named like a referrers fallback tag or a cosign tag (sha256-<64 hex>, sha512-<64 hex>, optionally .sig, .att or .sbom): those names hold another image’s signatures and referrers',
     );
   }
-  const sources = readSources(read, sourcesRaw, uniqueTags, context);
+  const platforms = splitList(read('platforms')).map((p) => parseKnownPlatform('platforms', p));
+  const sources = readSources(read, sourcesRaw, platforms, uniqueTags, context);
   const username = read('username');
   if (Boolean(username) !== Boolean(password)) {
     throw invalid(username ? 'password' : 'username', '', 'both username and password, or neither');
@@ -258,6 +261,7 @@ export function getInputs(read: InputReader, context: InputContext = { workspace
     referrers: parseChoice('referrers', read('referrers'), ['copy', 'skip'] as const, 'copy'),
     referrersRefused: parseChoice('referrers-refused', read('referrers-refused'), ['warn', 'fail'] as const, 'warn'),
     requirePlatforms: splitList(read('require-platforms')).map((p) => parseKnownPlatform('require-platforms', p)),
+    platforms,
     ...parseAnnotations(read('annotations')),
     append: parseBoolean('append', read('append'), false),
     overwrite: parseBoolean('overwrite', read('overwrite'), true),
@@ -277,9 +281,8 @@ export function getInputs(read: InputReader, context: InputContext = { workspace
  * Every source line: the `sources` input, then the `source-files` in sorted order; template lines
  * expanded over `platforms`. At least one source in all.
  */
-function readSources(read: InputReader, sourcesRaw: string, tags: Reference[], context: InputContext): SourceSpec[] {
+function readSources(read: InputReader, sourcesRaw: string, platforms: Platform[], tags: Reference[], context: InputContext): SourceSpec[] {
   const filePatterns = splitLines(read('source-files'));
-  const platforms = splitList(read('platforms')).map((p) => parseKnownPlatform('platforms', p));
   const lines: SourceLine[] = splitSources(sourcesRaw).map((line) => ({ line, origin: 'sources' }));
   const rule = new RepositoryRule([], splitLines(read('source-files-repositories')));
   if (filePatterns.length) {

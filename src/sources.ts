@@ -8,7 +8,7 @@ import { globSync, lstatSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { ActionError } from './errors.ts';
 import { type FileRoots, readBoundedFile } from './files.ts';
-import { type Platform, formatPlatform } from './oci/platform.ts';
+import type { Platform } from './oci/platform.ts';
 import type { Reference } from './oci/reference.ts';
 
 const PLACEHOLDER = /\{(os|arch|variant)\}/g;
@@ -31,17 +31,13 @@ export interface SourceLine {
 
 /**
  * Expands every template line once per platform (`{variant}` is empty when the platform has
- * none, so `{arch}{variant}` gives `amd64` and `armv7`). A template without platforms, or
- * platforms without a template, is an input error.
+ * none, so `{arch}{variant}` gives `amd64` and `armv7`). A template without platforms is an input
+ * error.
  */
 export function expandTemplates(lines: SourceLine[], platforms: Platform[]): SourceLine[] {
   const templates = lines.filter((l) => isTemplate(l.line));
-  if (templates.length === 0) {
-    if (platforms.length) {
-      throw ActionError.input(`Invalid platforms '${platforms.map(formatPlatform).join(',')}'. Expected a sources line with {os}, {arch} or {variant} to expand them into (platforms only applies to templates)`);
-    }
-    return lines;
-  }
+  // Without a template line, platforms only selects what the sources contribute (resolve.ts).
+  if (templates.length === 0) return lines;
   if (platforms.length === 0) {
     const first = templates[0] as SourceLine;
     throw ActionError.input(`Invalid source '${first.line}'. Expected the platforms input to list what {os}, {arch} and {variant} expand to (e.g. platforms: linux/amd64,linux/arm64)`);

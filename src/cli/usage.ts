@@ -22,7 +22,8 @@ Options:
   --source REF            per-architecture image (repeat); overrides may follow: "REF platform=linux/arm/v7"
   --source-file PATH      file or glob adding sources (repeat; digest-named files, build metadata JSON, lists)
   --source-file-repository GLOB  another repository files may name (repeat; default: the tags' and sources')
-  --platforms P,…         platforms that {os}/{arch}/{variant} template sources expand to
+  --platforms P,…         platforms the result keeps (index sources filtered, other images refused);
+                          {os}/{arch}/{variant} template sources expand over them
   --ignore-missing        leave out sources that do not exist (a warning each)
   --tag REF               target tag (repeat)
   --dry-run               verify the sources and assemble the index, write nothing (same as --push=false)
@@ -30,8 +31,9 @@ Options:
   --media-type TYPE       auto | oci | docker
   --attestations MODE     keep | drop | referrers (attached to their images instead of index entries)
   --referrers MODE        copy (default: signatures, SBOMs and other referrers travel with the images) | skip
-  --annotation K=V        annotation line (repeat; unprefixed and index: lines annotate the index,
-                          manifest-descriptor: lines every entry)
+  --annotation K=V        annotation line as buildx takes it (repeat; unprefixed and index: lines
+                          annotate the index, manifest-descriptor: lines every entry,
+                          manifest-descriptor[linux/arm64]: that platform's entries)
   --require-platform P    platform the result must contain (repeat)
   --append                start from the index at the first tag
   --overwrite=BOOL        true (default) or false: fail, before any write, when a tag exists at

@@ -146,3 +146,8 @@ export function matchesFilter(filter: Platform, entry: Platform): boolean {
   const has = new Set(features(e));
   return features(f).every((x) => has.has(x));
 }
+
+/** True when the list selects the platform (an empty list selects every platform). */
+export function selectedBy(filters: Platform[], entry: Platform): boolean {
+  return filters.length === 0 || filters.some((f) => matchesFilter(f, entry));
+}

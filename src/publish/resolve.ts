@@ -11,7 +11,8 @@ import { type IndexEntry, isAttestation } from '../oci/assemble.ts';
 import { platformFromConfig } from '../oci/config.ts';
 import { type FetchedManifest, IMAGE_TYPES, INDEX_TYPES, type ImageManifest, parseManifest } from '../oci/manifest.ts';
 import { checkDescribes } from '../oci/validate.ts';
-import { type Platform, compact, formatPlatform, normalize } from '../oci/platform.ts';
+import { selectedBy } from '../oci/match.ts';
+import { type Platform, compact, formatPlatform, formatPlatformAll, normalize } from '../oci/platform.ts';
 import { CONFIG_LIMIT, type RegistryClient } from '../registry/client.ts';
 import type { Registries } from '../registry/registries.ts';
 import { MAX_SOURCE_INDEX_ENTRIES, budgetExceeded } from '../budgets.ts';
@@ -100,6 +101,8 @@ export interface ResolveOptions {
   limit: number;
   /** Whether a manifest read now may be kept for its copy (a byte budget); else it is read again then. */
   keep?: (bytes: Buffer) => boolean;
+  /** The platforms the result keeps (empty: all): index sources are filtered, image sources checked. */
+  platforms: Platform[];
 }
 
 /** A source's own manifest is absent (404): the only failure ignore-missing forgives. */
@@ -119,7 +122,9 @@ async function resolveSource(registries: Registries, spec: SourceSpec, options: 
   }
   const parsed = parseManifest(fetched, spec.ref.toString());
   if (parsed.kind === 'image') {
-    return [await resolveImage(client, spec, repository, fetched, parsed.manifest, parsed.mediaType, options.keep)];
+    const entry = await resolveImage(client, spec, repository, fetched, parsed.manifest, parsed.mediaType, options.keep);
+    refuseUnlisted(spec, entry, options.platforms);
+    return [entry];
   }
   // An index: its image entries join the result with their platforms; attestations come along.
   const listed = parsed.manifest.manifests;
@@ -167,7 +172,19 @@ async function resolveSource(registries: Registries, spec: SourceSpec, options: 
       entries.push({ descriptor: d, line: spec.line, registry: spec.ref.domain, repository, attestation: true });
     }
   }
-  return entries;
+  // platforms selects: an index contributes the entries it lists (their attestations follow them, in assembly).
+  const left = entries.filter((e) => !e.attestation && !selectedBy(options.platforms, e.descriptor.platform as Platform));
+  if (left.length) log.info(`source ${spec.ref}: left out ${left.map((e) => formatPlatformAll(e.descriptor.platform as Platform)).join(', ')} (not in platforms)`);
+  return entries.filter((e) => !left.includes(e));
+}
+
+/** An image source must be of a platform that `platforms` lists (when it lists any). */
+function refuseUnlisted(spec: SourceSpec, entry: IndexEntry, platforms: Platform[]): void {
+  const p = entry.descriptor.platform as Platform;
+  if (selectedBy(platforms, p)) return;
+  throw ActionError.input(`source '${spec.line}' is an image of ${formatPlatformAll(p)}, which platforms does not list (${platforms.map(formatPlatformAll).join(', ')})`, {
+    hint: 'Add its platform to platforms, or remove the source',
+  });
 }
 
 /**
@@ -195,6 +212,12 @@ export async function resolveSources(registries: Registries, sources: SourceSpec
       hint: 'Check that the build jobs pushed their images, and the references',
     });
   }
+  const all = found.flatMap((entries) => (entries === MISSING || entries === undefined ? [] : entries));
+  if (options.platforms.length && !all.some((e) => !e.attestation)) {
+    throw ActionError.input(`no source has an image of the platforms listed (${options.platforms.map(formatPlatformAll).join(', ')}); nothing was written`, {
+      hint: 'Check platforms against the platforms the sources hold (multiarch-manifest inspect REF lists them)',
+    });
+  }
   // One write for the whole list: this runs between the last source read and the first write.
   const lines = sources.flatMap((spec, i) => {
     const entries = found[i];
@@ -203,5 +226,5 @@ export async function resolveSources(registries: Registries, sources: SourceSpec
     return entries.map((e) => `${e.attestation ? 'attestation' : formatPlatform(e.descriptor.platform as Platform)}  ${e.descriptor.digest}  ${e.line}${from}`);
   });
   if (lines.length) log.info(lines.join('\n'));
-  return found.flatMap((entries) => (entries === MISSING || entries === undefined ? [] : entries));
+  return all;
 }

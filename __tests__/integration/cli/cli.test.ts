@@ -99,13 +99,22 @@ describe('command-line entry (dist/cli)', () => {
   it('publish --source-file, --platforms templates and --ignore-missing mirror the action inputs', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cli-sources-'));
     try {
-      writeFileSync(join(dir, 'refs.txt'), `${reg.host}/cli/app:amd64\n`);
-      const { stdout, stderr } = await cli(['publish', '--source-file', join(dir, 'refs.txt'), '--source', `${reg.host}/cli/app:{arch}`, '--platforms', 'linux/arm/v7,linux/ppc64le', '--ignore-missing', '--tag', `${reg.host}/cli/app:files`, '--json'], { RUNNER_TEMP: dir });
-      assert.deepEqual(JSON.parse(stdout).platforms, ['linux/arm/v7', 'linux/amd64']);
+      writeFileSync(join(dir, 'refs.txt'), `${reg.host}/cli/bx:arm64\n`);
+      const { stdout, stderr } = await cli(['publish', '--source-file', join(dir, 'refs.txt'), '--source', `${reg.host}/cli/app:{arch}`, '--source-file-repository', `${reg.host}/cli/bx`, '--platforms', 'linux/arm/v7,linux/ppc64le,linux/arm64', '--ignore-missing', '--tag', `${reg.host}/cli/app:files`, '--json'], { RUNNER_TEMP: dir });
+      assert.deepEqual(JSON.parse(stdout).platforms, ['linux/arm/v7', 'linux/arm64']);
       assert.match(stderr, /warning: source .*cli\/app:ppc64le does not exist; left out \(ignore-missing\)/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('publish --platforms keeps those platforms of an index source, and refuses an image of another', async () => {
+    await cli(['publish', '--source', `${reg.host}/cli/app:amd64`, '--source', `${reg.host}/cli/app:arm`, '--tag', `${reg.host}/cli/app:both`]);
+    const { stdout } = await cli(['publish', '--source', `${reg.host}/cli/app:both`, '--platforms', 'linux/arm/v7', '--tag', `${reg.host}/cli/app:arm-only`, '--json']);
+    assert.deepEqual(JSON.parse(stdout).platforms, ['linux/arm/v7']);
+    const refused = await run(['publish', '--source', `${reg.host}/cli/app:amd64`, '--platforms', 'linux/arm64', '--tag', `${reg.host}/cli/app:refused`]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /is an image of linux\/amd64, which platforms does not list \(linux\/arm64\)/);
   });
 
   it('publish --referrers takes the input values and refuses others with the action’s message', async () => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { runAction } from '../../helpers/action.ts';
 import { skopeo } from '../../helpers/clients.ts';
-import { type Pushed, getManifestBytes, pushImage } from '../../helpers/images.ts';
+import { type Pushed, getManifestBytes, pushBuildxStyle, pushImage, putManifest, sha256 } from '../../helpers/images.ts';
 import { type RunningRegistry, startRegistry } from '../../helpers/registry.ts';
 
 /** The manifest at a reference as a client reads it (skopeo inspect --raw). */
@@ -33,6 +33,25 @@ describe('index surgery (real registry, bundled action, read back with skopeo)',
   after(async () => reg?.stop());
   const src = (...tags: string[]) => tags.map((x) => `${reg.host}/surgery/app:${x}`).join('\n');
 
+  /** An upstream release as another tool pushed it: amd64, arm64/v8, arm/v7 and s390x with its attestation. */
+  async function pushUpstream(tag: string): Promise<{ index: Pushed; s390x: Pushed; attestation: Pushed }> {
+    const buildx = await pushBuildxStyle(t(), 'surgery/app', `${tag}-s390x`, { os: 'linux', architecture: 's390x' });
+    const s390x = JSON.parse(buildx.index.bytes.toString()).manifests;
+    const entry = (tagOf: string, platform: Record<string, string>) => {
+      const p = images.get(tagOf) as Pushed;
+      return { mediaType: p.mediaType, digest: p.digest, size: p.size, platform };
+    };
+    const manifests = [
+      entry('amd64', { architecture: 'amd64', os: 'linux' }),
+      entry('arm64', { architecture: 'arm64', os: 'linux', variant: 'v8' }),
+      entry('armv7', { architecture: 'arm', os: 'linux', variant: 'v7' }),
+      ...s390x,
+    ];
+    const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }));
+    const index = await putManifest(t(), 'surgery/app', tag, bytes, 'application/vnd.oci.image.index.v1+json');
+    return { index, s390x: buildx.image, attestation: buildx.attestation };
+  }
+
   it('annotations in buildx syntax: a [platform] filter annotates that entry only; several types at once', async () => {
     const run = await runAction({
       sources: src('amd64', 'arm64'),
@@ -52,5 +71,51 @@ describe('index surgery (real registry, bundled action, read back with skopeo)',
     assert.equal(run.code, 1);
     assert.match(run.stdout, /Invalid annotation 'index:a:b=c' \(the key 'a:b' holds/);
     assert.equal((await getManifestBytes(t(), 'surgery/app', 'badkey')).status, 404);
+  });
+
+  it('platforms takes a subset of an index source (mirroring a release as two platforms)', async () => {
+    await pushUpstream('upstream');
+    const run = await runAction({ sources: src('upstream'), platforms: 'linux/amd64,linux/arm64', tags: `${reg.host}/surgery/mirror:two` });
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.equal(run.outputs.platforms, 'linux/amd64,linux/arm64/v8');
+    const index = await raw(`${reg.host}/surgery/mirror:two`);
+    assert.deepEqual(
+      index.manifests.map((m: any) => m.digest),
+      [images.get('amd64')?.digest, images.get('arm64')?.digest],
+    );
+  });
+
+  it('platforms keeps an entry with its attestation (linux/arm64/v8 as linux/arm64 selects it too)', async () => {
+    const upstream = await pushUpstream('upstream2');
+    const run = await runAction({ sources: src('upstream2'), platforms: 'linux/s390x\nlinux/arm64/v8', tags: `${reg.host}/surgery/app:kept` });
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    const index = await raw(`${reg.host}/surgery/app:kept`);
+    assert.deepEqual(
+      index.manifests.map((m: any) => m.digest),
+      [images.get('arm64')?.digest, upstream.s390x.digest, upstream.attestation.digest],
+    );
+  });
+
+  it('an image source whose platform platforms does not list fails before any write, naming it', async () => {
+    const run = await runAction({ sources: src('amd64', 'armv7'), platforms: 'linux/amd64,linux/arm64', tags: `${reg.host}/surgery/app:unlisted` });
+    assert.equal(run.code, 1);
+    assert.match(run.stdout, new RegExp(`source '${reg.host}/surgery/app:armv7' is an image of linux/arm/v7, which platforms does not list \\(linux/amd64, linux/arm64\\)`));
+    assert.equal((await getManifestBytes(t(), 'surgery/app', 'unlisted')).status, 404);
+  });
+
+  it('removes a platform in place: the tag as source and target, platforms naming what stays', async () => {
+    const upstream = await pushUpstream('release');
+    const run = await runAction({ sources: src('release'), platforms: 'linux/amd64,linux/arm/v7,linux/s390x', tags: `${reg.host}/surgery/app:release` });
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    const index = await raw(`${reg.host}/surgery/app:release`);
+    assert.equal(sha256(Buffer.from(run.outputs.manifest as string)), run.outputs.digest);
+    assert.deepEqual(
+      index.manifests.map((m: any) => m.digest),
+      [images.get('amd64')?.digest, images.get('armv7')?.digest, upstream.s390x.digest, upstream.attestation.digest],
+    );
+    // No sparse list: every entry is in the repository; the removed child stays there by digest.
+    for (const m of index.manifests) assert.equal((await getManifestBytes(t(), 'surgery/app', m.digest)).status, 200, m.digest);
+    assert.equal((await getManifestBytes(t(), 'surgery/app', images.get('arm64')?.digest as string)).status, 200);
+    assert.notEqual(run.outputs.digest, upstream.index.digest);
   });
 });

@@ -34,7 +34,6 @@ describe('platform templates', () => {
   });
   const bad: Array<[string, string[], string[], RegExp]> = [
     ['a template without platforms', ['app:{arch}'], [], /Invalid source 'app:\{arch\}'\. Expected the platforms input/],
-    ['platforms without a template', ['app:1'], ['linux/amd64'], /Invalid platforms 'linux\/amd64'\. Expected a sources line with \{os\}/],
     ['platform= on a template line', ['app:{arch} platform=linux/arm64'], ['linux/amd64'], /Expected no platform= option on a template line/],
   ];
   for (const [name, lines, platforms, message] of bad) {
@@ -46,6 +45,13 @@ describe('platform templates', () => {
     const i = getInputs(reader({ sources: 'r.io/app:1.0-{os}-{arch}{variant}', platforms: 'linux/amd64, linux/arm64\nlinux/arm/v7', tags: 'r.io/app:1.0' }));
     assert.deepEqual(i.sources.map((s) => s.ref.toString()), ['r.io/app:1.0-linux-amd64', 'r.io/app:1.0-linux-arm64', 'r.io/app:1.0-linux-armv7']);
     assert.deepEqual(i.sources[2]?.overrides, { platform: { os: 'linux', architecture: 'arm', variant: 'v7' }, platformFromTemplate: true });
+  });
+  it('platforms without a template line leaves the lines alone (it selects what they contribute)', () => {
+    const got = expandTemplates([{ line: 'app:1', origin: 'sources' }], [parsePlatform('linux/amd64')]);
+    assert.deepEqual(got, [{ line: 'app:1', origin: 'sources' }]);
+    const i = getInputs(reader({ sources: 'r.io/app:1', platforms: 'linux/amd64,linux/arm64', tags: 'r.io/app:2' }));
+    assert.deepEqual(i.platforms, [parsePlatform('linux/amd64'), parsePlatform('linux/arm64')]);
+    assert.deepEqual(i.sources[0]?.overrides, {});
   });
   it('refuses an unknown platform in platforms', () => {
     assert.throws(() => getInputs(reader({ sources: 'r.io/app:{arch}', platforms: 'linux/amd46', tags: 'r.io/app:1' })), /Invalid platforms 'linux\/amd46'/);
