@@ -7,19 +7,19 @@
  */
 import { MAX_RESULT_ENTRIES, budgetExceeded } from '../budgets.ts';
 import { mapAll } from '../concurrency.ts';
-import { ActionError } from '../errors.ts';
 import type { Inputs } from '../inputs.ts';
 import { log } from '../log.ts';
 import { hasAnnotations } from '../oci/annotations.ts';
-import { type IndexEntry, assembleIndex, isAttestation } from '../oci/assemble.ts';
+import { type IndexEntry, assembleIndex } from '../oci/assemble.ts';
 import { type Digest, sha256 } from '../oci/digest.ts';
-import { parseManifest } from '../oci/manifest.ts';
+import type { FetchedManifest } from '../oci/manifest.ts';
 import { formatPlatformAll } from '../oci/platform.ts';
 import type { Reference } from '../oci/reference.ts';
 import { checkDescribes } from '../oci/validate.ts';
 import { maskSecret } from '../registry/credentials.ts';
 import { isListedInsecure, isLoopback, splitHostPort } from '../hosts.ts';
 import { Registries } from '../registry/registries.ts';
+import { appendBase } from './append.ts';
 import { EntryPlacer } from './place.ts';
 import { mergeAppend, planTargets, presenceKey, presenceQuestions, targetsOf } from './plan.ts';
 import { type TagRead, checkAppendBase, overwriteConflicts, overwriteError, pushIndexByDigest, pushTags, readTagStates, settleTagStates } from './push.ts';
@@ -63,24 +63,10 @@ export async function publishInputs(inputs: Inputs): Promise<PublishResult> {
   }
 }
 
-/**
- * Entries already in the index at the first tag, for `append`: its state was read with a HEAD,
- * the index itself is read now, by digest (what a later put-back would restore is that digest too).
- */
-async function existingEntries(registries: Registries, tag: Reference, state: TagState): Promise<IndexEntry[]> {
-  if (!state.present) return []; // nothing there yet: start empty
-  const fetched = await registries.client(tag.domain).getManifest(tag.path, state.digest, `read the index at ${tag} (${state.digest}) to append to`);
-  const parsed = parseManifest(fetched, tag.toString());
-  if (parsed.kind !== 'index') {
-    throw ActionError.input(`append: ${tag} is an image, not an index`, { hint: 'Append needs an existing index at the first tag, or none' });
-  }
-  return parsed.manifest.manifests.map((d) => ({
-    descriptor: d,
-    line: `${tag} (existing)`,
-    registry: tag.domain,
-    repository: tag.path,
-    attestation: isAttestation(d),
-  }));
+/** The index at the first tag, for `append`: its state was read with a HEAD, the index itself is read now, by digest. */
+async function appendBaseAt(registries: Registries, tag: Reference, state: TagState): Promise<FetchedManifest | undefined> {
+  if (!state.present) return undefined; // nothing there yet: start empty
+  return registries.client(tag.domain).getManifest(tag.path, state.digest, `read the index at ${tag} (${state.digest}) to append to`);
 }
 
 /**
@@ -124,12 +110,13 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
 
   // 2. Assemble (append merges with what the first tag holds, as read meanwhile).
   const firstTag = inputs.tags[0] as Reference;
-  const base = inputs.append ? await (reads[0] as TagRead).before : undefined;
-  const entries = base ? mergeAppend(await existingEntries(registries, firstTag, base), resolved) : resolved;
+  const before = inputs.append ? await (reads[0] as TagRead).before : undefined;
+  const base = before ? appendBase(firstTag, await appendBaseAt(registries, firstTag, before), inputs) : undefined;
+  const entries = base ? mergeAppend(base.entries, resolved) : resolved;
   if (entries.length > MAX_RESULT_ENTRIES) {
     throw budgetExceeded(`the index assembled from ${inputs.sources.length} source(s)${base ? ` and ${firstTag}` : ''} has too many entries`, entries.length, MAX_RESULT_ENTRIES, 'Publish fewer images in one index');
   }
-  const index = assembleIndex(entries, inputs);
+  const index = assembleIndex(entries, base?.options ?? inputs);
   const digest = sha256(index.bytes);
   reportSkippedAnnotations(inputs);
   // What travels with the images is looked for now, while the plan reads.
