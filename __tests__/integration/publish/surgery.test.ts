@@ -118,4 +118,47 @@ describe('index surgery (real registry, bundled action, read back with skopeo)',
     assert.equal((await getManifestBytes(t(), 'surgery/app', images.get('arm64')?.digest as string)).status, 200);
     assert.notEqual(run.outputs.digest, upstream.index.digest);
   });
+
+  /** An OCI index at a tag, of Docker image manifests (as buildah pushes it), with the annotations given. */
+  async function putOciIndex(tag: string, platforms: string[], annotations?: Record<string, string>, descriptorAnnotations?: Record<string, string>): Promise<Pushed> {
+    const manifests = platforms.map((x) => {
+      const p = images.get(x) as Pushed;
+      const platform = JSON.parse(JSON.stringify({ amd64: { architecture: 'amd64', os: 'linux' }, arm64: { architecture: 'arm64', os: 'linux', variant: 'v8' }, armv7: { architecture: 'arm', os: 'linux', variant: 'v7' } }[x]));
+      return { mediaType: p.mediaType, digest: p.digest, size: p.size, platform, ...(descriptorAnnotations ? { annotations: descriptorAnnotations } : {}) };
+    });
+    const doc = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests, ...(annotations ? { annotations } : {}) };
+    return putManifest(t(), 'surgery/app', tag, Buffer.from(JSON.stringify(doc)), 'application/vnd.oci.image.index.v1+json');
+  }
+
+  it('append onto an OCI index of Docker manifests keeps it an OCI index (auto means keep)', async () => {
+    await putOciIndex('buildah', ['amd64']);
+    const run = await runAction({ sources: src('arm64'), tags: `${reg.host}/surgery/app:buildah`, append: 'true' });
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    const index = await raw(`${reg.host}/surgery/app:buildah`);
+    assert.equal(index.mediaType, 'application/vnd.oci.image.index.v1+json');
+    assert.equal(run.outputs['media-type'], 'application/vnd.oci.image.index.v1+json');
+    assert.deepEqual(index.manifests.map((m: any) => m.digest), [images.get('amd64')?.digest, images.get('arm64')?.digest]);
+  });
+
+  it('append keeps the index annotations and the descriptors’ annotations; an input line of the same key replaces one', async () => {
+    await putOciIndex('annotated-base', ['amd64'], { 'org.opencontainers.image.version': '1', keep: 'me' }, { 'com.example.entry': 'amd64' });
+    const run = await runAction({ sources: src('arm64'), tags: `${reg.host}/surgery/app:annotated-base`, append: 'true', 'media-type': 'oci', annotations: 'index:org.opencontainers.image.version=2' });
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    const index = await raw(`${reg.host}/surgery/app:annotated-base`);
+    assert.deepEqual(index.annotations, { keep: 'me', 'org.opencontainers.image.version': '2' });
+    assert.deepEqual(index.manifests.map((m: any) => m.annotations), [{ 'com.example.entry': 'amd64' }, undefined]);
+
+    await putOciIndex('annotated-auto', ['amd64'], { keep: 'me' });
+    const auto = await runAction({ sources: src('arm64'), tags: `${reg.host}/surgery/app:annotated-auto`, append: 'true' });
+    assert.equal(auto.code, 0, auto.stdout + auto.stderr);
+    assert.deepEqual((await raw(`${reg.host}/surgery/app:annotated-auto`)).annotations, { keep: 'me' });
+  });
+
+  it('append with media-type docker over an annotated OCI index fails before any write', async () => {
+    const base = await putOciIndex('annotated-docker', ['amd64'], { keep: 'me' });
+    const run = await runAction({ sources: src('arm64'), tags: `${reg.host}/surgery/app:annotated-docker`, append: 'true', 'media-type': 'docker' });
+    assert.equal(run.code, 1);
+    assert.match(run.stdout, /append: media-type is docker, but .*surgery\/app:annotated-docker \(sha256:[a-f0-9]{64}\) is an OCI index with 1 index annotation\(s\) and 0 annotated entries: a Docker manifest list would lose them/);
+    assert.equal(sha256((await getManifestBytes(t(), 'surgery/app', 'annotated-docker')).bytes), base.digest);
+  });
 });
