@@ -7,7 +7,7 @@
  *
  * Exit status: 0 done, 1 the run failed, 2 usage error (see src/cli/usage.ts).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -15,6 +15,7 @@ import { inspectCommand } from './cli/inspect.ts';
 import { INSPECT_USAGE, MAIN_USAGE, PUBLISH_USAGE, parsingUsage, UsageError } from './cli/usage.ts';
 import { ActionError, describeError } from './errors.ts';
 import { getInputs } from './inputs.ts';
+import { metadataOf } from './metadata.ts';
 import { consoleLogger, fail, print, printJson, setLogger } from './log.ts';
 import { publishInputs } from './publish/index.ts';
 import { PublishFailedError, type PublishResult } from './publish/result.ts';
@@ -92,6 +93,7 @@ async function publishCommand(argv: string[]): Promise<number> {
         timeout: { type: 'string' },
         concurrency: { type: 'string' },
         json: { type: 'boolean' },
+        'metadata-file': { type: 'string' },
         debug: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -134,6 +136,8 @@ async function publishCommand(argv: string[]): Promise<number> {
   };
   const inputs = getInputs((name) => raw[name] ?? '');
   const result = await publishInputs(inputs);
+  // The same JSON as the action's metadata output (buildx build --metadata-file's keys).
+  if (values['metadata-file']) writeFileSync(values['metadata-file'], `${JSON.stringify(metadataOf(result, inputs.tags))}\n`);
   const output: PublishOutput = {
     status: publishStatus(result),
     digest: result.digest,

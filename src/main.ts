@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { ActionError, describeError, errorTitle } from './errors.ts';
 import { type Inputs, getInputs } from './inputs.ts';
 import { fail, getInput, log, setOutput, writeSummary } from './log.ts';
+import { metadataOf, tagsAtDigest } from './metadata.ts';
 import type { Reference } from './oci/reference.ts';
 import { publishInputs } from './publish/index.ts';
 import { PublishFailedError, type PublishResult } from './publish/result.ts';
@@ -77,8 +78,8 @@ function setOutputs(result: PublishResult, tags: Reference[]): void {
   setOutput('platform-digests', JSON.stringify(result.platformDigests));
   setOutput('referrers', JSON.stringify(result.referrers));
   // The tags now at the digest, in the order given; none on a dry run.
-  const atDigest = new Set([...result.pushed, ...result.unchanged]);
-  setOutput('tags', tags.map(String).filter((t) => atDigest.has(t)).join('\n'), 'lines');
+  setOutput('tags', tagsAtDigest(result, tags).join('\n'), 'lines');
+  setOutput('metadata', JSON.stringify(metadataOf(result, tags)));
 }
 
 /**

@@ -44,6 +44,7 @@ Options:
   --insecure-registry H   allow plain HTTP / unverified TLS for H (repeat)
   --retries N  --retry-max-seconds S  --timeout S  --concurrency N
   --json                  print the result as one JSON object (README: Command line)
+  --metadata-file PATH    write the action's metadata output (JSON: containerimage.digest, …) to PATH
   --debug                 request-level logs on stderr
   -h, --help              this help
 

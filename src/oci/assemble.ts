@@ -6,7 +6,7 @@ import { ActionError } from '../errors.ts';
 import { type DescriptorAnnotation, descriptorAnnotationsFor, hasAnnotations } from './annotations.ts';
 import type { Descriptor } from './descriptor.ts';
 import { type IndexFormat, MANIFEST_SIZE_LIMIT, MediaType, serializeIndex } from './manifest.ts';
-import { type Platform, formatPlatform, platformKey } from './platform.ts';
+import { type Platform, formatPlatform, formatPlatformAll, platformKey } from './platform.ts';
 
 export const ATTESTATION_TYPE = 'attestation-manifest';
 export const REFERENCE_TYPE_ANNOTATION = 'vnd.docker.reference.type';
@@ -47,7 +47,7 @@ export interface AssembledIndex {
   mediaType: string;
   format: IndexFormat;
   entries: IndexEntry[];
-  /** os/arch[/variant] of each image entry, in index order. */
+  /** os[(os.version+features)]/arch[/variant] of each image entry, in index order. */
   platforms: string[];
   /** With attestations: referrers, the attestations left out (each names an image in `entries`). */
   detached: IndexEntry[];
@@ -135,7 +135,8 @@ export function assembleIndex(input: IndexEntry[], options: AssembleOptions): As
     mediaType,
     format,
     entries,
-    platforms: images.map((c) => formatPlatform(c.descriptor.platform as Platform)),
+    // containerd's full form: two Windows versions of one architecture stay apart.
+    platforms: images.map((c) => formatPlatformAll(c.descriptor.platform as Platform)),
     detached,
   };
 }

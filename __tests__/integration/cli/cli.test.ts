@@ -117,6 +117,24 @@ describe('command-line entry (dist/cli)', () => {
     assert.match(refused.stderr, /is an image of linux\/amd64, which platforms does not list \(linux\/arm64\)/);
   });
 
+  it('publish --metadata-file writes the action\'s metadata output', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-metadata-'));
+    try {
+      const file = join(dir, 'metadata.json');
+      const { stdout } = await cli(['publish', '--source', `${reg.host}/cli/app:amd64`, '--tag', `${reg.host}/cli/app:meta`, '--metadata-file', file, '--json']);
+      const result = JSON.parse(stdout);
+      const metadata = JSON.parse(readFileSync(file, 'utf8'));
+      assert.equal(metadata['containerimage.digest'], result.digest);
+      assert.deepEqual(metadata['containerimage.descriptor'], { mediaType: result.mediaType, digest: result.digest, size: (await getManifestBytes({ url: reg.url }, 'cli/app', 'meta')).bytes.length });
+      assert.equal(metadata['image.name'], `${reg.host}/cli/app:meta`);
+      assert.deepEqual(metadata.tags, [`${reg.host}/cli/app:meta`]);
+      assert.deepEqual(Object.keys(metadata['platform-digests']), ['linux/amd64']);
+      assert.deepEqual(metadata.referrers, []);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('publish --referrers takes the input values and refuses others with the action’s message', async () => {
     const r = await run(['publish', '--source', `${reg.host}/cli/app:amd64`, '--tag', `${reg.host}/cli/app:refs`, '--referrers', 'maybe', '--dry-run']);
     assert.equal(r.code, 1);

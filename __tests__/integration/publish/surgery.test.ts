@@ -161,4 +161,41 @@ describe('index surgery (real registry, bundled action, read back with skopeo)',
     assert.match(run.stdout, /append: media-type is docker, but .*surgery\/app:annotated-docker \(sha256:[a-f0-9]{64}\) is an OCI index with 1 index annotation\(s\) and 0 annotated entries: a Docker manifest list would lose them/);
     assert.equal(sha256((await getManifestBytes(t(), 'surgery/app', 'annotated-docker')).bytes), base.digest);
   });
+
+  it('the metadata output: build-push-action\'s keys plus tags, platform-digests and referrers, one line', async () => {
+    const tags = [`${reg.host}/surgery/app:meta`, `${reg.host}/surgery/other:meta`];
+    const run = await runAction({ sources: src('amd64', 'arm64'), tags: tags.join('\n') });
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    const text = run.outputs.metadata as string;
+    assert.doesNotMatch(text, /\n/);
+    const metadata = JSON.parse(text);
+    const pushed = await getManifestBytes(t(), 'surgery/other', 'meta');
+    assert.deepEqual(metadata, {
+      'containerimage.digest': run.outputs.digest,
+      'containerimage.descriptor': { mediaType: 'application/vnd.docker.distribution.manifest.list.v2+json', digest: sha256(pushed.bytes), size: pushed.bytes.length },
+      'image.name': tags.join(','),
+      tags,
+      'platform-digests': { 'linux/amd64': images.get('amd64')?.digest, 'linux/arm64/v8': images.get('arm64')?.digest },
+      referrers: [],
+    });
+    assert.equal((await raw(`${reg.host}/surgery/app@${metadata['containerimage.digest']}`)).manifests.length, 2);
+  });
+
+  it('Windows entries of two versions stay apart in platforms and platform-digests', async () => {
+    const older = await pushImage(t(), 'surgery/win', 'ltsc2019', { os: 'windows', architecture: 'amd64', osVersion: '10.0.17763.5329' });
+    const newer = await pushImage(t(), 'surgery/win', 'ltsc2022', { os: 'windows', architecture: 'amd64', osVersion: '10.0.20348.2655', osFeatures: ['win32k'] });
+    const run = await runAction({ sources: `${reg.host}/surgery/win:ltsc2019\n${reg.host}/surgery/win:ltsc2022`, tags: `${reg.host}/surgery/win:1` });
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.equal(run.outputs.platforms, 'windows(10.0.17763.5329)/amd64,windows(10.0.20348.2655+win32k)/amd64');
+    assert.deepEqual(JSON.parse(run.outputs['platform-digests'] as string), {
+      'windows(10.0.17763.5329)/amd64': older.digest,
+      'windows(10.0.20348.2655+win32k)/amd64': newer.digest,
+    });
+    const index = await raw(`${reg.host}/surgery/win:1`);
+    assert.deepEqual(index.manifests.map((m: any) => m.platform['os.version']), ['10.0.17763.5329', '10.0.20348.2655']);
+    // A filter with a version selects that version only.
+    const one = await runAction({ sources: `${reg.host}/surgery/win:1`, platforms: 'windows(10.0.20348)/amd64', tags: `${reg.host}/surgery/win:2022` });
+    assert.equal(one.code, 0, one.stdout + one.stderr);
+    assert.equal(one.outputs.platforms, 'windows(10.0.20348.2655+win32k)/amd64');
+  });
 });

@@ -79,7 +79,7 @@ describe('assembleIndex', () => {
     const w2 = image(2, 'windows', 'amd64');
     (w1.descriptor.platform as any)['os.version'] = '10.0.17763.1';
     (w2.descriptor.platform as any)['os.version'] = '10.0.20348.1';
-    assert.equal(assembleIndex([w1, w2], opts).platforms.length, 2);
+    assert.deepEqual(assembleIndex([w1, w2], opts).platforms, ['windows(10.0.17763.1)/amd64', 'windows(10.0.20348.1)/amd64']);
   });
   it('fails when a required platform is missing', () => {
     assert.throws(
