@@ -49,25 +49,10 @@ function refused(shownAs: string, why: string, hint?: string): ActionError {
  * that a path swapped for a symlink or FIFO between them is not followed or waited on.
  */
 export function readBoundedFile(path: string, shownAs: string, allowed: FileRoots): string {
-  let st;
+  const { fd, size } = openRegularFile(path, shownAs, allowed, MAX_FILE_BYTES);
   try {
-    st = lstatSync(path);
-  } catch (e) {
-    throw refused(shownAs, `it cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  if (st.isSymbolicLink()) throw refused(shownAs, 'it is a symbolic link; only regular files are read', 'Name the file itself');
-  if (!st.isFile()) throw refused(shownAs, 'it is not a regular file (a FIFO, device, socket or folder)');
-  const real = realpathSync(path);
-  if (!allowed.roots.some((root) => isUnder(real, root))) {
-    throw refused(shownAs, `it lies outside the workspace and the runner's temp folder (${allowed.roots.join(', ') || 'none set'})`, 'Download or write the file under GITHUB_WORKSPACE or RUNNER_TEMP');
-  }
-  if (st.size > MAX_FILE_BYTES) throw refused(shownAs, `it has ${st.size} bytes, more than the ${MAX_FILE_BYTES} read`);
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  try {
-    const opened = fstatSync(fd);
-    if (!opened.isFile() || opened.ino !== st.ino || opened.dev !== st.dev) throw refused(shownAs, 'it changed while being read');
     // One byte more than allowed tells a file that grew past the limit.
-    const buf = Buffer.alloc(Math.min(MAX_FILE_BYTES + 1, Math.max(opened.size, 0) + 1));
+    const buf = Buffer.alloc(Math.min(MAX_FILE_BYTES + 1, Math.max(size, 0) + 1));
     let n = 0;
     for (let got = -1; got !== 0 && n < buf.length; n += got) got = readSync(fd, buf, n, buf.length - n, n);
     if (n > MAX_FILE_BYTES) throw refused(shownAs, `it has more than the ${MAX_FILE_BYTES} bytes read`);
@@ -80,4 +65,32 @@ export function readBoundedFile(path: string, shownAs: string, allowed: FileRoot
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Opens `path` for reading under the file rules (a regular file, not a symlink, real path under
+ * the allowed roots, at most `maxBytes`), checked on the path and again on the opened descriptor.
+ * The caller closes the descriptor.
+ */
+export function openRegularFile(path: string, shownAs: string, allowed: FileRoots, maxBytes: number): { fd: number; size: number } {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch (e) {
+    throw refused(shownAs, `it cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (st.isSymbolicLink()) throw refused(shownAs, 'it is a symbolic link; only regular files are read', 'Name the file itself');
+  if (!st.isFile()) throw refused(shownAs, 'it is not a regular file (a FIFO, device, socket or folder)');
+  const real = realpathSync(path);
+  if (!allowed.roots.some((root) => isUnder(real, root))) {
+    throw refused(shownAs, `it lies outside the workspace and the runner's temp folder (${allowed.roots.join(', ') || 'none set'})`, 'Download or write the file under GITHUB_WORKSPACE or RUNNER_TEMP');
+  }
+  if (st.size > maxBytes) throw refused(shownAs, `it has ${st.size} bytes, more than the ${maxBytes} read`);
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  const opened = fstatSync(fd);
+  if (!opened.isFile() || opened.ino !== st.ino || opened.dev !== st.dev) {
+    closeSync(fd);
+    throw refused(shownAs, 'it changed while being read');
+  }
+  return { fd, size: opened.size };
 }

@@ -10,6 +10,7 @@ import { type Reference, parseNormalizedNamed } from './oci/reference.ts';
 import { type Platform, isKnownArch, isKnownOS, parsePlatform } from './oci/platform.ts';
 import { MAX_RESULT_ENTRIES, budgetExceeded } from './budgets.ts';
 import { type FileRoots, jobRoots } from './files.ts';
+import { type LayoutSpec, isLayoutLine, parseLayoutLine } from './layout.ts';
 import { quote } from './escape.ts';
 import { isReservedTag } from './oci/referrers.ts';
 import { maskSecret } from './registry/credentials.ts';
@@ -40,6 +41,8 @@ export interface SourceSpec {
 
 export interface Inputs {
   sources: SourceSpec[];
+  /** `oci-layout://` sources (from the sources input). */
+  layouts: LayoutSpec[];
   tags: Reference[];
   push: boolean;
   mediaType: MediaTypeChoice;
@@ -246,7 +249,7 @@ export function getInputs(read: InputReader, context: InputContext = { workspace
     );
   }
   const platforms = splitList(read('platforms')).map((p) => parseKnownPlatform('platforms', p));
-  const sources = readSources(read, sourcesRaw, platforms, uniqueTags, context);
+  const { sources, layouts } = readSources(read, sourcesRaw, platforms, uniqueTags, context);
   const username = read('username');
   if (Boolean(username) !== Boolean(password)) {
     throw invalid(username ? 'password' : 'username', '', 'both username and password, or neither');
@@ -254,6 +257,7 @@ export function getInputs(read: InputReader, context: InputContext = { workspace
   const registry = read('registry') || undefined;
   return {
     sources,
+    layouts,
     tags: uniqueTags,
     push: parseBoolean('push', read('push'), true),
     mediaType: parseChoice('media-type', read('media-type'), ['auto', 'oci', 'docker'] as const, 'auto'),
@@ -281,7 +285,7 @@ export function getInputs(read: InputReader, context: InputContext = { workspace
  * Every source line: the `sources` input, then the `source-files` in sorted order; template lines
  * expanded over `platforms`. At least one source in all.
  */
-function readSources(read: InputReader, sourcesRaw: string, platforms: Platform[], tags: Reference[], context: InputContext): SourceSpec[] {
+function readSources(read: InputReader, sourcesRaw: string, platforms: Platform[], tags: Reference[], context: InputContext): Pick<Inputs, 'sources' | 'layouts'> {
   const filePatterns = splitLines(read('source-files'));
   const lines: SourceLine[] = splitSources(sourcesRaw).map((line) => ({ line, origin: 'sources' }));
   const rule = new RepositoryRule([], splitLines(read('source-files-repositories')));
@@ -297,9 +301,14 @@ function readSources(read: InputReader, sourcesRaw: string, platforms: Platform[
   }
   const expanded = expandTemplates(lines, platforms);
   if (expanded.length > MAX_RESULT_ENTRIES) throw tooManySourceLines(expanded.length);
-  const specs = expanded.map(({ line, ...from }) => parseSourceSpec(line, from));
+  const layouts: LayoutSpec[] = [];
+  for (const l of expanded.filter((x) => isLayoutLine(x.line))) {
+    if (l.origin !== 'sources') throw invalid('source', l.line, `an image reference in the source file ${l.origin}: an OCI layout is named in the sources input only`);
+    layouts.push(parseLayoutLine(l.line, l.origin, context.workspace, context.files ?? jobRoots(context.workspace)));
+  }
+  const specs = expanded.filter((x) => !isLayoutLine(x.line)).map(({ line, ...from }) => parseSourceSpec(line, from));
   checkFileRepositories(specs, new RepositoryRule([...tags, ...specs.filter((s) => s.origin === 'sources').map((s) => s.ref)], rule.patternTexts));
-  return specs;
+  return { sources: specs, layouts };
 }
 
 function tooManySourceLines(count: number | string): ActionError {

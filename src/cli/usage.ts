@@ -19,7 +19,8 @@ Reads every source, assembles one Docker manifest list or OCI image index, place
 every target repository, then pushes the index to every tag. The options mirror the action's inputs.
 
 Options:
-  --source REF            per-architecture image (repeat); overrides may follow: "REF platform=linux/arm/v7"
+  --source REF            per-architecture image (repeat); overrides may follow: "REF platform=linux/arm/v7";
+                          oci-layout://DIR[:TAG|@DIGEST] reads an OCI image layout
   --source-file PATH      file or glob adding sources (repeat; digest-named files, build metadata JSON, lists)
   --source-file-repository GLOB  another repository files may name (repeat; default: the tags' and sources')
   --platforms P,…         platforms the result keeps (index sources filtered, other images refused);

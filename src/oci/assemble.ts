@@ -2,6 +2,7 @@
  * Index assembly: pure code from resolved index entries to the index document. Deterministic: the same
  * inputs always give the same bytes.
  */
+import type { Readable } from 'node:stream';
 import { ActionError } from '../errors.ts';
 import { type DescriptorAnnotation, descriptorAnnotationsFor, hasAnnotations } from './annotations.ts';
 import type { Descriptor } from './descriptor.ts';
@@ -26,6 +27,13 @@ export interface IndexEntry {
   attestation: boolean;
   /** That manifest's bytes, when already fetched. */
   manifestBytes?: Buffer;
+  /** Set when the entry was read from an OCI layout: its blobs come from there, not a registry. */
+  layout?: BlobSource;
+}
+
+/** Where the blobs of an entry read from files come from (src/layout.ts). */
+export interface BlobSource {
+  openBlob(blob: Descriptor): Readable;
 }
 
 /** buildx's attestation manifests: an index entry whose reference type is `attestation-manifest`. */

@@ -103,7 +103,7 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
   // Child manifests are held within the placer's byte budget, from the first read on.
   const placer = new EntryPlacer(registries, limit);
   const resolved = await log.group('Resolve sources', async () => {
-    const resolving = resolveSources(registries, inputs.sources, { attestations: inputs.attestations, ignoreMissing: inputs.ignoreMissing, limit, keep: (bytes) => placer.mayKeep(bytes), platforms: inputs.platforms });
+    const resolving = resolveSources(registries, inputs.sources, { attestations: inputs.attestations, ignoreMissing: inputs.ignoreMissing, limit, keep: (bytes) => placer.mayKeep(bytes), platforms: inputs.platforms, layouts: inputs.layouts });
     reads = readTagStates(registries, allTags);
     return resolving;
   });

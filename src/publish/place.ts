@@ -281,9 +281,11 @@ export class EntryPlacer {
    * verifier (reporting progress) once the consumer is ready: nothing flows before that.
    */
   private async sourceStream(blob: Descriptor, entry: IndexEntry, target: Target, started: number): Promise<SourceStream> {
-    const source = this.registries.client(entry.registry);
     const verifier = new DigestVerifier(blob.digest, blob.size);
-    const res = await source.getBlobResponse(entry.repository, blob.digest, `copy blob ${blob.digest} from ${entry.registry}/${entry.repository}`, blob.size, verifier.progress);
+    // From an OCI layout the blob is a file (read under the file rules); else a GET from the source registry.
+    const body = entry.layout
+      ? entry.layout.openBlob(blob)
+      : (await this.registries.client(entry.registry).getBlobResponse(entry.repository, blob.digest, `copy blob ${blob.digest} from ${entry.registry}/${entry.repository}`, blob.size, verifier.progress)).body;
     let lastReport = started;
     verifier.onProgress = (done) => {
       const now = Date.now();
@@ -293,9 +295,9 @@ export class EntryPlacer {
         log.info(`copy ${blob.digest.slice(0, 19)}… to ${target.registry}/${target.repository}: ${(done / 1048576).toFixed(1)} / ${(blob.size / 1048576).toFixed(1)} MiB (${rate.toFixed(1)} MiB/s)`);
       }
     };
-    verifier.source = res.body;
-    res.body.on('error', (e) => verifier.destroy(e));
-    return { verifier, start: () => res.body.pipe(verifier) };
+    verifier.source = body;
+    body.on('error', (e) => verifier.destroy(e));
+    return { verifier, start: () => body.pipe(verifier) };
   }
 
   private recordCopy(blob: Descriptor, bytes: number, started: number): void {

@@ -143,7 +143,8 @@ export async function findAttached(
   finder: ReferrerFinder,
   work: { targets: Target[]; entries: IndexEntry[]; detached: IndexEntry[]; copy: boolean; limit: number },
 ): Promise<AttachWork[]> {
-  const copies = work.copy ? referrerCopies(work.targets, work.entries) : [];
+  // An image read from an OCI layout has no registry to find its referrers in.
+  const copies = work.copy ? referrerCopies(work.targets, work.entries.filter((e) => !e.layout)) : [];
   const attestations = attestationSubjects(work.detached, work.entries);
   const [found, made] = await Promise.all([
     mapAll(copies, work.limit, ({ image }) => finder.find(image.registry, image.repository, image.descriptor.digest)),
@@ -159,7 +160,9 @@ export async function findAttached(
 /** A buildx attestation manifest with `subject` (its image) and artifactType added: a new digest. */
 async function attestationReferrer(registries: Registries, attestation: IndexEntry, image: IndexEntry): Promise<Attached> {
   const name = `${attestation.registry}/${attestation.repository}@${attestation.descriptor.digest}`;
-  const original = await registries.client(attestation.registry).getManifest(attestation.repository, attestation.descriptor.digest, `fetch attestation ${name}`);
+  const original = attestation.manifestBytes
+    ? { bytes: attestation.manifestBytes, digest: attestation.descriptor.digest, mediaType: attestation.descriptor.mediaType }
+    : await registries.client(attestation.registry).getManifest(attestation.repository, attestation.descriptor.digest, `fetch attestation ${name}`);
   const parsed = parseManifest(original, name);
   if (parsed.kind !== 'image' || parsed.mediaType !== MediaType.OciManifest) {
     throw ActionError.input(`attestation ${name} is not an OCI image manifest (${quote(parsed.mediaType)}); it cannot carry a subject`, {

@@ -6,6 +6,7 @@
  */
 import { ActionError, AggregateActionError, describeError } from '../errors.ts';
 import type { SourceSpec } from '../inputs.ts';
+import { type LayoutSpec, resolveLayout } from '../layout.ts';
 import { log } from '../log.ts';
 import { type IndexEntry, isAttestation } from '../oci/assemble.ts';
 import { platformFromConfig } from '../oci/config.ts';
@@ -103,6 +104,8 @@ export interface ResolveOptions {
   keep?: (bytes: Buffer) => boolean;
   /** The platforms the result keeps (empty: all): index sources are filtered, image sources checked. */
   platforms: Platform[];
+  /** OCI layout sources, read from files (after the registry sources in the index). */
+  layouts: LayoutSpec[];
 }
 
 /** A source's own manifest is absent (404): the only failure ignore-missing forgives. */
@@ -122,9 +125,7 @@ async function resolveSource(registries: Registries, spec: SourceSpec, options: 
   }
   const parsed = parseManifest(fetched, spec.ref.toString());
   if (parsed.kind === 'image') {
-    const entry = await resolveImage(client, spec, repository, fetched, parsed.manifest, parsed.mediaType, options.keep);
-    refuseUnlisted(spec, entry, options.platforms);
-    return [entry];
+    return selectPlatforms(spec.line, [await resolveImage(client, spec, repository, fetched, parsed.manifest, parsed.mediaType, options.keep)], false, options.platforms);
   }
   // An index: its image entries join the result with their platforms; attestations come along.
   const listed = parsed.manifest.manifests;
@@ -172,19 +173,24 @@ async function resolveSource(registries: Registries, spec: SourceSpec, options: 
       entries.push({ descriptor: d, line: spec.line, registry: spec.ref.domain, repository, attestation: true });
     }
   }
-  // platforms selects: an index contributes the entries it lists (their attestations follow them, in assembly).
-  const left = entries.filter((e) => !e.attestation && !selectedBy(options.platforms, e.descriptor.platform as Platform));
-  if (left.length) log.info(`source ${spec.ref}: left out ${left.map((e) => formatPlatformAll(e.descriptor.platform as Platform)).join(', ')} (not in platforms)`);
-  return entries.filter((e) => !left.includes(e));
+  return selectPlatforms(spec.line, entries, true, options.platforms);
 }
 
-/** An image source must be of a platform that `platforms` lists (when it lists any). */
-function refuseUnlisted(spec: SourceSpec, entry: IndexEntry, platforms: Platform[]): void {
-  const p = entry.descriptor.platform as Platform;
-  if (selectedBy(platforms, p)) return;
-  throw ActionError.input(`source '${spec.line}' is an image of ${formatPlatformAll(p)}, which platforms does not list (${platforms.map(formatPlatformAll).join(', ')})`, {
-    hint: 'Add its platform to platforms, or remove the source',
-  });
+/**
+ * What `platforms` keeps of a source's entries: an index contributes the entries it lists (their
+ * attestations follow them, in assembly); an image of a platform it does not list fails the run.
+ */
+function selectPlatforms(line: string, entries: IndexEntry[], isIndex: boolean, platforms: Platform[]): IndexEntry[] {
+  const left = entries.filter((e) => !e.attestation && !selectedBy(platforms, e.descriptor.platform as Platform));
+  if (!left.length) return entries;
+  const shown = left.map((e) => formatPlatformAll(e.descriptor.platform as Platform)).join(', ');
+  if (!isIndex) {
+    throw ActionError.input(`source '${line}' is an image of ${shown}, which platforms does not list (${platforms.map(formatPlatformAll).join(', ')})`, {
+      hint: 'Add its platform to platforms, or remove the source',
+    });
+  }
+  log.info(`source ${line}: left out ${shown} (not in platforms)`);
+  return entries.filter((e) => !left.includes(e));
 }
 
 /**
@@ -193,26 +199,39 @@ function refuseUnlisted(spec: SourceSpec, entry: IndexEntry, platforms: Platform
  * still fails when none exists). The first requests are issued synchronously, before this returns.
  */
 export async function resolveSources(registries: Registries, sources: SourceSpec[], options: ResolveOptions): Promise<IndexEntry[]> {
-  const settled = await mapSettled(sources, options.limit, (s) => resolveSource(registries, s, options));
-  const errors = settled.flatMap((r, i) =>
-    r.status === 'rejected'
-      ? [{ subject: (sources[i] as SourceSpec).ref.toString(), error: r.reason instanceof ActionError ? r.reason : ActionError.network(describeError(r.reason)) }]
-      : [],
-  );
+  const settling = mapSettled(sources, options.limit, (s) => resolveSource(registries, s, options));
+  // OCI layouts are read from files meanwhile (the registry sources' first requests are out).
+  const layouts = options.layouts.map((spec) => {
+    try {
+      const { entries, isIndex } = resolveLayout(spec, options.attestations);
+      return { spec, entries: selectPlatforms(spec.line, entries, isIndex, options.platforms) };
+    } catch (error) {
+      return { spec, entries: [], error: error instanceof ActionError ? error : ActionError.input(`source '${spec.line}': ${describeError(error)}`) };
+    }
+  });
+  const settled = await settling;
+  const errors = [
+    ...settled.flatMap((r, i) =>
+      r.status === 'rejected'
+        ? [{ subject: (sources[i] as SourceSpec).ref.toString(), error: r.reason instanceof ActionError ? r.reason : ActionError.network(describeError(r.reason)) }]
+        : [],
+    ),
+    ...layouts.flatMap((l) => (l.error ? [{ subject: l.spec.line, error: l.error }] : [])),
+  ];
   if (errors.length) {
-    throw new AggregateActionError(`${errors.length} of ${sources.length} source(s) could not be read; nothing was written`, errors);
+    throw new AggregateActionError(`${errors.length} of ${sources.length + layouts.length} source(s) could not be read; nothing was written`, errors);
   }
   const found = settled.map((r) => (r as PromiseFulfilledResult<IndexEntry[] | typeof MISSING>).value);
   const missing = sources.filter((_, i) => found[i] === MISSING);
   for (const spec of missing) log.warning(`source ${spec.ref} does not exist; left out (ignore-missing)`);
-  if (missing.length === sources.length) {
+  if (sources.length > 0 && missing.length === sources.length && layouts.length === 0) {
     throw ActionError.missing(`none of the ${sources.length} source(s) exists (${sources.map((s) => s.ref.toString()).join(', ')}); nothing was written`, {
       code: 'MANIFEST_UNKNOWN',
       status: 404,
       hint: 'Check that the build jobs pushed their images, and the references',
     });
   }
-  const all = found.flatMap((entries) => (entries === MISSING || entries === undefined ? [] : entries));
+  const all = [...found.flatMap((entries) => (entries === MISSING || entries === undefined ? [] : entries)), ...layouts.flatMap((l) => l.entries)];
   if (options.platforms.length && !all.some((e) => !e.attestation)) {
     throw ActionError.input(`no source has an image of the platforms listed (${options.platforms.map(formatPlatformAll).join(', ')}); nothing was written`, {
       hint: 'Check platforms against the platforms the sources hold (multiarch-manifest inspect REF lists them)',
@@ -225,6 +244,7 @@ export async function resolveSources(registries: Registries, sources: SourceSpec
     const from = spec.origin === 'sources' ? '' : `  (from ${spec.origin})`;
     return entries.map((e) => `${e.attestation ? 'attestation' : formatPlatform(e.descriptor.platform as Platform)}  ${e.descriptor.digest}  ${e.line}${from}`);
   });
+  for (const l of layouts) for (const e of l.entries) lines.push(`${e.attestation ? 'attestation' : formatPlatform(e.descriptor.platform as Platform)}  ${e.descriptor.digest}  ${e.line}`);
   if (lines.length) log.info(lines.join('\n'));
   return all;
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { projectRoot } from '../../helpers/action.ts';
+import { skopeo } from '../../helpers/clients.ts';
 import { getManifestBytes, pushBuildxStyle, pushImage, sha256 } from '../../helpers/images.ts';
 import { type RunningRegistry, startRegistry } from '../../helpers/registry.ts';
 
@@ -130,6 +131,19 @@ describe('command-line entry (dist/cli)', () => {
       assert.deepEqual(metadata.tags, [`${reg.host}/cli/app:meta`]);
       assert.deepEqual(Object.keys(metadata['platform-digests']), ['linux/amd64']);
       assert.deepEqual(metadata.referrers, []);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('publish takes an oci-layout:// source as the action does', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-layout-'));
+    try {
+      await skopeo(['copy', '--src-tls-verify=false', `docker://${reg.host}/cli/app:arm`, `oci:${join(dir, 'arm')}:arm`]);
+      const { stdout } = await cli(['publish', '--source', `oci-layout://${join(dir, 'arm')}:arm`, '--tag', `${reg.host}/cli/from-layout:1`, '--json'], { RUNNER_TEMP: dir });
+      const result = JSON.parse(stdout);
+      assert.deepEqual(result.platforms, ['linux/arm/v7']);
+      assert.equal(sha256((await getManifestBytes({ url: reg.url }, 'cli/from-layout', '1')).bytes), result.digest);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -5,6 +5,9 @@
  * output, Windows entries in the outputs.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runAction } from '../../helpers/action.ts';
 import { skopeo } from '../../helpers/clients.ts';
@@ -197,5 +200,66 @@ describe('index surgery (real registry, bundled action, read back with skopeo)',
     const one = await runAction({ sources: `${reg.host}/surgery/win:1`, platforms: 'windows(10.0.20348)/amd64', tags: `${reg.host}/surgery/win:2022` });
     assert.equal(one.code, 0, one.stdout + one.stderr);
     assert.equal(one.outputs.platforms, 'windows(10.0.20348.2655+win32k)/amd64');
+  });
+
+  describe('OCI image layouts as sources (written by skopeo copy … oci:DIR:TAG)', () => {
+    let workspace: string;
+    before(async () => {
+      workspace = mkdtempSync(join(tmpdir(), 'layout-workspace-'));
+      await skopeo(['copy', '--src-tls-verify=false', `docker://${reg.host}/surgery/app:amd64`, `oci:${join(workspace, 'amd64')}:amd64`]);
+      await pushUpstream('for-layout');
+      await skopeo(['copy', '--all', '--preserve-digests', '--src-tls-verify=false', `docker://${reg.host}/surgery/app:for-layout`, `oci:${join(workspace, 'multi')}:release`]);
+    });
+    after(() => rmSync(workspace, { recursive: true, force: true }));
+    const env = () => ({ GITHUB_WORKSPACE: workspace });
+
+    it('publishes an image from a layout next to a registry source; every blob uploaded (skopeo copies it all back)', async () => {
+      const run = await runAction({ sources: `${src('arm64')}\noci-layout://amd64:amd64`, tags: `${reg.host}/surgery/fromlayout:1` }, env());
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+      assert.equal(run.outputs.platforms, 'linux/arm64/v8,linux/amd64');
+      const index = await raw(`${reg.host}/surgery/fromlayout:1`);
+      const layoutIndex = JSON.parse(readFileSync(join(workspace, 'amd64', 'index.json'), 'utf8'));
+      assert.equal(index.manifests[1].digest, layoutIndex.manifests[0].digest);
+      const back = join(workspace, 'copied-back');
+      await skopeo(['copy', '--all', '--src-tls-verify=false', `docker://${reg.host}/surgery/fromlayout:1`, `oci:${back}:x`]);
+      assert.ok(readdirSync(join(back, 'blobs', 'sha256')).length >= 6, 'two manifests, two configs, two layers and the index');
+    });
+
+    it('a layout holding an index contributes its entries, filtered by platforms, with their attestations', async () => {
+      const run = await runAction({ sources: 'oci-layout://multi:release', platforms: 'linux/s390x,linux/arm/v7', tags: `${reg.host}/surgery/fromlayout:multi` }, env());
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+      const index = await raw(`${reg.host}/surgery/fromlayout:multi`);
+      assert.deepEqual(index.manifests.map((m: any) => m.platform.architecture), ['arm', 's390x', 'unknown']);
+      assert.equal(index.manifests[2].annotations['vnd.docker.reference.type'], 'attestation-manifest');
+    });
+
+    it('a layer that does not match its digest, found while streaming it up, fails the run before any tag moves', async () => {
+      const dir = join(workspace, 'corrupt');
+      await skopeo(['copy', '--src-tls-verify=false', `docker://${reg.host}/surgery/app:armv7`, `oci:${dir}:armv7`]);
+      const blob = (digest: string) => join(dir, 'blobs', 'sha256', digest.slice('sha256:'.length));
+      const manifest = JSON.parse(readFileSync(blob(JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')).manifests[0].digest), 'utf8'));
+      const layer = manifest.layers[0].digest as string;
+      const bytes = readFileSync(blob(layer));
+      bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 0xff;
+      writeFileSync(blob(layer), bytes);
+      const run = await runAction({ sources: 'oci-layout://corrupt:armv7', tags: `${reg.host}/surgery/corrupt:1` }, env());
+      assert.equal(run.code, 1);
+      assert.match(run.stdout, new RegExp(`does not match its digest: expected ${layer}, got sha256:[a-f0-9]{64}`));
+      assert.equal((await getManifestBytes(t(), 'surgery/corrupt', '1')).status, 404);
+      assert.equal((await fetch(`${reg.url}/v2/surgery/corrupt/blobs/${layer}`, { method: 'HEAD' })).status, 404, 'the registry did not take the corrupt layer');
+    });
+
+    it('a layout outside the workspace and RUNNER_TEMP is refused before any request, naming the file', async () => {
+      const outside = mkdtempSync(join(tmpdir(), 'layout-outside-'));
+      try {
+        await skopeo(['copy', '--src-tls-verify=false', `docker://${reg.host}/surgery/app:amd64`, `oci:${outside}:amd64`]);
+        const run = await runAction({ sources: `oci-layout://${outside}:amd64`, tags: `${reg.host}/surgery/outside:1` }, env());
+        assert.equal(run.code, 1);
+        assert.match(run.stdout, /Invalid file '.*oci-layout': it lies outside the workspace and the runner's temp folder/);
+        assert.equal((await getManifestBytes(t(), 'surgery/outside', '1')).status, 404);
+      } finally {
+        rmSync(outside, { recursive: true, force: true });
+      }
+    });
   });
 });
