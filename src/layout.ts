@@ -9,6 +9,7 @@
 import { closeSync, createReadStream, readSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
+import { MAX_SOURCE_INDEX_ENTRIES, budgetExceeded } from './budgets.ts';
 import { ActionError } from './errors.ts';
 import { type FileRoots, openRegularFile, readBoundedFile } from './files.ts';
 import { type IndexEntry, isAttestation } from './oci/assemble.ts';
@@ -188,6 +189,9 @@ export function resolveLayout(spec: LayoutSpec, attestations: 'keep' | 'drop' | 
   const bytes = layout.readDocument(top.digest, top.size);
   const parsed = parseManifest({ bytes, digest: top.digest, mediaType: top.mediaType }, `${spec.line} (${top.digest})`);
   if (parsed.kind !== 'index') throw ActionError.input(`source '${spec.line}': ${top.digest} is not an index`);
+  if (parsed.manifest.manifests.length > MAX_SOURCE_INDEX_ENTRIES) {
+    throw budgetExceeded(`source '${spec.line}' is an index of too many entries`, parsed.manifest.manifests.length, MAX_SOURCE_INDEX_ENTRIES, 'Write a layout of fewer platforms');
+  }
   const entries: IndexEntry[] = [];
   for (const d of parsed.manifest.manifests) {
     if (isAttestation(d)) {

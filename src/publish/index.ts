@@ -114,7 +114,7 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
   const base = before ? appendBase(firstTag, await appendBaseAt(registries, firstTag, before), inputs) : undefined;
   const entries = base ? mergeAppend(base.entries, resolved) : resolved;
   if (entries.length > MAX_RESULT_ENTRIES) {
-    throw budgetExceeded(`the index assembled from ${inputs.sources.length} source(s)${base ? ` and ${firstTag}` : ''} has too many entries`, entries.length, MAX_RESULT_ENTRIES, 'Publish fewer images in one index');
+    throw budgetExceeded(`the index assembled from ${inputs.sources.length + inputs.layouts.length} source(s)${base ? ` and ${firstTag}` : ''} has too many entries`, entries.length, MAX_RESULT_ENTRIES, 'Publish fewer images in one index');
   }
   const index = assembleIndex(entries, base?.options ?? inputs);
   const digest = sha256(index.bytes);
