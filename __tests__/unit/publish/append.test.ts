@@ -1,12 +1,12 @@
 /** appendBase: what an appending run keeps of the index at the first tag (pure code). */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ActionError } from '../../src/errors.ts';
-import type { AssembleOptions } from '../../src/oci/assemble.ts';
-import { sha256 } from '../../src/oci/digest.ts';
-import { type FetchedManifest, MediaType } from '../../src/oci/manifest.ts';
-import { parseNormalizedNamed } from '../../src/oci/reference.ts';
-import { appendBase } from '../../src/publish/append.ts';
+import { ActionError } from '../../../src/errors.ts';
+import type { AssembleOptions } from '../../../src/oci/assemble.ts';
+import { sha256 } from '../../../src/oci/digest.ts';
+import { type FetchedManifest, MediaType } from '../../../src/oci/manifest.ts';
+import { parseNormalizedNamed } from '../../../src/oci/reference.ts';
+import { appendBase } from '../../../src/publish/append.ts';
 
 const tag = parseNormalizedNamed('r.io/app:1');
 const child = { mediaType: MediaType.DockerManifest, digest: `sha256:${'1'.repeat(64)}`, size: 10, platform: { architecture: 'amd64', os: 'linux' } };
