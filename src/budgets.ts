@@ -21,6 +21,11 @@ export const MAX_RESULT_ENTRIES = 256;
 export const MANIFEST_BYTES_HELD = 64 * 1024 * 1024;
 /** Bytes of child manifests being read at once (each read reserves its declared size). */
 export const MANIFEST_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
+/**
+ * Bytes of child manifests `inspect --verbose` reads for one index (it keeps every layer listed and
+ * prints them): real children are a few KiB each, so 128 of them fit many times over.
+ */
+export const INSPECT_CHILD_BYTES = 16 * 1024 * 1024;
 /** Bytes of referrer and cosign manifests read for one image (all levels), and for the whole run. */
 export const REFERRER_BYTES_PER_IMAGE = 16 * 1024 * 1024;
 export const REFERRER_BYTES_PER_RUN = 64 * 1024 * 1024;

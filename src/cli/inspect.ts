@@ -3,6 +3,7 @@
  * layers. `--json` prints one shape (InspectResult) whatever the other options.
  */
 import { parseArgs } from 'node:util';
+import { INSPECT_CHILD_BYTES, MAX_SOURCE_INDEX_ENTRIES, budgetExceeded } from '../budgets.ts';
 import { ActionError } from '../errors.ts';
 import { consoleLogger, print, printJson, setLogger } from '../log.ts';
 import { isAttestation } from '../oci/assemble.ts';
@@ -92,6 +93,13 @@ export async function inspectCommand(argv: string[]): Promise<number> {
       selected: null,
     };
     if (parsed.kind === 'index') {
+      // --verbose reads every child and keeps its layers: bounded as a publish bounds a source
+      // index (entries), and by the bytes read, counted as they arrive (a descriptor's size is a claim).
+      const children = values.verbose ? parsed.manifest.manifests.filter((d) => !INDEX_TYPES.has(d.mediaType)) : [];
+      if (children.length > MAX_SOURCE_INDEX_ENTRIES) {
+        throw budgetExceeded(`${ref} is an index of too many entries to read with --verbose`, children.length, MAX_SOURCE_INDEX_ENTRIES, 'Inspect it without --verbose, or inspect the entries you want by digest');
+      }
+      let childBytes = 0;
       for (const d of parsed.manifest.manifests) {
         const entry: InspectEntry = {
           platform: d.platform ? formatPlatform(d.platform as Platform) : 'unknown',
@@ -102,7 +110,12 @@ export async function inspectCommand(argv: string[]): Promise<number> {
           layers: null,
         };
         if (values.verbose && !INDEX_TYPES.has(d.mediaType)) {
-          const child = parseManifest(await client.getManifest(ref.path, d.digest), `${ref.name}@${d.digest}`);
+          const fetchedChild = await client.getManifest(ref.path, d.digest);
+          childBytes += fetchedChild.bytes.length;
+          if (childBytes > INSPECT_CHILD_BYTES) {
+            throw budgetExceeded(`the entries of ${ref} read with --verbose hold too many manifest bytes`, `${childBytes} bytes by entry ${result.entries.length + 1}`, `${INSPECT_CHILD_BYTES} bytes`, 'Inspect it without --verbose, or inspect the entries you want by digest');
+          }
+          const child = parseManifest(fetchedChild, `${ref.name}@${d.digest}`);
           entry.layers = child.kind === 'image' ? layersOf(child.manifest.layers) : [];
         }
         result.entries.push(entry);

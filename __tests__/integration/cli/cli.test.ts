@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { projectRoot } from '../../helpers/action.ts';
 import { skopeo } from '../../helpers/clients.ts';
-import { getManifestBytes, pushBuildxStyle, pushImage, sha256 } from '../../helpers/images.ts';
+import { getManifestBytes, pushBuildxStyle, pushImage, putManifest, sha256 } from '../../helpers/images.ts';
 import { type RunningRegistry, startRegistry } from '../../helpers/registry.ts';
 
 const exec = promisify(execFile);
@@ -244,5 +244,49 @@ describe('command-line entry (dist/cli)', () => {
 
   it('fails with one line and a non-zero exit on bad input', async () => {
     await assert.rejects(cli(['publish', '--source', 'Bad Ref', '--tag', `${reg.host}/x:1`]), (e: any) => e.code === 1 && /^error: Invalid source reference 'Bad'/.test(e.stderr));
+  });
+});
+
+describe('attack: inspect --verbose on a hostile index is bounded (real registry)', () => {
+  let reg: RunningRegistry;
+  let big: { digest: string; size: number; mediaType: string };
+  let small: { digest: string; size: number; mediaType: string };
+  before(async () => {
+    reg = await startRegistry();
+    const t = { url: reg.url };
+    const img = await pushImage(t, 'hostile/app', 'base', { os: 'linux', architecture: 'amd64' });
+    small = img;
+    // A child of nearly 4 MiB (one layer listed ~25,000 times): the registry accepts it, and
+    // inspect --verbose kept every layer of every entry (100 entries: 1.3 GiB peak RSS, 104 s, then
+    // "Invalid string length" printing them).
+    const base = JSON.parse(img.bytes.toString('utf8'));
+    const layer = base.layers[0];
+    const one = JSON.stringify(layer).length + 1;
+    const layers = Array.from({ length: Math.floor((4 * 1024 * 1024 - 4096) / one) }, () => layer);
+    big = await putManifest(t, 'hostile/app', 'big', Buffer.from(JSON.stringify({ ...base, layers })), base.mediaType);
+  });
+  after(async () => reg?.stop());
+
+  const pushIndex = async (tag: string, child: { digest: string; size: number; mediaType: string }, n: number) => {
+    const mediaType = 'application/vnd.docker.distribution.manifest.list.v2+json';
+    const manifests = Array.from({ length: n }, (_, i) => ({ mediaType: child.mediaType, digest: child.digest, size: child.size, platform: { os: 'linux', architecture: `arch${i}` } }));
+    await putManifest({ url: reg.url }, 'hostile/app', tag, Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType, manifests })), mediaType);
+  };
+
+  it('an index of more entries than a source index may have: refused before any child is read, naming the count and the limit', async () => {
+    await pushIndex('many', small, 129);
+    const r = await run(['inspect', '--verbose', `${reg.host}/hostile/app:many`]);
+    assert.equal(r.code, 1, r.stdout.slice(0, 200));
+    assert.match(r.stderr, /^error: .*hostile\/app:many is an index of too many entries to read with --verbose: 129, more than the 128 this action reads/);
+    // Without --verbose no child is read: the listing is bounded by the index document itself.
+    assert.equal((await run(['inspect', `${reg.host}/hostile/app:many`])).code, 0);
+  });
+
+  it('entries whose manifests exceed the byte budget: refused once it is passed, not after reading them all', { timeout: 120_000 }, async () => {
+    await pushIndex('heavy', big, 20);
+    const r = await run(['inspect', '--verbose', '--json', `${reg.host}/hostile/app:heavy`]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^error: .*hostile\/app:heavy read with --verbose hold too many manifest bytes: \d+ bytes by entry 5, more than the 16777216 bytes this action reads/);
   });
 });
