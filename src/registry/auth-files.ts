@@ -5,7 +5,7 @@
  * Podman/Buildah auth file. Everything read here is hostile: bounded in size, checked for shape,
  * never run (a helper named in it is only ever `docker-credential-<name>`, see credentials.ts).
  */
-import type { Dirent } from 'node:fs';
+import { type Dirent, constants } from 'node:fs';
 import { open, readdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, relative, sep } from 'node:path';
@@ -68,7 +68,9 @@ export function parseDockerConfig(text: string, where: string): DockerConfig {
 async function readBounded(path: string): Promise<string | undefined> {
   let handle;
   try {
-    handle = await open(path, 'r');
+    // O_NONBLOCK: a FIFO planted where a config is looked for is opened at once (and passed over
+    // below), not waited on for a writer until the job's timeout. Regular files read as usual.
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch {
     return undefined;
   }

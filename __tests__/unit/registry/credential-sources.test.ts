@@ -4,7 +4,8 @@
  * file; their order; their bounds.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdirSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -130,6 +131,26 @@ describe('credential sources and their order', () => {
     }
     for (const value of ['[]', '5', 'null', '{"auths": []}', '{"auths": {"ghcr.io": "x"}}']) {
       assert.equal((await resolveCredentials('ghcr.io', { env: { ...env, DOCKER_AUTH_CONFIG: value } })).source, 'anonymous', value);
+    }
+  });
+
+  it('attack: a FIFO where a credentials file is looked for is passed over at once, not waited on for a writer', async () => {
+    // Before: open() blocked until something wrote to the FIFO, and the run hung until the job's timeout.
+    const fifo = join(home, 'auth-fifo.json');
+    execFileSync('mkfifo', [fifo]);
+    const env: NodeJS.ProcessEnv = { DOCKER_CONFIG: dockerDir(), REGISTRY_AUTH_FILE: fifo };
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('still waiting after 3 s'), 3000)));
+    try {
+      assert.equal(await Promise.race([resolveCredentials('ghcr.io', { env }).then((c) => c.source), stalled]), 'anonymous');
+    } finally {
+      clearTimeout(timer);
+      // Releases an open() still blocked on the FIFO (before the fix), so the test process can end.
+      try {
+        closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+      } catch {
+        // no reader waiting: nothing to release
+      }
     }
   });
 });
