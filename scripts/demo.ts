@@ -28,8 +28,10 @@ try {
   };
   console.log('\n$ node dist/index.js   # with INPUT_SOURCES, INPUT_TAGS, GITHUB_OUTPUT set as the runner sets them');
   const run = await runAction(inputs);
-  process.stdout.write(run.stdout.replace(/^/gm, '  | '));
-  if (run.code !== 0) throw new Error(`the action failed (exit ${run.code})`);
+  // As the job log shows it: ::debug:: lines only under step debug logging (RUNNER_DEBUG=1 npm run demo).
+  const shown = process.env.RUNNER_DEBUG === '1' ? run.stdout : run.stdout.replace(/^::debug::.*\n/gm, '');
+  process.stdout.write(shown.replace(/^(?=.)/gm, '  | '));
+  if (run.code !== 0) throw new Error(`the action failed (exit ${run.code}); the ::error line above says why`);
   console.log(`\ndigest:     ${run.outputs.digest}`);
   console.log(`media-type: ${run.outputs['media-type']}`);
   console.log(`platforms:  ${run.outputs.platforms}`);
@@ -45,6 +47,9 @@ try {
   } catch {
     console.log('\n(docker CLI not available: skipped docker manifest inspect)');
   }
+} catch (e) {
+  console.error(`demo: ${(e as Error).message}`);
+  process.exitCode = 1;
 } finally {
   await reg.stop();
 }
