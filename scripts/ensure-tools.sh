@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v docker-registry >/dev/null || ! command -v skopeo >/dev/null; then
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    echo "docker-registry or skopeo is missing: install them (Debian/Ubuntu: sudo apt-get install docker-registry skopeo), then run this again" >&2
+    exit 1
+  fi
   echo "installing docker-registry and skopeo (Debian packages)" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
