@@ -36,3 +36,30 @@ export const MAX_REFERRERS_PER_RUN = 1024;
 export function budgetExceeded(what: string, count: number | string, limit: number | string, hint: string): ActionError {
   return ActionError.limit(`${what}: ${count}, more than the ${limit} this action reads; nothing was written`, { hint });
 }
+
+/**
+ * A count and a byte budget, checked as things are listed (before they are read): `add` fails
+ * naming `what` once either is exceeded here or in the parent (a per-run budget).
+ */
+export class ListingBudget {
+  private count = 0;
+  private bytes = 0;
+  private readonly what: string;
+  private readonly maxCount: number;
+  private readonly maxBytes: number;
+  private readonly parent: ListingBudget | undefined;
+  constructor(what: string, maxCount: number, maxBytes: number, parent?: ListingBudget) {
+    this.what = what;
+    this.maxCount = maxCount;
+    this.maxBytes = maxBytes;
+    this.parent = parent;
+  }
+  /** Counts `count` more items of `bytes` in all; throws when a budget is exceeded. */
+  add(count: number, bytes: number, hint: string): void {
+    this.count += count;
+    this.bytes += bytes;
+    if (this.count > this.maxCount) throw budgetExceeded(`${this.what}: too many listed`, this.count, this.maxCount, hint);
+    if (this.bytes > this.maxBytes) throw budgetExceeded(`${this.what}: too many bytes listed`, `${this.bytes} bytes`, `${this.maxBytes} bytes`, hint);
+    this.parent?.add(count, bytes, hint);
+  }
+}

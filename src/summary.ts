@@ -71,7 +71,12 @@ export function renderFailure(e: PublishFailedError): string {
   return lines.join('\n');
 }
 
-const KIND: Record<Travelled['kind'], string> = { referrer: 'referrer', cosign: 'cosign tag', attestation: 'attestation (now a referrer)' };
+const KIND: Record<Travelled['kind'], string> = {
+  referrer: 'referrer',
+  cosign: 'cosign tag',
+  attestation: 'attestation (now a referrer)',
+  image: 'the image, already there: its referrers left as the target had them',
+};
 
 /** Per image and target: the referrers, cosign tags and attestations that travelled with it. */
 function travelledLines(travelled: Travelled[]): string[] {

@@ -119,22 +119,23 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
   const index = assembleIndex(entries, base?.options ?? inputs);
   const digest = sha256(index.bytes);
   reportSkippedAnnotations(inputs);
-  // What travels with the images is looked for now, while the plan reads.
+  // 3. Plan: which entries each target repository lacks (a HEAD each).
+  const questions = presenceQuestions(targets, index.entries);
+  const presence = mapAll(questions, limit, async ({ target, entry }) => {
+    const head = await registries.client(target.registry).headManifest(target.repository, entry.descriptor.digest);
+    if (head) checkDescribes(entry.descriptor, head, entry.line);
+    return head !== undefined;
+  }).then((answers) => new Set(questions.filter((_, i) => answers[i]).map(({ target, entry }) => presenceKey(target, entry))) as ReadonlySet<string>);
+  presence.catch(() => undefined); // reported when awaited
+  // What travels with the images this run places is looked for once presence is known, while the plan reads.
   const attaching =
     inputs.push && (inputs.referrers === 'copy' || index.detached.length)
-      ? findAttached(registries, new ReferrerFinder(registries, limit), { targets, entries: index.entries, detached: index.detached, copy: inputs.referrers === 'copy', limit })
-      : Promise.resolve([]);
+      ? findAttached(registries, new ReferrerFinder(registries, limit), { targets, entries: index.entries, detached: index.detached, copy: inputs.referrers === 'copy', limit, present: presence })
+      : Promise.resolve({ work: [], left: [] });
   attaching.catch(() => undefined); // reported when awaited
 
-  // 3. Plan: which entries each target repository lacks.
   const plan = await log.group('Plan', async () => {
-    const questions = presenceQuestions(targets, index.entries);
-    const answers = await mapAll(questions, limit, async ({ target, entry }) => {
-      const head = await registries.client(target.registry).headManifest(target.repository, entry.descriptor.digest);
-      if (head) checkDescribes(entry.descriptor, head, entry.line);
-      return head !== undefined;
-    });
-    const present = new Set(questions.filter((_, i) => answers[i]).map(({ target, entry }) => presenceKey(target, entry)));
+    const present = await presence;
     const needs = planTargets(targets, index.entries, present);
     // Every manifest to be placed is read (and checked) now, before the first write.
     await mapAll(needs.flatMap((p) => p.missing), limit, (entry) => placer.checkManifest(entry));
@@ -180,7 +181,8 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
       if (!jobs.length) log.info('every child is already in every target repository');
       await mapAll(jobs, limit, ({ entry, target }) => placer.place(entry, target));
       // Then, still before any tag: referrers, cosign tags, attestations as referrers.
-      result.referrers = await placeAttached(registries, placer, attached, limit, inputs.referrersRefused);
+      result.referrers = [...(await placeAttached(registries, placer, attached.work, limit, inputs.referrersRefused)), ...attached.left];
+      for (const l of attached.left) log.info(`${l.image} was already in ${l.target}: its referrers and cosign tags there were left as they were, none copied from the source`);
       indexPlaced = await pushIndexByDigest(registries, toPush, targets, records, limit);
     });
 

@@ -8,7 +8,7 @@ import { type IndexEntry, REFERENCE_DIGEST_ANNOTATION } from '../oci/assemble.ts
 import type { Digest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/descriptor.ts';
 import type { FetchedManifest } from '../oci/manifest.ts';
-import { type Target, presenceQuestions } from './plan.ts';
+import { type Target, presenceKey, presenceQuestions } from './plan.ts';
 
 /** A manifest that travels with an image: a referrer of it (or of one of its referrers), or a cosign tag. */
 export interface Attached {
@@ -34,7 +34,8 @@ export interface Travelled {
   /** The index entry (image) it travels with, and the target repository. */
   image: Digest;
   target: string;
-  kind: Attached['kind'];
+  /** image: the entry itself, which the target already held (outcome `left`). */
+  kind: Attached['kind'] | 'image';
   subject: Digest;
   digest: Digest;
   artifactType?: string;
@@ -43,9 +44,10 @@ export interface Travelled {
   /**
    * copied: written now; present: already there; kept: the target's own cosign tag differs and was
    * left alone; refused: the target would not take it (a warning named it; referrers-refused: fail
-   * makes that fatal).
+   * makes that fatal); left: the image was already in the target, whose referrers and cosign tags
+   * were left as it had them (none copied from the source).
    */
-  outcome: 'copied' | 'present' | 'kept' | 'refused';
+  outcome: 'copied' | 'present' | 'kept' | 'refused' | 'left';
 }
 
 /** Attached manifests bound for one target repository, with the image each travels with. */
@@ -56,14 +58,35 @@ export interface AttachWork {
 }
 
 /**
- * The (target, image) pairs whose referrers and cosign tags are copied: image entries placed in a
- * repository other than their own, in target then index order. Attestation entries have none.
+ * The (target, image) pairs whose referrers and cosign tags are copied: image entries this run
+ * places in a repository other than their own (absent there: not in `present`, keys of
+ * presenceKey), in target then index order. An image the target already holds gets nothing from
+ * a source (leftAsFound). Attestation entries have none.
  */
-export function referrerCopies(targets: Target[], entries: IndexEntry[]): Array<{ target: Target; image: IndexEntry }> {
+export function referrerCopies(targets: Target[], entries: IndexEntry[], present: ReadonlySet<string>): Array<{ target: Target; image: IndexEntry }> {
   return presenceQuestions(
     targets,
     entries.filter((e) => !e.attestation),
-  ).map(({ target, entry }) => ({ target, image: entry }));
+  )
+    .filter(({ target, entry }) => !present.has(presenceKey(target, entry)))
+    .map(({ target, entry }) => ({ target, image: entry }));
+}
+
+/**
+ * The (target, image) pairs left as the target had them: image entries from another repository
+ * that the target already held, so that a source re-serving a target image's bytes cannot attach
+ * referrers or cosign tags to it there.
+ */
+export function leftAsFound(targets: Target[], entries: IndexEntry[], present: ReadonlySet<string>): Travelled[] {
+  return presenceQuestions(
+    targets,
+    entries.filter((e) => !e.attestation),
+  )
+    .filter(({ target, entry }) => present.has(presenceKey(target, entry)))
+    .map(({ target, entry }) => {
+      const d = entry.descriptor.digest;
+      return { image: d, target: `${target.registry}/${target.repository}`, kind: 'image', subject: d, digest: d, outcome: 'left' };
+    });
 }
 
 /** Each detached attestation with the image entry it describes (by vnd.docker.reference.digest). */

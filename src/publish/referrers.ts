@@ -16,6 +16,7 @@ import type { IndexEntry } from '../oci/assemble.ts';
 import { type Digest, referrersTag, sha256 } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/descriptor.ts';
 import { type FetchedManifest, type ImageIndex, MediaType, parseManifest } from '../oci/manifest.ts';
+import { ListingBudget, MAX_REFERRERS_PER_RUN, REFERRER_BYTES_PER_IMAGE, REFERRER_BYTES_PER_RUN } from '../budgets.ts';
 import {
   COSIGN_SUFFIXES,
   MAX_REFERRERS,
@@ -30,8 +31,8 @@ import {
 import type { PutManifestResult, RegistryClient } from '../registry/client.ts';
 import type { Registries } from '../registry/registries.ts';
 import type { EntryPlacer } from './place.ts';
-import type { Target } from './plan.ts';
-import { type AttachWork, type Attached, type Travelled, attestationSubjects, bySubject, discoverability, isRefusal, listsAll, referrerCopies } from './referrers-plan.ts';
+import { type Target, presenceKey } from './plan.ts';
+import { type AttachWork, type Attached, type Travelled, attestationSubjects, bySubject, discoverability, isRefusal, leftAsFound, listsAll, referrerCopies } from './referrers-plan.ts';
 
 /** Answers of registries without the referrers API other than the 404 the spec names. */
 const NO_REFERRERS_API = new Set([400, 405, 406, 501]);
@@ -50,50 +51,52 @@ async function referrersFromApi(client: RegistryClient, repository: string, subj
   return { bytes: answer.bytes, digest: sha256(answer.bytes), mediaType: answer.mediaType || MediaType.OciIndex };
 }
 
-/** Finds what is attached to images in their repositories; each (repository, digest) is read once. */
+/** Referrer listings of the second level read at once for one image (each may be 4 MiB). */
+const NESTED_LISTINGS_AT_ONCE = 8;
+const BUDGET_HINT = 'Set referrers: skip to publish without them, and copy them with oras or regctl';
+
+/**
+ * Finds what is attached to images in their repositories; each (repository, digest) is read once.
+ * Everything is counted against the image's and the run's budgets as it is listed, before it is read.
+ */
 export class ReferrerFinder {
   private readonly found = new Map<string, Promise<Attached[]>>();
   private readonly registries: Registries;
   private readonly limit: number;
+  private readonly run = new ListingBudget('the referrers and cosign tags of this run', MAX_REFERRERS_PER_RUN, REFERRER_BYTES_PER_RUN);
 
   constructor(registries: Registries, limit: number) {
     this.registries = registries;
     this.limit = limit;
   }
 
-  /** Everything attached to `subject` in the repository, its own referrers included (bounded depth and count). */
+  /** Everything attached to `subject` in the repository, its own referrers included (bounded depth, count and bytes). */
   find(registry: string, repository: string, subject: Digest): Promise<Attached[]> {
     const key = `${registry}/${repository}@${subject}`;
     let p = this.found.get(key);
     if (!p) {
-      p = this.level(registry, repository, subject, 1).then((items) => {
-        if (items.length > MAX_REFERRERS) {
-          throw ActionError.limit(`${key} has ${items.length} referrers and cosign tags, more than the ${MAX_REFERRERS} this action copies`, {
-            hint: 'Set referrers: skip to publish without them, and copy them with oras or regctl',
-          });
-        }
-        return items;
-      });
+      const budget = new ListingBudget(`the referrers and cosign tags of ${key}`, MAX_REFERRERS, REFERRER_BYTES_PER_IMAGE, this.run);
+      p = this.level(registry, repository, subject, 1, budget);
       this.found.set(key, p);
     }
     return p;
   }
 
-  private async level(registry: string, repository: string, subject: Digest, depth: number): Promise<Attached[]> {
+  private async level(registry: string, repository: string, subject: Digest, depth: number, budget: ListingBudget): Promise<Attached[]> {
     const client = this.registries.client(registry);
     const [listed, ...tagged] = await Promise.all([
-      this.listed(client, repository, subject),
-      ...COSIGN_SUFFIXES.map((suffix) => this.cosign(client, repository, subject, cosignTag(subject, suffix))),
+      this.listed(client, repository, subject, budget),
+      ...COSIGN_SUFFIXES.map((suffix) => this.cosign(client, repository, subject, cosignTag(subject, suffix), budget)),
     ]);
     const items = [...listed, ...tagged.filter((t) => t !== undefined)];
     // Signatures and cosign attestations are leaves; an SBOM (listed, or cosign's .sbom) may be signed.
     const signable = depth < MAX_REFERRER_DEPTH ? items.filter((i) => !i.tag || i.tag.endsWith('.sbom')) : [];
-    const nested = await mapAll(signable, this.limit, (item) => this.level(registry, repository, item.fetched.digest, depth + 1));
+    const nested = await mapAll(signable, Math.min(NESTED_LISTINGS_AT_ONCE, this.limit), (item) => this.level(registry, repository, item.fetched.digest, depth + 1, budget));
     return [...items, ...nested.flat()];
   }
 
-  /** The subject's referrers: the API's index, else the fallback tag's; each manifest read and checked. */
-  private async listed(client: RegistryClient, repository: string, subject: Digest): Promise<Attached[]> {
+  /** The subject's referrers: the API's index, else the fallback tag's; counted, then each manifest read and checked. */
+  private async listed(client: RegistryClient, repository: string, subject: Digest, budget: ListingBudget): Promise<Attached[]> {
     const where = `${client.registry}/${repository}@${subject}`;
     const index =
       (await referrersFromApi(client, repository, subject)) ??
@@ -101,6 +104,8 @@ export class ReferrerFinder {
     if (!index) return [];
     const { descriptors, skipped } = readReferrersIndex(index, `the referrers of ${where}`);
     for (const why of skipped) log.warning(`a referrer of ${where} is not copied: ${why}`);
+    // The listing's own bytes and every listed manifest count before any of them is read.
+    budget.add(descriptors.length, index.bytes.length + descriptors.reduce((n, d) => n + d.size, 0), BUDGET_HINT);
     const read = await mapAll(descriptors, this.limit, async (d): Promise<Attached | undefined> => {
       const name = `${client.registry}/${repository}@${d.digest}`;
       const fetched = await client.getManifest(repository, d.digest, `fetch referrer ${name}`);
@@ -118,10 +123,15 @@ export class ReferrerFinder {
   }
 
   /** A cosign tag next to the subject, when there is one and it holds an image manifest. */
-  private async cosign(client: RegistryClient, repository: string, subject: Digest, tag: string): Promise<Attached | undefined> {
+  private async cosign(client: RegistryClient, repository: string, subject: Digest, tag: string, budget: ListingBudget): Promise<Attached | undefined> {
     const name = `${client.registry}/${repository}:${tag}`;
+    // Asked first (HEAD), so that it is counted with its size before it is read.
+    const head = await client.headManifest(repository, tag);
+    if (!head) return undefined;
+    budget.add(1, head.size, BUDGET_HINT);
     const fetched = await client.findManifest(repository, tag, `fetch cosign tag ${name}`);
     if (!fetched) return undefined;
+    if (fetched.bytes.length > head.size) budget.add(0, fetched.bytes.length - head.size, BUDGET_HINT);
     try {
       readReferrer(fetched, name);
     } catch (e) {
@@ -134,17 +144,20 @@ export class ReferrerFinder {
 }
 
 /**
- * Starts discovery for every image placed in a repository other than its own (nothing when
- * every target is the images' own repository), and turns detached attestations into referrers
- * of their images (for every target). Resolves to what each target is to receive.
+ * Starts discovery for every image this run places in a repository other than its own (nothing
+ * when every target is the images' own repository), once the plan knows which of them each target
+ * already holds (`present`, keys of presenceKey); and turns detached attestations into referrers
+ * of their images (for every target that does not already hold them). Resolves to what each
+ * target is to receive, and the images left as their target had them.
  */
 export async function findAttached(
   registries: Registries,
   finder: ReferrerFinder,
-  work: { targets: Target[]; entries: IndexEntry[]; detached: IndexEntry[]; copy: boolean; limit: number },
-): Promise<AttachWork[]> {
+  work: { targets: Target[]; entries: IndexEntry[]; detached: IndexEntry[]; copy: boolean; limit: number; present: Promise<ReadonlySet<string>> },
+): Promise<{ work: AttachWork[]; left: Travelled[] }> {
+  const present = await work.present;
   // An image read from an OCI layout has no registry to find its referrers in.
-  const copies = work.copy ? referrerCopies(work.targets, work.entries.filter((e) => !e.layout)) : [];
+  const copies = work.copy ? referrerCopies(work.targets, work.entries.filter((e) => !e.layout), present) : [];
   const attestations = attestationSubjects(work.detached, work.entries);
   const [found, made] = await Promise.all([
     mapAll(copies, work.limit, ({ image }) => finder.find(image.registry, image.repository, image.descriptor.digest)),
@@ -152,9 +165,12 @@ export async function findAttached(
   ]);
   const out: AttachWork[] = copies.map(({ target, image }, i) => ({ target, image: image.descriptor.digest, items: found[i] as Attached[] }));
   for (const target of work.targets) {
-    attestations.forEach(({ image }, i) => out.push({ target, image: image.descriptor.digest, items: [made[i] as Attached] }));
+    attestations.forEach(({ image }, i) => {
+      if (!present.has(presenceKey(target, image))) out.push({ target, image: image.descriptor.digest, items: [made[i] as Attached] });
+    });
   }
-  return out.filter((w) => w.items.length);
+  const left = work.copy || attestations.length ? leftAsFound(work.targets, work.entries, present) : [];
+  return { work: out.filter((w) => w.items.length), left };
 }
 
 /** A buildx attestation manifest with `subject` (its image) and artifactType added: a new digest. */

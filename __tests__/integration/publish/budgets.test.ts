@@ -10,8 +10,8 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { MANIFEST_BYTES_HELD, MAX_SOURCE_INDEX_ENTRIES } from '../../../src/budgets.ts';
 import { runAction } from '../../helpers/action.ts';
-import { type RewritingProxy, startRewritingProxy } from '../../helpers/hostile-servers.ts';
-import { type Pushed, pushImage, putManifest } from '../../helpers/images.ts';
+import { type Rewrite, type RewritingProxy, startRewritingProxy } from '../../helpers/hostile-servers.ts';
+import { type Pushed, getManifestBytes, pushArtifact, pushCosignSignature, pushImage, putManifest, putReferrersTag } from '../../helpers/images.ts';
 import { type RunningRegistry, startRegistry } from '../../helpers/registry.ts';
 
 const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -141,5 +141,114 @@ describe('budgets: slow index entries are read in parallel', () => {
     assert.equal(run.code, 0, run.stdout + run.stderr);
     assert.ok(peak >= 8, `at most ${peak} entry reads overlapped`);
     assert.ok(run.ms < 25_000, `the run took ${run.ms} ms`);
+  });
+});
+
+// Finding 2: one image with 64 referrers each listing 64 more made the action read 4,160
+// manifests (2.3 GiB RSS with 256 KiB each) before refusing. The proxy plays a source registry
+// with the referrers API (distribution 2.8 has none) and such a tree, generated as it is asked.
+describe('budgets: a referrers tree is counted as it is listed', () => {
+  let reg: RunningRegistry;
+  let proxy: RewritingProxy;
+  before(async () => {
+    reg = await startRegistry();
+    proxy = await startRewritingProxy(reg.url);
+  });
+  after(async () => {
+    await proxy?.stop();
+    await reg?.stop();
+  });
+
+  /** A referrer of `subject` of about `size` bytes, distinct per `name`. */
+  const referrer = (subject: { digest: string; size: number; mediaType: string }, name: string, size: number): Buffer => {
+    const head = {
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      artifactType: 'application/vnd.example.sbom+json',
+      config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha('{}'), size: 2 },
+      layers: [{ mediaType: 'application/vnd.example.sbom+json', digest: sha(name), size: name.length }],
+      subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+    };
+    const without = JSON.stringify({ ...head, annotations: { pad: '' } }).length;
+    return Buffer.from(JSON.stringify({ ...head, annotations: { pad: 'x'.repeat(size - without) } }));
+  };
+
+  it('refuses 64 referrers listing 64 more each after the second listing, before reading it (peak RSS under 400 MiB)', async () => {
+    const image = await pushImage({ url: reg.url }, 'tree/app', 'img', { os: 'linux', architecture: 'amd64', format: 'oci' });
+    const size = 128 * 1024;
+    const manifests = new Map<string, Buffer>();
+    const children = new Map<string, string[]>();
+    /** The referrers of `subject` (64 of them), generated and remembered when first listed. */
+    const listOf = (subject: { digest: string; size: number; mediaType: string }, depth: number): string[] => {
+      let list = children.get(subject.digest);
+      if (!list) {
+        list = [];
+        for (let i = 0; i < 64; i++) {
+          const bytes = referrer(subject, `${subject.digest} ${depth} ${i}`, size);
+          manifests.set(sha(bytes), bytes);
+          list.push(sha(bytes));
+        }
+        children.set(subject.digest, list);
+      }
+      return list;
+    };
+    const served = { referrers: 0 };
+    proxy.setRule(({ method, url, status }): Rewrite | undefined => {
+      if (status !== undefined) return undefined;
+      const listing = /^\/v2\/tree\/app\/referrers\/(sha256:[0-9a-f]{64})/.exec(url);
+      if (listing) {
+        const digest = listing[1] as string;
+        const subject = digest === image.digest ? image : manifests.has(digest) ? { digest, size, mediaType: OCI_MANIFEST } : undefined;
+        const list = subject ? listOf(subject, digest === image.digest ? 1 : 2) : [];
+        const body = JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: list.map((d) => ({ mediaType: OCI_MANIFEST, digest: d, size, artifactType: 'application/vnd.example.sbom+json' })) });
+        return { answer: { status: 200, headers: { 'content-type': OCI_INDEX }, body } };
+      }
+      const m = /^\/v2\/tree\/app\/manifests\/(sha256:[0-9a-f]{64})$/.exec(url);
+      const bytes = m ? manifests.get(m[1] as string) : undefined;
+      if (!bytes) return undefined;
+      if (method === 'GET') served.referrers++;
+      return { answer: { status: 200, headers: { 'content-type': OCI_MANIFEST, 'docker-content-digest': sha(bytes) }, body: method === 'HEAD' ? '' : bytes } };
+    });
+    const run = await runAction({ sources: `${proxy.host}/tree/app:img`, tags: `${reg.host}/copy/app:1` });
+    assert.equal(run.code, 1, run.stdout);
+    assert.match(errorOf(run.stdout), new RegExp(`the referrers and cosign tags of ${proxy.host.replace(/\./g, '\\.')}/tree/app@${image.digest}: too many listed: 128, more than the 64 this action reads; nothing was written`));
+    assert.ok(served.referrers <= 64, `${served.referrers} referrer manifests were read`);
+    assert.ok(run.peakRssKiB > 0 && run.peakRssKiB < 400 * 1024, `peak RSS ${(run.peakRssKiB / 1024).toFixed(0)} MiB`);
+    const written = await getManifestBytes({ url: reg.url }, 'copy/app', '1');
+    assert.equal(written.status, 404, 'no tag was written');
+  });
+});
+
+// Finding 5: referrers and cosign tags were copied for every entry from another repository, even
+// one the target already held: a source re-serving the bytes of the target's :prod manifest
+// planted a signature and a "scan passed" referrer on :prod. Real registry only.
+describe('referrers only with what this run places', () => {
+  let reg: RunningRegistry;
+  before(async () => {
+    reg = await startRegistry();
+  });
+  after(async () => reg?.stop());
+
+  it('an entry the target already holds gets no referrers or cosign tags from the source; the output and summary say so', async () => {
+    const t = { url: reg.url };
+    const spec = { os: 'linux', architecture: 'amd64', layers: [Buffer.from('the release layer')], format: 'oci' as const };
+    const prod = await pushImage(t, 'victim/app', 'prod', spec);
+    const copy = await pushImage(t, 'evil/app', undefined, spec);
+    assert.equal(copy.digest, prod.digest, 'the source re-serves the target image’s bytes');
+    await pushCosignSignature(t, 'evil/app', copy);
+    const scan = await pushArtifact(t, 'evil/app', copy, 'application/vnd.example.scan+json', Buffer.from('scan passed'));
+    await putReferrersTag(t, 'evil/app', copy, [{ ...scan, artifactType: 'application/vnd.example.scan+json' }]);
+    // A second entry the target lacks: its placement (and its referrers, if any) go on as before.
+    const other = await pushImage(t, 'evil/app', 'arm64', { os: 'linux', architecture: 'arm64', format: 'oci' });
+
+    const run = await runAction({ sources: `${reg.host}/evil/app@${copy.digest}\n${reg.host}/evil/app@${other.digest}`, tags: `${reg.host}/victim/app:next` });
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    const hex = prod.digest.slice('sha256:'.length);
+    assert.equal((await getManifestBytes(t, 'victim/app', `sha256-${hex}.sig`)).status, 404, 'no cosign signature was planted');
+    assert.equal((await getManifestBytes(t, 'victim/app', `sha256-${hex}`)).status, 404, 'no referrers index was planted');
+    assert.equal((await getManifestBytes(t, 'victim/app', scan.digest)).status, 404, 'the referrer was not copied');
+    const travelled = JSON.parse(run.outputs.referrers ?? '[]') as Array<Record<string, string>>;
+    assert.deepEqual(travelled, [{ image: prod.digest, target: `${reg.host}/victim/app`, kind: 'image', subject: prod.digest, digest: prod.digest, outcome: 'left' }]);
+    assert.match(run.summary, /the image, already there: its referrers left as the target had them/);
   });
 });

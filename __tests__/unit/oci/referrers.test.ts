@@ -18,7 +18,7 @@ import {
 } from '../../../src/oci/referrers.ts';
 import { parseNormalizedNamed } from '../../../src/oci/reference.ts';
 import { targetsOf } from '../../../src/publish/plan.ts';
-import { type Attached, attestationSubjects, bySubject, discoverability, isRefusal, listsAll, referrerCopies } from '../../../src/publish/referrers-plan.ts';
+import { type Attached, attestationSubjects, bySubject, discoverability, isRefusal, leftAsFound, listsAll, referrerCopies } from '../../../src/publish/referrers-plan.ts';
 
 const d = (n: number) => `sha256:${String(n).padStart(64, '0')}` as Digest;
 const fetched = (doc: unknown, mediaType: string = MediaType.OciIndex) => {
@@ -175,9 +175,17 @@ describe('referrers plan', () => {
   ];
   for (const [name, tags, entries, want] of cases) {
     it(`referrerCopies: ${name}`, () => {
-      assert.deepEqual(referrerCopies(targets(...tags), entries).map(({ target, image }) => `${target.registry}/${target.repository} ${Number(image.descriptor.digest.slice(7))}`), want);
+      assert.deepEqual(referrerCopies(targets(...tags), entries, new Set()).map(({ target, image }) => `${target.registry}/${target.repository} ${Number(image.descriptor.digest.slice(7))}`), want);
     });
   }
+  // Finding 5 of issue 23: an image the target already holds gets nothing from a source.
+  it('referrerCopies leaves out, and leftAsFound lists, the images a target already holds', () => {
+    const ts = targets('b.io/app:1', 'c.io/app:1');
+    const entries = [entry(1, 'a.io/app'), entry(2, 'a.io/app'), entry(11, 'a.io/app', 1)];
+    const present = new Set([`b.io/app@${d(2)}`, `c.io/app@${d(11)}`]);
+    assert.deepEqual(referrerCopies(ts, entries, present).map(({ target, image }) => `${target.registry} ${Number(image.descriptor.digest.slice(7))}`), ['b.io 1', 'c.io 1', 'c.io 2']);
+    assert.deepEqual(leftAsFound(ts, entries, present), [{ image: d(2), target: 'b.io/app', kind: 'image', subject: d(2), digest: d(2), outcome: 'left' }]);
+  });
   it('attestationSubjects pairs each attestation with its image, leaving out one whose image is absent', () => {
     const pairs = attestationSubjects([entry(11, 'a.io/app', 1), entry(13, 'a.io/app', 3)], [entry(1, 'a.io/app'), entry(2, 'a.io/app')]);
     assert.deepEqual(pairs.map((p) => [p.attestation.descriptor.digest, p.image.descriptor.digest]), [[d(11), d(1)]]);
