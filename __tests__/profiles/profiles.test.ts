@@ -103,9 +103,10 @@ for (const p of PROFILES) {
           assert.deepEqual(result.referrers.map((t) => `${t.kind} ${t.digest} ${t.outcome}`), [`referrer ${sbom.digest} refused`]);
           assert.match(logged, new RegExp(`warning: 127\\.0\\.0\\.1:\\d+/${target} refused referrer ${sbom.digest} of ${image.digest} \\(HTTP ${refused.status} ${refused.code}`));
           assert.equal(fallback.status, 404, 'nothing to list: the referrer is not there');
-          const error = await failure({ sources: `${reg.host}/src/${name}-ref:amd64`, tags: `${proxy.host}/${target}:2`, 'referrers-refused': 'fail' });
+          // Into a repository that lacks the image: one that holds it takes no referrers from a source.
+          const error = await failure({ sources: `${reg.host}/src/${name}-ref:amd64`, tags: `${proxy.host}/${target}-fail:2`, 'referrers-refused': 'fail' });
           assert.match(error.line, new RegExp(`refused referrer ${sbom.digest}.*HTTP ${refused.status} ${refused.code}.*Set referrers-refused: warn`));
-          assert.equal(await tagDigest(target, '2'), undefined, 'no tag moved');
+          assert.equal(await tagDigest(`${target}-fail`, '2'), undefined, 'no tag moved');
           return;
         }
         assert.deepEqual(result.referrers.map((t) => `${t.kind} ${t.digest} ${t.outcome}`), [`referrer ${sbom.digest} copied`]);
