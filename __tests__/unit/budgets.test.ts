@@ -4,7 +4,7 @@ import { ListingBudget, budgetExceeded } from '../../src/budgets.ts';
 import { ActionError } from '../../src/errors.ts';
 
 describe('ListingBudget', () => {
-  const refused = (message: RegExp) => (e: unknown) => e instanceof ActionError && e.kind === 'integrity' && message.test(e.message);
+  const refused = (message: RegExp) => (e: unknown) => e instanceof ActionError && e.kind === 'limit' && message.test(e.message);
   it('counts items as listed and fails past the count, naming what, the count and the limit', () => {
     const b = new ListingBudget('the referrers of r.io/app@sha256:x', 64, 1000);
     b.add(64, 10, 'hint');
@@ -22,7 +22,9 @@ describe('ListingBudget', () => {
     a.add(60, 0, 'hint');
     assert.throws(() => b.add(41, 0, 'hint'), refused(/^this run: too many listed: 101, more than the 100/));
   });
-  it('budgetExceeded makes input errors when asked', () => {
-    assert.equal(budgetExceeded('x', 2, 1, 'h', 'input').kind, 'input');
+  it('budgetExceeded is a limit error saying nothing was written', () => {
+    const e = budgetExceeded('x', 2, 1, 'h');
+    assert.equal(e.kind, 'limit');
+    assert.equal(e.line, 'x: 2, more than the 1 this action reads; nothing was written. h');
   });
 });
