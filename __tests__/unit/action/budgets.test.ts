@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ListingBudget, budgetExceeded } from '../../src/budgets.ts';
-import { ActionError } from '../../src/errors.ts';
+import { ListingBudget, budgetExceeded } from '../../../src/budgets.ts';
+import { ActionError } from '../../../src/errors.ts';
 
 describe('ListingBudget', () => {
   const refused = (message: RegExp) => (e: unknown) => e instanceof ActionError && e.kind === 'limit' && message.test(e.message);
