@@ -147,6 +147,15 @@ for (const p of PROFILES) {
         const error = await failure({ sources: `${reg.host}/src/${name}-imm:arm64`, tags, retries: '0' });
         assert.ok(error.line.includes(immutable.code) && error.line.includes(immutable.message.slice(0, 40)), error.line);
         assert.equal(await tagDigest(`${name}/imm`, '1'), first.digest, 'the tag keeps what it held');
+
+        // With a tag on another registry too: whichever moved first is put back.
+        const other = `plain-${name}/imm`;
+        const before = await run({ sources: `${reg.host}/src/${name}-imm:amd64`, tags: `${reg.host}/${other}:1` });
+        const both = await failure({ sources: `${reg.host}/src/${name}-imm:arm64`, tags: `${tags}\n${reg.host}/${other}:1`, retries: '0' });
+        const told = [both.line, ...((both as ActionError & { lines?: string[] }).lines ?? [])].join('\n');
+        assert.ok(told.includes(immutable.code), told);
+        assert.equal(await tagDigest(other, '1'), before.digest, "the other registry's tag holds what it held");
+        assert.equal(await tagDigest(`${name}/imm`, '1'), first.digest);
       });
     }
 
