@@ -30,7 +30,7 @@ const writing = (r: Refused) => r.access === 'push' || r.access === undefined;
 const TABLE: RegistryHints[] = [
   {
     name: 'GHCR',
-    host: (h) => h === 'ghcr.io' || h.startsWith('containers.'),
+    host: (h) => h === 'ghcr.io',
     says: /\bwrite_package\b/,
     hint: (r) =>
       denied(r) && writing(r)
