@@ -6,10 +6,8 @@
  *   N in turn with both tools: the bundled action in a fresh `node dist/index.js` process, and
  *   `docker manifest create --insecure` + `docker manifest push --insecure`. Medians, the ratio
  *   docker / action, and request counts from the registry's access log.
- * copy: two real registries on loopback (the target with basic auth), per-arch images with
- *   incompressible layers (BENCH_COPY_MIB in total, default 256); the action against
- *   `skopeo copy --all` of the same images between the same registries. Wall time, throughput and
- *   the action's peak RSS.
+ * copy: the action, skopeo and curl (the floor) copying large images between two registries
+ *   (scripts/bench/copy.ts).
  *
  * tls: the profile users publish on: a real registry over TLS (a generated CA, trusted through
  *   NODE_EXTRA_CA_CERTS) with token auth through a token service over TLS on its own port, each
@@ -38,6 +36,7 @@ import { startTokenIssuer } from '../__tests__/helpers/token-issuer.ts';
 import { pushImage } from '../__tests__/helpers/images.ts';
 import { startLatencyProxy } from '../__tests__/helpers/latency-proxy.ts';
 import { type RunningRegistry, startRegistry } from '../__tests__/helpers/registry.ts';
+import { benchCopy } from './bench/copy.ts';
 import { benchStart } from './bench/start.ts';
 
 const exec = promisify(execFile);
@@ -159,79 +158,7 @@ if (parts.includes('latency')) {
   for (const r of rows) console.log(r);
 }
 
-if (parts.includes('copy')) {
-  const totalMiB = Number(process.env.BENCH_COPY_MIB ?? 256);
-  const runs = Number(process.env.BENCH_COPY_RUNS ?? 7);
-  const arches = [
-    { os: 'linux', architecture: 'amd64' },
-    { os: 'linux', architecture: 'arm64', variant: 'v8' },
-  ];
-  const layersPerImage = 4;
-  const layerBytes = Math.floor((totalMiB * 1048576) / (arches.length * layersPerImage));
-  const { randomBytes } = await import('node:crypto');
-  const source = await startRegistry();
-  const user = 'bench';
-  const password = 'bench-password';
-  console.log(`\n## copy: ${arches.length} images × ${layersPerImage} incompressible layers of ${(layerBytes / 1048576).toFixed(0)} MiB (${totalMiB} MiB), registry A → registry B (basic auth), ${runs} runs\n`);
-  for (const [i, p] of arches.entries()) {
-    const layers = Array.from({ length: layersPerImage }, () => randomBytes(layerBytes));
-    await pushImage({ url: source.url }, 'big/app', `a${i}`, { ...p, layers });
-  }
-  const rows: string[] = [];
-  const action: number[] = [];
-  const skopeo: number[] = [];
-  const rss: number[] = [];
-  const cfgDir = mkdtempSync(join(tmpdir(), 'bench-auth-'));
-  try {
-    for (let r = 0; r < runs; r++) {
-      // A fresh target registry each run: nothing is there yet, everything is copied.
-      let target = await startRegistry({ htpasswd: { username: user, password } });
-      try {
-        const run = await runAction(
-          { sources: arches.map((_, i) => `${source.host}/big/app:a${i}`).join('\n'), tags: `${target.host}/big/app:v1`, username: user, password },
-          { DOCKER_CONFIG: cfgDir },
-        );
-        if (run.code !== 0) throw new Error(`action failed: ${run.stdout}`);
-        const peak = Number(/peak RSS ([\d.]+) MiB/.exec(run.stdout)?.[1]);
-        action.push(run.ms);
-        rss.push(peak);
-        rows.push(`| action | ${r + 1} | ${run.ms} | ${(totalMiB / (run.ms / 1000)).toFixed(0)} | ${peak} |`);
-      } finally {
-        await target.stop();
-      }
-      target = await startRegistry({ htpasswd: { username: user, password } });
-      try {
-        const t0 = performance.now();
-        await exec('skopeo', [
-          'copy', '--all', '--preserve-digests', '--src-tls-verify=false', '--dest-tls-verify=false',
-          '--dest-creds', `${user}:${password}`,
-          `docker://${source.host}/big/app:a0`, `docker://${target.host}/big/app:v1`,
-        ], { maxBuffer: 1 << 26 });
-        await exec('skopeo', [
-          'copy', '--all', '--preserve-digests', '--src-tls-verify=false', '--dest-tls-verify=false',
-          '--dest-creds', `${user}:${password}`,
-          `docker://${source.host}/big/app:a1`, `docker://${target.host}/big/app:v1-arm64`,
-        ], { maxBuffer: 1 << 26 });
-        const ms = Math.round(performance.now() - t0);
-        skopeo.push(ms);
-        rows.push(`| skopeo copy --all | ${r + 1} | ${ms} | ${(totalMiB / (ms / 1000)).toFixed(0)} | |`);
-      } finally {
-        await target.stop();
-      }
-    }
-  } finally {
-    await source.stop();
-    rmSync(cfgDir, { recursive: true, force: true });
-  }
-  const a = median(action);
-  const s = median(skopeo);
-  console.log('| tool | median (ms) | throughput (MiB/s) | peak RSS (MiB) |');
-  console.log('| --- | --- | --- | --- |');
-  console.log(`| action | ${a} | ${(totalMiB / (a / 1000)).toFixed(0)} | ${Math.max(...rss)} (max of runs) |`);
-  console.log(`| skopeo copy --all (both images) | ${s} | ${(totalMiB / (s / 1000)).toFixed(0)} | |`);
-  console.log(`\nskopeo / action: ${(s / a).toFixed(2)}×\n\nRaw rows:\n\n| tool | run | ms | MiB/s | action peak RSS (MiB) |\n| --- | --- | --- | --- | --- |`);
-  for (const r of rows) console.log(r);
-}
+if (parts.includes('copy')) await benchCopy(median);
 
 if (parts.includes('tls')) {
   const rtts = (process.env.BENCH_TLS_RTT_MS ?? '10,20').split(',').map(Number);

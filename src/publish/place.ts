@@ -17,7 +17,6 @@ import { checkDescribes } from '../oci/validate.ts';
 import { BLOB_STREAM_BUFFER, type PutManifestResult } from '../registry/client.ts';
 import type { Registries } from '../registry/registries.ts';
 import { digestMismatch } from '../registry/response-errors.ts';
-import { collectAfter } from './memory.ts';
 import type { Target } from './plan.ts';
 
 /** Blobs copied at once (each a GET streamed into an upload); bounded by `concurrency` too. */
@@ -64,7 +63,6 @@ class DigestVerifier extends Transform {
       return cb();
     }
     this.hash.update(chunk);
-    collectAfter(chunk.length);
     this.onProgress?.(this.progress.bytes);
     cb(null, chunk);
   }
