@@ -18,9 +18,9 @@ import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import { promisify } from 'node:util';
-import { runAction } from '../../__tests__/helpers/action.ts';
+import { projectRoot, runAction } from '../../__tests__/helpers/action.ts';
 import { type Pushed, pushImage } from '../../__tests__/helpers/images.ts';
 import { type RunningRegistry, startRegistry } from '../../__tests__/helpers/registry.ts';
 
@@ -46,7 +46,7 @@ function variants(): Map<string, string> {
   for (const v of (process.env.BENCH_COPY_VARIANTS ?? '').split(',').filter(Boolean)) {
     const [name, path] = v.split('=');
     if (!name || !path) throw new Error(`BENCH_COPY_VARIANTS: ${v} is not name=path`);
-    list.set(name, path);
+    list.set(name, isAbsolute(path) ? relative(projectRoot, path) : path);
   }
   return list;
 }
