@@ -1,14 +1,14 @@
 /**
  * The job summary: per published index, a table of platform, child digest, size and source
  * (attestations marked), then the digest, media type and every tag (in a dry run, the tags that
- * would be written), then what travelled with the images (referrers, cosign tags, attestations). Every value is written as text (src/escape.ts markdownText): registry data
+ * would be written), then the bytes copied into each target repository, then what travelled with the images (referrers, cosign tags, attestations). Every value is written as text (src/escape.ts markdownText): registry data
  * renders as the characters it holds, never as Markdown or HTML. The summary stays under GitHub's
  * 1 MiB limit: rows that do not fit are left out with a note.
  */
 import { markdownText } from './escape.ts';
 import { SUMMARY_LIMIT } from './log.ts';
 import { formatPlatform } from './oci/platform.ts';
-import { type PublishFailedError, type PublishResult, stateText } from './publish/result.ts';
+import { type PublishFailedError, type PublishResult, type TargetCopy, stateText } from './publish/result.ts';
 import type { Travelled } from './publish/referrers-plan.ts';
 
 function humanSize(n: number): string {
@@ -38,6 +38,7 @@ export function renderSummary(r: PublishResult, tags: string[] = [], limit = SUM
     `**Media type:** ${code(r.mediaType)}  `,
     `**${r.dryRun ? 'Tags (not pushed)' : 'Tags'}:** ${written.join(', ')}`,
     '',
+    ...copiedLines(r.stats.copies ?? []),
     ...travelledLines(r.referrers),
   ];
   let budget = limit - NOTE_RESERVE - [...head, ...tail].reduce((n, l) => n + bytes(l), 0);
@@ -69,6 +70,13 @@ export function renderFailure(e: PublishFailedError): string {
   }
   lines.push('');
   return lines.join('\n');
+}
+
+/** Per target repository: the blobs copied across registries, their bytes, and the time the copies took. */
+function copiedLines(copies: TargetCopy[]): string[] {
+  if (!copies.length) return [];
+  const rows = copies.map((c) => `| ${code(c.repository)} | ${c.blobs} | ${markdownText(humanSize(c.bytes))} | ${(c.ms / 1000).toFixed(1)} s |`);
+  return ['### Copied across registries', '', '| Repository | Blobs | Size | Time |', '| --- | --- | --- | --- |', ...rows, ''];
 }
 
 const KIND: Record<Travelled['kind'], string> = {

@@ -1,7 +1,7 @@
 /**
  * A fault-injecting HTTP proxy in front of a real registry. Every request is numbered; a rule
  * decides per request whether to pass it through or inject a fault: a status (429 with
- * Retry-After, 5xx), a connection reset, a delay, a truncated or corrupted body, or a rewritten
+ * Retry-After, 5xx), a connection reset, a delay, a slow body, a truncated or corrupted body, or a rewritten
  * header, or a replaced body (a registry serving content it would not itself accept). The registry
  * behind it is real; nothing here answers as a registry would.
  */
@@ -14,6 +14,8 @@ export type Fault =
   | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string }
   | { kind: 'reset' }
   | { kind: 'delay'; ms: number }
+  /** The registry's answer, its body passed on at this rate (a slow link). */
+  | { kind: 'throttle'; bytesPerSecond: number }
   | { kind: 'truncate' }
   | { kind: 'corrupt' }
   | { kind: 'header'; name: string; value: string }
@@ -168,6 +170,20 @@ export async function startFaultProxy(upstream: string, rule: Rule = () => undef
           return;
         }
         res.writeHead(up.statusCode ?? 502, headers);
+        if (fault?.kind === 'throttle') {
+          // A twentieth of the rate every 50 ms.
+          const slice = Math.max(1, Math.floor(fault.bytesPerSecond / 20));
+          void (async () => {
+            for await (const chunk of up as AsyncIterable<Buffer>) {
+              for (let i = 0; i < chunk.length && !res.destroyed; i += slice) {
+                res.write(chunk.subarray(i, i + slice));
+                await sleep(50);
+              }
+            }
+            res.end();
+          })().catch(() => res.destroy());
+          return;
+        }
         up.pipe(res);
       },
     );

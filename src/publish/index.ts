@@ -222,6 +222,6 @@ export function platformDigests(entries: IndexEntry[]): Record<string, Digest> {
 }
 
 function withStats(result: PublishResult, registries: Registries, placer: EntryPlacer): PublishResult {
-  result.stats = { requests: registries.stats.requests, retries: registries.stats.retries, firstRequestAt: registries.stats.firstRequestAt, ...placer.stats };
+  result.stats = { requests: registries.stats.requests, retries: registries.stats.retries, firstRequestAt: registries.stats.firstRequestAt, ...placer.stats, copies: placer.copies() };
   return result;
 }

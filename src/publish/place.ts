@@ -10,6 +10,7 @@ import { ByteBudget, mapAll, Semaphore } from '../concurrency.ts';
 import { ActionError, describeError } from '../errors.ts';
 import { log } from '../log.ts';
 import type { IndexEntry } from '../oci/assemble.ts';
+import { formatPlatform } from '../oci/platform.ts';
 import type { Digest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/descriptor.ts';
 import { isNonDistributable, parseManifest } from '../oci/manifest.ts';
@@ -18,12 +19,20 @@ import { BLOB_STREAM_BUFFER, type PutManifestResult } from '../registry/client.t
 import type { Registries } from '../registry/registries.ts';
 import { digestMismatch } from '../registry/response-errors.ts';
 import type { Target } from './plan.ts';
+import type { TargetCopy } from './result.ts';
 
 /** Blobs copied at once (each a GET streamed into an upload); bounded by `concurrency` too. */
 const COPY_PARALLELISM = 8;
 /** Chunk size for chunked uploads (raised to the registry's OCI-Chunk-Min-Length). */
 const CHUNK_SIZE = 8 * 1024 * 1024;
-const PROGRESS_INTERVAL_MS = 5000;
+/**
+ * Progress of long copies: every `intervalMs` a line per blob still copying, and a line per image
+ * whose copy took longer than that; copies that end sooner print nothing. Tests shorten it.
+ */
+export const copyProgress = { intervalMs: 5000 };
+const MiB = 1048576;
+const mib = (bytes: number) => (bytes / MiB).toFixed(1);
+const rate = (bytes: number, ms: number) => (ms > 0 ? (bytes / MiB / (ms / 1000)).toFixed(1) : '-');
 
 /**
  * Hashes a stream as it passes and holds it to its descriptor. Past the declared size it stops:
@@ -36,12 +45,12 @@ class DigestVerifier extends Transform {
   private readonly hash;
   readonly expected: Digest;
   readonly size: number;
+  /** Bytes arrived so far (the GET's deadline and the progress lines read it). */
   readonly progress = { bytes: 0 };
   /** The source sent more than the descriptor declares. */
   overflowed = false;
   /** The stream being verified, dropped on overflow. */
   source?: { destroy(): void };
-  onProgress?: (bytes: number) => void;
   constructor(expected: Digest, size: number) {
     super({ highWaterMark: BLOB_STREAM_BUFFER });
     this.expected = expected;
@@ -63,7 +72,6 @@ class DigestVerifier extends Transform {
       return cb();
     }
     this.hash.update(chunk);
-    this.onProgress?.(this.progress.bytes);
     cb(null, chunk);
   }
   override _flush(cb: TransformCallback): void {
@@ -104,8 +112,12 @@ export interface CopyStats {
   blobsMounted: number;
 }
 
+/** How a blob came to be in the target repository. */
+type Placed = 'present' | 'mounted' | 'copied';
+
 export class EntryPlacer {
-  private readonly blobJobs = new Map<string, Promise<void>>();
+  private readonly blobJobs = new Map<string, Promise<Placed>>();
+  private readonly copiedTo = new Map<string, { blobs: number; bytes: number; first: number; last: number }>();
   /** Child manifests read during the plan and kept for their copy (within `held`). */
   private readonly kept = new Map<string, Promise<Buffer | undefined>>();
   private readonly registries: Registries;
@@ -186,11 +198,26 @@ export class EntryPlacer {
     const blobs = [parsed.manifest.config, ...parsed.manifest.layers].filter((b) => !isNonDistributable(b));
     const here = entry.registry === target.registry && entry.repository === target.repository;
     // Each blob task holds one request at a time (a mount, or a HEAD then a copy slot).
-    if (!here) await mapAll(blobs, this.concurrency, (blob) => this.placeBlob(blob, entry, target));
+    if (!here) {
+      const started = Date.now();
+      const placed = await mapAll(blobs, this.concurrency, (blob) => this.placeBlob(blob, entry, target));
+      const ms = Date.now() - started;
+      const copied = blobs.filter((_, i) => placed[i] === 'copied');
+      if (copied.length && ms >= copyProgress.intervalMs) {
+        const size = copied.reduce((n, b) => n + b.size, 0);
+        const platform = entry.descriptor.platform ? `${formatPlatform(entry.descriptor.platform)} ` : '';
+        log.info(`copied ${platform}image ${entry.descriptor.digest} to ${target.registry}/${target.repository}: ${copied.length} blobs, ${mib(size)} MiB in ${(ms / 1000).toFixed(1)} s (${rate(size, ms)} MiB/s)`);
+      }
+    }
     return bytes;
   }
 
-  private placeBlob(blob: Descriptor, entry: IndexEntry, target: Target): Promise<void> {
+  /** Bytes and time copied into each target repository, for the job summary. */
+  copies(): TargetCopy[] {
+    return [...this.copiedTo].map(([repository, c]) => ({ repository, blobs: c.blobs, bytes: c.bytes, ms: c.last - c.first }));
+  }
+
+  private placeBlob(blob: Descriptor, entry: IndexEntry, target: Target): Promise<Placed> {
     const key = `${target.registry}/${target.repository}@${blob.digest}`;
     let job = this.blobJobs.get(key);
     if (!job) {
@@ -200,19 +227,20 @@ export class EntryPlacer {
     return job;
   }
 
-  private async ensureBlob(blob: Descriptor, entry: IndexEntry, target: Target): Promise<void> {
+  private async ensureBlob(blob: Descriptor, entry: IndexEntry, target: Target): Promise<Placed> {
     const dest = this.registries.client(target.registry);
     if (entry.registry === target.registry) {
       const mount = await dest.mountBlob(target.repository, blob.digest, entry.repository);
       if (mount.mounted) {
         this.stats.blobsMounted++;
-        return;
+        return 'mounted';
       }
       await this.copyBlob(blob, entry, target, mount.location);
-      return;
+      return 'copied';
     }
-    if ((await dest.headBlob(target.repository, blob.digest)) !== undefined) return;
+    if ((await dest.headBlob(target.repository, blob.digest)) !== undefined) return 'present';
     await this.copyBlob(blob, entry, target, undefined);
+    return 'copied';
   }
 
   /**
@@ -222,35 +250,44 @@ export class EntryPlacer {
    */
   private async copyBlob(blob: Descriptor, entry: IndexEntry, target: Target, location: string | undefined): Promise<void> {
     const release = await this.copySlots.acquire();
+    const started = Date.now();
+    let source: SourceStream | undefined;
+    const where = `${target.registry}/${target.repository}`;
+    const ticker = setInterval(() => {
+      const done = source?.verifier.bytes ?? 0;
+      log.info(`copying ${blob.digest.slice(0, 19)}… to ${where}: ${mib(done)} of ${mib(blob.size)} MiB (${rate(done, Date.now() - started)} MiB/s)`);
+    }, copyProgress.intervalMs);
+    ticker.unref();
     try {
       const dest = this.registries.client(target.registry);
-      const started = Date.now();
-      let source: SourceStream | undefined;
       try {
         const uploadAt = location ?? (await dest.startUploadSession(target.repository)).location;
-        source = await this.sourceStream(blob, entry, target, started);
+        source = await this.sourceStream(blob, entry);
         // The data starts flowing only when the upload takes the body.
         await dest.putUpload(target.repository, uploadAt, blob.digest, blob.size, source.start, false).catch((e: unknown) => {
           throw source?.verifier.overflowed ? source.verifier.overflowError() : e;
         });
         if (source.verifier.overflowed) throw source.verifier.overflowError();
-        this.recordCopy(blob, source.verifier.bytes, started);
+        this.recordCopy(blob, target, source.verifier.bytes, started);
       } catch (e) {
         source?.verifier.destroy();
         if (e instanceof ActionError && (e.kind === 'integrity' || e.kind === 'auth' || e.kind === 'credentials')) throw e;
-        log.info(`upload of ${blob.digest} to ${target.registry}/${target.repository} failed (${describeError(e)}); trying again in chunks`);
-        await this.copyBlobChunked(blob, entry, target, started);
+        log.info(`upload of ${blob.digest} to ${where} failed (${describeError(e)}); trying again in chunks`);
+        await this.copyBlobChunked(blob, entry, target, started, (s) => (source = s));
       }
     } finally {
+      clearInterval(ticker);
       release();
     }
   }
 
-  private async copyBlobChunked(blob: Descriptor, entry: IndexEntry, target: Target, started: number): Promise<void> {
+  /** The chunked upload; `onSource` gets its source stream as soon as it exists (for progress). */
+  private async copyBlobChunked(blob: Descriptor, entry: IndexEntry, target: Target, started: number, onSource: (s: SourceStream) => void): Promise<void> {
     const dest = this.registries.client(target.registry);
     const session = await dest.startUploadSession(target.repository);
     const chunkSize = Math.max(session.chunkMinLength, CHUNK_SIZE);
-    const source = await this.sourceStream(blob, entry, target, started);
+    const source = await this.sourceStream(blob, entry);
+    onSource(source);
     const body = source.start();
     let location = session.location;
     let offset = 0;
@@ -271,36 +308,31 @@ export class EntryPlacer {
     if (source.verifier.overflowed) throw source.verifier.overflowError();
     if (pendingBytes > 0) await flush();
     await dest.putUpload(target.repository, location, blob.digest, 0, Buffer.alloc(0), true);
-    this.recordCopy(blob, body.bytes, started);
+    this.recordCopy(blob, target, body.bytes, started);
   }
 
   /**
    * The blob's GET from the entry's repository, and `start()` to pipe it through a digest
-   * verifier (reporting progress) once the consumer is ready: nothing flows before that.
+   * verifier once the consumer is ready: nothing flows before that.
    */
-  private async sourceStream(blob: Descriptor, entry: IndexEntry, target: Target, started: number): Promise<SourceStream> {
+  private async sourceStream(blob: Descriptor, entry: IndexEntry): Promise<SourceStream> {
     const verifier = new DigestVerifier(blob.digest, blob.size);
     // From an OCI layout the blob is a file (read under the file rules); else a GET from the source registry.
     const body = entry.layout
       ? entry.layout.openBlob(blob)
       : (await this.registries.client(entry.registry).getBlobResponse(entry.repository, blob.digest, `copy blob ${blob.digest} from ${entry.registry}/${entry.repository}`, blob.size, verifier.progress)).body;
-    let lastReport = started;
-    verifier.onProgress = (done) => {
-      const now = Date.now();
-      if (now - lastReport >= PROGRESS_INTERVAL_MS) {
-        lastReport = now;
-        const rate = done / 1048576 / ((now - started) / 1000);
-        log.info(`copy ${blob.digest.slice(0, 19)}… to ${target.registry}/${target.repository}: ${(done / 1048576).toFixed(1)} / ${(blob.size / 1048576).toFixed(1)} MiB (${rate.toFixed(1)} MiB/s)`);
-      }
-    };
     verifier.source = body;
     body.on('error', (e) => verifier.destroy(e));
     return { verifier, start: () => body.pipe(verifier) };
   }
 
-  private recordCopy(blob: Descriptor, bytes: number, started: number): void {
+  private recordCopy(blob: Descriptor, target: Target, bytes: number, started: number): void {
     this.stats.blobsCopied++;
     this.stats.bytesCopied += bytes;
-    log.debug(`copied ${blob.digest} (${bytes} bytes) in ${Date.now() - started} ms`);
+    const now = Date.now();
+    const key = `${target.registry}/${target.repository}`;
+    const c = this.copiedTo.get(key) ?? { blobs: 0, bytes: 0, first: started, last: now };
+    this.copiedTo.set(key, { blobs: c.blobs + 1, bytes: c.bytes + bytes, first: Math.min(c.first, started), last: Math.max(c.last, now) });
+    log.debug(`copied ${blob.digest} (${bytes} bytes) in ${now - started} ms`);
   }
 }

@@ -29,7 +29,15 @@ export interface PublishResult {
   plan: TargetPlan[];
   /** Referrers, cosign tags and attestations placed with the entries (or found already there). */
   referrers: Travelled[];
-  stats: { requests: number; retries: number; blobsCopied: number; bytesCopied: number; blobsMounted: number; firstRequestAt?: number };
+  stats: { requests: number; retries: number; blobsCopied: number; bytesCopied: number; blobsMounted: number; firstRequestAt?: number; copies?: TargetCopy[] };
+}
+
+/** What was copied into one target repository (across registries), and the time from its first copy's start to its last's end. */
+export interface TargetCopy {
+  repository: string;
+  blobs: number;
+  bytes: number;
+  ms: number;
 }
 
 /**
