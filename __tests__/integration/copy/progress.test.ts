@@ -8,14 +8,14 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
-import { getInputs } from '../../src/inputs.ts';
-import { actionsLogger, consoleLogger, setLogger } from '../../src/log.ts';
-import { publishInputs } from '../../src/publish/index.ts';
-import { copyProgress } from '../../src/publish/place.ts';
-import { renderSummary } from '../../src/summary.ts';
-import { startFaultProxy } from '../helpers/fault-proxy.ts';
-import { pushImage } from '../helpers/images.ts';
-import { type RunningRegistry, startRegistry } from '../helpers/registry.ts';
+import { getInputs } from '../../../src/inputs.ts';
+import { actionsLogger, consoleLogger, setLogger } from '../../../src/log.ts';
+import { publishInputs } from '../../../src/publish/index.ts';
+import { copyProgress } from '../../../src/publish/place.ts';
+import { renderSummary } from '../../../src/summary.ts';
+import { startFaultProxy } from '../../helpers/fault-proxy.ts';
+import { pushImage } from '../../helpers/images.ts';
+import { type RunningRegistry, startRegistry } from '../../helpers/registry.ts';
 
 const isBlobGet = (r: { method: string; url: string }) => r.method === 'GET' && /\/blobs\/sha256:/.test(r.url);
 
