@@ -10,3 +10,19 @@ export const commandsIn = (text: string): string[] => runnerLines(text).filter((
 
 /** What would make Markdown or HTML of summary text: markup characters, controls, autolink starts. */
 export const MARKUP = /[\\`*_~[\]()<>&"'|!#@$\x00-\x1f\x7f-\x9f\u2028\u2029]|:\/\/|www\./i;
+
+/** Runs fn with process.stdout.write captured (synchronous code only: nothing else writes meanwhile). */
+export function captureStdout(fn: () => void): string {
+  let out = '';
+  const write = process.stdout.write;
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    out += chunk.toString();
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    fn();
+  } finally {
+    process.stdout.write = write;
+  }
+  return out;
+}

@@ -7,24 +7,9 @@ import fc from 'fast-check';
 import { inertLine, inertText, markdownText, oneLine, quote } from '../../../src/escape.ts';
 import { actionsLogger, consoleLogger, fail, print, printJson, setLogger, setOutput } from '../../../src/log.ts';
 import { parseOutputFile } from '../../helpers/action.ts';
-import { MARKUP, commandsIn, runnerLines } from '../../helpers/runner-text.ts';
+import { MARKUP, captureStdout, commandsIn, runnerLines } from '../../helpers/runner-text.ts';
 
 
-/** Runs fn with process.stdout.write captured (synchronous code only: nothing else writes meanwhile). */
-function captureStdout(fn: () => void): string {
-  let out = '';
-  const write = process.stdout.write;
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += chunk.toString();
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    fn();
-  } finally {
-    process.stdout.write = write;
-  }
-  return out;
-}
 
 const HOSTILE = 'linux\n::error ::pwned\n::set-output name=digest::sha256:0\r::add-mask::x ##[set-output name=a]b';
 

@@ -9,21 +9,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { SUMMARY_LIMIT, actionsLogger, getInput, setOutput, writeSummary } from '../../../src/log.ts';
 import { parseOutputFile, projectRoot } from '../../helpers/action.ts';
+import { captureStdout } from '../../helpers/runner-text.ts';
 
-function captureStdout(fn: () => void): string {
-  let out = '';
-  const write = process.stdout.write;
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += chunk.toString();
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    fn();
-  } finally {
-    process.stdout.write = write;
-  }
-  return out;
-}
 
 /** Runs fn with these environment variables set, and puts the old values back. */
 async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => T | Promise<T>): Promise<T> {
