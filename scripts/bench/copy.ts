@@ -9,14 +9,18 @@
  * - the floor: for every blob of both images at once, curl piping the blob's GET straight into a
  *   monolithic PUT with its Content-Length (no verification: the registry checks the digest), then
  *   the two manifests.
+ * - the Node floor (`scripts/bench/undici-copy-floor.mjs`, bundled with ncc as the action is): the
+ *   same copy in one Node 24 process through undici's public API and nothing else (each GET's body
+ *   piped into its PUT, no verification); its peak RSS is the floor of any Node program streaming
+ *   these bytes without a forced collection or a V8 flag.
  * BENCH_COPY_VARIANTS=name=path,… runs other builds of the action in the same rotation (an
  * experiment against dist/index.js, paired round by round).
  * Ratios are taken within each round (action / floor, skopeo / floor) and their median reported:
  * the disk under the registries drifts between rounds more than the tools differ.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
 import { promisify } from 'node:util';
@@ -71,7 +75,9 @@ async function benchSize(totalMiB: number, runs: number, median: (xs: number[]) 
   const rounds: Round[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'bench-copy-'));
   const actions = variants();
-  const tools = [...actions.keys(), 'skopeo', 'floor'];
+  const tools = [...actions.keys(), 'skopeo', 'node-floor', 'floor'];
+  writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
+  execFileSync(join(projectRoot, 'node_modules', '.bin', 'ncc'), ['build', join(projectRoot, 'scripts', 'bench', 'undici-copy-floor.mjs'), '-o', join(dir, 'node-floor'), '--minify', '--quiet'], { cwd: projectRoot });
   try {
     for (let r = 0; r < runs; r++) {
       const round: Round = { ms: {}, rss: {} };
@@ -94,6 +100,11 @@ async function benchSize(totalMiB: number, runs: number, median: (xs: number[]) 
             const rss = await Promise.all(ARCHES.map((_, i) => skopeoCopy(`${source.host}/big/app:a${i}`, `${target.host}/big/app:v1-${i}`, join(dir, `time-${i}`))));
             round.ms.skopeo = Math.round(performance.now() - t0);
             round.rss.skopeo = Math.max(...rss) / 1024;
+          } else if (tool === 'node-floor') {
+            const t0 = performance.now();
+            const { stdout } = await exec(process.execPath, [join(dir, 'node-floor', 'index.mjs')], { env: { ...process.env, FLOOR_JOB: floorJob(source, target, images) } });
+            round.ms[tool] = Math.round(performance.now() - t0);
+            round.rss[tool] = Number(/peak RSS ([\d.]+) MiB/.exec(stdout)?.[1]);
           } else {
             const t0 = performance.now();
             await Promise.all(images.map((image) => floorCopy(source, target, image)));
@@ -114,7 +125,13 @@ async function benchSize(totalMiB: number, runs: number, median: (xs: number[]) 
   const peak = (tool: string) => Math.max(...rounds.map((x) => x.rss[tool] as number)).toFixed(1);
   const mibs = (t: number) => (totalMiB / (t / 1000)).toFixed(0);
   const label = (tool: string) =>
-    tool === 'skopeo' ? 'skopeo copy --all (a process per image, side by side)' : tool === 'floor' ? 'floor: curl GET piped into a monolithic PUT, every blob at once' : tool;
+    tool === 'skopeo'
+      ? 'skopeo copy --all (a process per image, side by side)'
+      : tool === 'floor'
+        ? 'floor: curl GET piped into a monolithic PUT, every blob at once'
+        : tool === 'node-floor'
+          ? 'Node floor: the same in one Node process, undici only, no verification'
+          : tool;
   console.log('| tool | median (ms) | MiB/s | / floor (median of per-round ratios) | peak RSS (MiB, max of rounds) |');
   console.log('| --- | --- | --- | --- | --- |');
   for (const tool of tools) {
@@ -139,6 +156,20 @@ async function skopeoCopy(from: string, to: string, timeFile: string): Promise<n
     { maxBuffer: 1 << 26 },
   );
   return Number(readFileSync(timeFile, 'utf8').trim().split('\n').pop());
+}
+
+/** The Node floor's job: both images' blobs and manifests, as scripts/bench/undici-copy-floor.mjs reads it. */
+function floorJob(source: RunningRegistry, target: RunningRegistry, images: Pushed[]): string {
+  return JSON.stringify({
+    source: source.url,
+    target: target.url,
+    authorization: AUTH,
+    repository: 'big/app',
+    images: images.map((image) => {
+      const manifest = JSON.parse(image.bytes.toString()) as { config: { digest: string; size: number }; layers: { digest: string; size: number }[] };
+      return { digest: image.digest, mediaType: image.mediaType, manifest: image.bytes.toString('base64'), blobs: [manifest.config, ...manifest.layers] };
+    }),
+  });
 }
 
 /** The floor: each blob's GET piped by curl into a monolithic PUT, all blobs at once; then the manifest. */
