@@ -49,7 +49,7 @@ async function tagDigest(registry: string, repository: string, tag: string): Pro
  * The rule playing a profile; `extra` is asked first (a test's own fault, e.g. a rate limit).
  * `registry` is the real registry's URL (the proxy asks it about its state, as the registry would itself).
  */
-export function profileRule(p: Profile, registry: string, played: string[], extra?: Rule): Rule {
+export function profileRule(p: Profile, registry: string, played: string[], extra?: Rule, tagLagMs = 2000): Rule {
   const lagged = new Map<string, number>();
   return async (r) => {
     const own = await extra?.(r);
@@ -79,7 +79,7 @@ export function profileRule(p: Profile, registry: string, played: string[], extr
         const held = await tagDigest(registry, put.repository, put.reference);
         if (held && held !== sha256(r.body as Buffer)) return play('immutableTags', refuse(p.immutableTags));
       }
-      if (p.tagLag && byTag) lagged.set(`${put.repository}:${put.reference}`, Date.now() + 2000);
+      if (p.tagLag && byTag) lagged.set(`${put.repository}:${put.reference}`, Date.now() + tagLagMs);
       const subject = (json.subject as { digest?: string } | undefined)?.digest;
       if (p.referrers.api === 'lying' && subject) return play('lying', { kind: 'header', name: 'OCI-Subject', value: subject });
       return undefined;
@@ -113,11 +113,14 @@ export function profileRule(p: Profile, registry: string, played: string[], extr
   };
 }
 
-/** Starts the proxy chain for a profile in front of the registry at `registry` (its URL). */
-export async function startProfileProxy(registry: string, p: Profile, extra?: Rule): Promise<ProfileProxy> {
+/**
+ * Starts the proxy chain for a profile in front of the registry at `registry` (its URL).
+ * `tagLagMs`: how long a tag just written reads as absent, where the profile lags (2 s unless a test shortens or lengthens it).
+ */
+export async function startProfileProxy(registry: string, p: Profile, extra?: Rule, options: { tagLagMs?: number } = {}): Promise<ProfileProxy> {
   const played: string[] = [];
   const referrers: ReferrersProxy | undefined = p.referrers.api === 'listed' ? await startReferrersProxy(registry) : undefined;
-  const proxy = await startFaultProxy(referrers?.url ?? registry, profileRule(p, registry, played, extra));
+  const proxy = await startFaultProxy(referrers?.url ?? registry, profileRule(p, registry, played, extra, options.tagLagMs));
   return {
     ...proxy,
     profile: p,

@@ -12,6 +12,7 @@ import { fetch } from 'undici';
 import { ActionError } from '../../src/errors.ts';
 import { getInputs } from '../../src/inputs.ts';
 import { actionsLogger, consoleLogger, setLogger } from '../../src/log.ts';
+import { appendSettle } from '../../src/publish/append-read.ts';
 import { publishInputs } from '../../src/publish/index.ts';
 import type { PublishResult } from '../../src/publish/result.ts';
 import type { Rule } from '../helpers/fault-proxy.ts';
@@ -77,8 +78,8 @@ afterEach(() => setLogger(actionsLogger));
 for (const p of PROFILES) {
   describe(`${p.name} (${p.id})`, () => {
     const proxies: ProfileProxy[] = [];
-    const start = async (played: Profile = p, extra?: Rule) => {
-      const proxy = await startProfileProxy(reg.url, played, extra);
+    const start = async (played: Profile = p, extra?: Rule, options?: { tagLagMs?: number }) => {
+      const proxy = await startProfileProxy(reg.url, played, extra, options);
       proxies.push(proxy);
       return proxy;
     };
@@ -277,6 +278,65 @@ for (const p of PROFILES) {
         assert.equal(again.digest, first.digest);
         assert.ok(proxy.played.some((x) => x.startsWith('tagLag')), 'the re-run met the lag');
         assert.equal(await tagDigest(`${name}/lag`, '1'), first.digest);
+      });
+
+      describe('append right after a write', () => {
+        const settle = [...appendSettle.waitsMs];
+        before(() => void (appendSettle.waitsMs = [50, 100, 200, 400])); // 750 ms in all, against a lag of 400 ms
+        after(() => void (appendSettle.waitsMs = settle));
+        const images = async (repo: string) => {
+          for (const arch of ['amd64', 'arm64']) await pushImage(direct(), repo, arch, { os: 'linux', architecture: arch });
+        };
+
+        it(`the base tag reads as absent for a moment (${p.tagLag?.source}): it is read again until it shows, the platforms already there are kept`, async () => {
+          const proxy = await start(without(p, 'denied'), undefined, { tagLagMs: 400 });
+          await images(`src/${name}-lagapp`);
+          const tags = `${proxy.host}/${name}/lagapp:1`;
+          await run({ sources: `${reg.host}/src/${name}-lagapp:amd64`, tags });
+          const from = proxy.played.length;
+          const result = await run({ sources: `${reg.host}/src/${name}-lagapp:arm64`, tags, append: 'true' });
+          assert.ok(proxy.played.slice(from).some((x) => x.startsWith('tagLag HEAD')), 'the append met the lag');
+          assert.deepEqual(result.platforms, ['linux/amd64', 'linux/arm64'], 'the platform already there is kept');
+          assert.equal(await tagDigest(`${name}/lagapp`, '1'), result.digest);
+          assert.doesNotMatch(logged, /no index at/);
+        });
+
+        it('the base tag still reads as absent after the re-reads: a warning names it, only the sources\' platforms are published', async () => {
+          const proxy = await start(without(p, 'denied'), undefined, { tagLagMs: 60_000 });
+          await images(`src/${name}-laglong`);
+          const tags = `${proxy.host}/${name}/laglong:1`;
+          await run({ sources: `${reg.host}/src/${name}-laglong:amd64`, tags });
+          const result = await run({ sources: `${reg.host}/src/${name}-laglong:arm64`, tags, append: 'true' });
+          assert.deepEqual(result.platforms, ['linux/arm64']);
+          assert.match(logged, new RegExp(`warning: append: no index at ${proxy.host.replace(/\./g, '\\.')}/${name}/laglong:1 yet \\(absent in 5 reads over 0\\.8 s\\): publishing only the sources' platforms`));
+        });
+
+        it("the base tag shows but its bytes (GET by digest) lag: read again until they come; when they never do, the run fails before any write", async () => {
+          // No source shows a registry serving a tag's digest before its bytes: a rule plays it (a 404 MANIFEST_UNKNOWN on the GET by digest).
+          let base = '';
+          let misses = 0;
+          const proxy = await start(without(p, 'denied', 'tagLag'), (r) =>
+            r.method === 'GET' && base && r.url.endsWith(`/manifests/${base}`) && misses-- > 0
+              ? { kind: 'status', status: 404, body: JSON.stringify({ errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] }) }
+              : undefined,
+          );
+          await images(`src/${name}-lagbytes`);
+          const tags = `${proxy.host}/${name}/lagbytes:1`;
+          base = (await run({ sources: `${reg.host}/src/${name}-lagbytes:amd64`, tags })).digest;
+          misses = 2;
+          const result = await run({ sources: `${reg.host}/src/${name}-lagbytes:arm64`, tags, append: 'true' });
+          assert.deepEqual(result.platforms, ['linux/amd64', 'linux/arm64']);
+          assert.equal(misses, -1, 'two GETs answered 404, the third read the bytes');
+
+          base = result.digest;
+          misses = Number.POSITIVE_INFINITY;
+          const from = proxy.log.length;
+          const error = await failure({ sources: `${reg.host}/src/${name}-lagbytes:amd64`, tags: `${tags}\n${proxy.host}/${name}/lagbytes:2`, append: 'true' });
+          assert.match(error.line, new RegExp(`append: .*/${name}/lagbytes:1 holds ${base}, but the index itself could not be read .*MANIFEST_UNKNOWN`));
+          assert.deepEqual(puts(proxy, from), [], 'nothing was written');
+          assert.equal(await tagDigest(`${name}/lagbytes`, '1'), result.digest);
+          assert.equal(await tagDigest(`${name}/lagbytes`, '2'), undefined);
+        });
       });
     }
   });

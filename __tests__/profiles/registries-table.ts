@@ -54,7 +54,7 @@ function rateLimits(p: Profile): string {
   const parts: string[] = [];
   if (p.rateLimit) parts.push(`429 with a ${p.rateLimit.body === 'text' ? '`text/plain`' : 'JSON'} body${p.rateLimit.retryAfter ? ' and `Retry-After`' : ''} → waited out, retried ${link(p.rateLimit.source)}`);
   if (p.getCountsAsPull) parts.push(`a manifest GET counts as a pull → tags read with HEAD ${link(p.getCountsAsPull.source)}`);
-  if (p.tagLag) parts.push(`a tag just written may read as absent → a re-run writes it again, same digest ${link(p.tagLag.source)}`);
+  if (p.tagLag) parts.push(`a tag just written may read as absent → a re-run writes it again, same digest; \`append\` reads it again for 3.5 s ${link(p.tagLag.source)}`);
   if (p.denied) parts.push(`writes refused with its own 403 → quoted, with what to change ${link(p.denied.source)}`);
   return parts.length ? parts.join('; ') : NONE;
 }

@@ -12,7 +12,6 @@ import { log } from '../log.ts';
 import { hasAnnotations } from '../oci/annotations.ts';
 import { type IndexEntry, assembleIndex } from '../oci/assemble.ts';
 import { type Digest, sha256 } from '../oci/digest.ts';
-import type { FetchedManifest } from '../oci/manifest.ts';
 import { formatPlatformAll } from '../oci/platform.ts';
 import type { Reference } from '../oci/reference.ts';
 import { checkDescribes } from '../oci/validate.ts';
@@ -20,10 +19,11 @@ import { maskSecret } from '../registry/credentials.ts';
 import { isListedInsecure, isLoopback, splitHostPort } from '../hosts.ts';
 import { Registries } from '../registry/registries.ts';
 import { appendBase } from './append.ts';
+import { readAppendBase } from './append-read.ts';
 import { EntryPlacer } from './place.ts';
 import { mergeAppend, planTargets, presenceKey, presenceQuestions, targetsOf } from './plan.ts';
 import { type TagRead, checkAppendBase, overwriteConflicts, overwriteError, pushIndexByDigest, pushTags, readTagStates, settleTagStates } from './push.ts';
-import { type PublishResult, type TagRecord, type TagState, failedBeforeTags, tagsIn } from './result.ts';
+import { type PublishResult, type TagRecord, failedBeforeTags, tagsIn } from './result.ts';
 import { rollBack, rolledBack } from './rollback.ts';
 import { ReferrerFinder, findAttached, placeAttached } from './referrers.ts';
 import { resolveSources } from './resolve.ts';
@@ -61,12 +61,6 @@ export async function publishInputs(inputs: Inputs): Promise<PublishResult> {
   } finally {
     await registries.close();
   }
-}
-
-/** The index at the first tag, for `append`: its state was read with a HEAD, the index itself is read now, by digest. */
-async function appendBaseAt(registries: Registries, tag: Reference, state: TagState): Promise<FetchedManifest | undefined> {
-  if (!state.present) return undefined; // nothing there yet: start empty
-  return registries.client(tag.domain).getManifest(tag.path, state.digest, `read the index at ${tag} (${state.digest}) to append to`);
 }
 
 /**
@@ -111,7 +105,10 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
   // 2. Assemble (append merges with what the first tag holds, as read meanwhile).
   const firstTag = inputs.tags[0] as Reference;
   const before = inputs.append ? await (reads[0] as TagRead).before : undefined;
-  const base = before ? appendBase(firstTag, await appendBaseAt(registries, firstTag, before), inputs) : undefined;
+  const baseRead = before ? await readAppendBase(registries, firstTag, before) : undefined;
+  // A base that showed only when read again: the first tag's record starts from what it holds.
+  if (baseRead && baseRead.state !== before) reads[0] = { tag: firstTag, before: Promise.resolve(baseRead.state) };
+  const base = baseRead ? appendBase(firstTag, baseRead.fetched, inputs) : undefined;
   const entries = base ? mergeAppend(base.entries, resolved) : resolved;
   if (entries.length > MAX_RESULT_ENTRIES) {
     throw budgetExceeded(`the index assembled from ${inputs.sources.length + inputs.layouts.length} source(s)${base ? ` and ${firstTag}` : ''} has too many entries`, entries.length, MAX_RESULT_ENTRIES, 'Publish fewer images in one index');

@@ -31,7 +31,7 @@ function hostOf(url: string): string {
 }
 
 /** Seconds as a log line says them: whole when whole ("2 s"), else to a tenth. */
-function seconds(ms: number): string {
+export function seconds(ms: number): string {
   return Number.isInteger(ms / 1000) ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
 }
 

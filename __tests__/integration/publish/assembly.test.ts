@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { appendSettle } from '../../../src/publish/append-read.ts';
 import { runInProcess } from '../../helpers/in-process.ts';
 import { getManifestBytes, pushBuildxStyle, pushImage, sha256 } from '../../helpers/images.ts';
 import { validateOci } from '../../helpers/oci-schema.ts';
@@ -104,9 +105,13 @@ describe('manifest assembly against a real registry', () => {
     assert.equal(appended.outputs.platforms, 'linux/amd64,linux/arm64/v8,linux/s390x');
     const index = JSON.parse((await getManifestBytes(t(), 'apd', 'latest')).bytes.toString());
     assert.deepEqual(index.manifests.map((m: any) => m.digest), [amd.digest, arm.digest, s390x.digest]);
-    // append to a tag that does not exist yet starts from an empty index.
-    const fresh = await runInProcess({ sources: `${reg.host}/apd:s390x`, tags: `${reg.host}/apd:new`, append: 'true' });
+    // append to a tag that does not exist yet starts from an empty index, once the tag is read
+    // again (a registry may answer 404 for a moment after a write), with a warning; the waits shortened.
+    const settle = appendSettle.waitsMs;
+    appendSettle.waitsMs = [100, 200];
+    const fresh = await runInProcess({ sources: `${reg.host}/apd:s390x`, tags: `${reg.host}/apd:new`, append: 'true' }).finally(() => void (appendSettle.waitsMs = settle));
     assert.equal(fresh.code, 0, fresh.stdout);
     assert.equal(fresh.outputs.platforms, 'linux/s390x');
+    assert.match(fresh.stdout, /append: no index at 127\.0\.0\.1:\d+\/apd:new yet \(absent in 3 reads over 0\.3 s\): publishing only the sources' platforms/);
   });
 });
