@@ -87,6 +87,8 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
   // repository on append: a target).
   for (const t of targets) registries.declare(t.registry, t.repository, ...(inputs.push ? (['pull', 'push'] as const) : (['pull'] as const)));
   for (const s of inputs.sources) registries.declare(s.ref.domain, s.ref.path, 'pull');
+  // The reference an unreachable registry's error names: the first the user wrote on it (sources are read first).
+  for (const ref of [...inputs.sources.map((s) => s.ref), ...inputs.tags]) registries.mention(ref.domain, ref.toString());
   const allTags = targets.flatMap((t) => t.tags);
   // Every phase keeps at most `concurrency` tasks in flight, each holding one request at a time.
   const limit = inputs.concurrency;

@@ -28,6 +28,8 @@ type State =
 export interface AuthorizedRequest extends HttpRequest {
   repository: string;
   access: 'pull' | 'push';
+  /** The image reference (normalized) the request is for, named if the registry is unreachable. */
+  subject?: string;
 }
 
 export class Authenticator {
@@ -63,14 +65,14 @@ export class Authenticator {
    * its own, never gets them.
    */
   async send(req: AuthorizedRequest): Promise<Response> {
-    const { repository, access, ...request } = req;
-    if (request.url.startsWith('/')) await this.ping();
+    const { repository, access, subject, ...request } = req;
+    if (request.url.startsWith('/')) await this.ping(subject ?? `${this.transport.registry}/${repository}`);
     return this.exchange(repository, access, request, this.transport.owns(request.url));
   }
 
   /** Waits for the registry's ping and takes what its challenge asks for (once; a failed ping is asked again). */
-  private ping(): Promise<void> {
-    this.pinged ??= this.transport.ping().then(
+  private ping(subject: string): Promise<void> {
+    this.pinged ??= this.transport.ping(subject).then(
       async ({ status, challenges }) => {
         if (this.state.type !== 'unknown') return;
         const bearer = challenges.find((c) => c.scheme === 'bearer');

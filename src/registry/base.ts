@@ -4,6 +4,7 @@
  * on concurrent requests, each request's overall deadline, and redirects (credentials stay with
  * their origin; no downgrade to plain HTTP). undici through its public API only.
  */
+import type { LookupFunction } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { Agent, Client, type Dispatcher, EnvHttpProxyAgent, Pool, buildConnector, request as undiciRequest } from 'undici';
 import { Semaphore } from '../concurrency.ts';
@@ -39,6 +40,8 @@ export interface BaseOptions {
   proxy: ProxyEnvironment;
   /** Offer HTTP/2 over TLS (ALPN; the default); false: HTTP/1.1 only. */
   http2?: boolean;
+  /** How names are resolved (dns.lookup by default); tests resolve names that must not reach a resolver. */
+  lookup?: LookupFunction;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -106,8 +109,9 @@ export class BaseTransport implements Layer {
     } else {
       // HTTP/2 where the server offers it (ALPN), HTTP/1.1 keep-alive otherwise.
       const allowH2 = options.http2 ?? true;
-      const verifying = buildConnector({ rejectUnauthorized: true, timeout, allowH2 });
-      const trusting = buildConnector({ rejectUnauthorized: false, timeout, allowH2 });
+      const lookup = options.lookup ? { lookup: options.lookup } : {};
+      const verifying = buildConnector({ rejectUnauthorized: true, timeout, allowH2, ...lookup });
+      const trusting = buildConnector({ rejectUnauthorized: false, timeout, allowH2, ...lookup });
       const connect: buildConnector.connector = (opts, callback) => {
         const origin = new URL(`${opts.protocol}//${opts.hostname}${opts.port ? `:${opts.port}` : ''}`).origin;
         return (options.policy.forOrigin(origin).rejectUnauthorized ? verifying : trusting)(opts, (err, socket) => {

@@ -87,7 +87,10 @@ export class RegistryClient {
   private async call(c: Call): Promise<Outcome> {
     const op: Operation = OPERATIONS[c.op];
     const { op: _op, repository, path, what, stream, ...send } = c;
-    const req: AuthorizedRequest = { ...send, method: op.method, url: /^https?:\/\//.test(path) ? path : `/v2/${path}`, repository, access: op.access };
+    // A manifest by tag or digest names its image; anything else its repository.
+    const manifest = /\/manifests\/([^/]+)$/.exec(path)?.[1];
+    const subject = `${this.registry}/${repository}${manifest ? `${manifest.includes(':') ? '@' : ':'}${manifest}` : ''}`;
+    const req: AuthorizedRequest = { ...send, method: op.method, url: /^https?:\/\//.test(path) ? path : `/v2/${path}`, repository, access: op.access, subject };
     const res = await this.auth.send(req);
     if (res.status === op.absent) {
       await discard(res);

@@ -81,6 +81,18 @@ export function errorCode(e: unknown): string | undefined {
   return undefined;
 }
 
+/** A TLS handshake with a server that speaks plain HTTP. */
+export function isTlsProtocolMismatch(e: unknown): boolean {
+  const code = errorCode(e) ?? '';
+  const message = String((e as Error)?.message ?? '');
+  return (
+    code === 'ERR_SSL_WRONG_VERSION_NUMBER' ||
+    code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' ||
+    code === 'EPROTO' ||
+    /wrong version number|packet length too long|http request/i.test(message)
+  );
+}
+
 /**
  * A connection-level failure at a URL the request was redirected to: the error names that URL,
  * and keeps the cause's code (what the retry layer decides by).

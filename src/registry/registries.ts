@@ -44,6 +44,11 @@ export class Registries {
     this.client(registry).auth.declare(repository, ...actions);
   }
 
+  /** An image reference the user wrote on `registry`, in the order given: the first is named if the registry is unreachable. */
+  mention(registry: string, reference: string): void {
+    this.client(registry).transport.mention(reference);
+  }
+
   private realmTransport(host: string): HostTransport {
     let t = this.realmTransports.get(host);
     if (!t) {

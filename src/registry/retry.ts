@@ -10,7 +10,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ActionError, describeError } from '../errors.ts';
 import { log } from '../log.ts';
 import type { TransportStats } from './base.ts';
-import { type HttpRequest, type Layer, type Method, RedirectTargetError, type Response, discard, errorCode, header, redactUrl } from './http.ts';
+import { splitHostPort } from '../hosts.ts';
+import { type HttpRequest, type Layer, type Method, RedirectTargetError, type Response, discard, errorCode, header, isTlsProtocolMismatch, redactUrl } from './http.ts';
 
 export interface RetryPolicy {
   /** Attempts after the first, for retryable failures. */
@@ -99,8 +100,11 @@ export class RetryTransport implements Layer {
     return this.attempts(req, () => this.next.send(req));
   }
 
-  /** Runs `once` (one attempt of `req`) until it succeeds, fails for good, or the budget is spent. */
-  async attempts(req: HttpRequest, once: () => Promise<Response>): Promise<Response> {
+  /**
+   * Runs `once` (one attempt of `req`) until it succeeds, fails for good, or the budget is spent.
+   * A connection-level failure ends as `failed(failure, attempts)` (by default networkError).
+   */
+  async attempts(req: HttpRequest, once: () => Promise<Response>, failed = (e: unknown, attempts: number) => networkError(req, e, attempts)): Promise<Response> {
     const started = Date.now();
     const maxAttempts = isReplayable(req) && req.retry !== false ? this.policy.retries + 1 : 1;
     const host = hostOf(req.url);
@@ -118,7 +122,7 @@ export class RetryTransport implements Layer {
       const retryable = res ? RETRYABLE_STATUS.has(res.status) : isRetryableNetworkError(failure);
       const give = () => {
         if (res) return res;
-        throw networkError(req, failure, attempt);
+        throw failed(failure, attempt);
       };
       if (!retryable || attempt >= maxAttempts) return give();
       const maxMs = this.policy.retryMaxSeconds * 1000;
@@ -135,11 +139,16 @@ export class RetryTransport implements Layer {
   }
 }
 
+/** A TLS certificate the runner does not trust (self-signed, unknown CA, wrong name). */
+const isCertificateError = (code: string | undefined) => /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/i.test(code ?? '');
+/** A name that does not resolve (for good, or for now). */
+const isNameError = (code: string | undefined) => ['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL'].includes(code ?? '');
+
 /** The error for a request that failed at the connection level (after its retries). */
 export function networkError(req: { method: string; url: string }, e: unknown, attempts: number): ActionError {
   if (e instanceof ActionError) return e;
   const code = errorCode(e);
-  const certificate = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/i.test(code ?? '');
+  const certificate = isCertificateError(code);
   // A redirect target is its own host, with its own TLS settings: the hint names it.
   const elsewhere = e instanceof RedirectTargetError ? new URL(e.url).host : undefined;
   const hint = certificate
@@ -149,6 +158,29 @@ export function networkError(req: { method: string; url: string }, e: unknown, a
     : 'Check that the registry is reachable from the runner (address, port, proxy settings)';
   return ActionError.network(
     `${req.method} ${redactUrl(req.url)} failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${code ? `${code} ` : ''}${describeError(e)}`,
+    { code, hint, cause: e, detail: describeError(e).split(';')[0] },
+  );
+}
+
+/**
+ * The error for a registry that could not be reached (its ping failed at the connection level,
+ * after its retries): it names the registry and the image that needed it, as the user wrote
+ * them, not the ping's URL; keeps the cause; and says what to do about that cause.
+ */
+export function unreachableError(where: { registry: string; host: string; subject?: string }, e: unknown, attempts: number): ActionError {
+  if (e instanceof ActionError) return e;
+  const { registry, host, subject } = where;
+  const code = errorCode(e);
+  const dialled = host === registry ? '' : ` (dialled as ${host})`;
+  const hint = isCertificateError(code)
+    ? `The TLS certificate of ${registry} is not trusted: add its CA with NODE_EXTRA_CA_CERTS, or list ${registry} in insecure-registries (a self-signed registry)`
+    : isNameError(code)
+      ? `${splitHostPort(host).hostname} does not resolve from the runner: check the registry name in the reference`
+      : isTlsProtocolMismatch(e)
+        ? `${registry} does not speak TLS: if it serves plain HTTP, list it in insecure-registries`
+        : `Check the registry's host and port in the reference, and that ${registry} is reachable from the runner (firewall, proxy settings)`;
+  return ActionError.network(
+    `cannot reach the registry ${registry}${dialled}${subject ? ` for ${subject}` : ''}: ${code ? `${code} (${describeError(e)})` : describeError(e)}, after ${attempts} attempt${attempts === 1 ? '' : 's'}`,
     { code, hint, cause: e, detail: describeError(e).split(';')[0] },
   );
 }

@@ -14,8 +14,8 @@
 import { Readable } from 'node:stream';
 import { log } from '../log.ts';
 import { type Challenge, parseChallenges } from './challenge.ts';
-import { type HttpRequest, type Layer, type Response, discard, errorCode } from './http.ts';
-import type { RetryTransport } from './retry.ts';
+import { type HttpRequest, type Layer, type Response, discard, errorCode, isTlsProtocolMismatch } from './http.ts';
+import { type RetryTransport, unreachableError } from './retry.ts';
 
 export type Scheme = 'https' | 'http';
 
@@ -29,18 +29,6 @@ export interface PingResult {
 function isPlainToTlsMismatch(e: unknown): boolean {
   const code = errorCode(e) ?? '';
   return code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code.startsWith('HPE_');
-}
-
-/** A TLS handshake with a server that speaks plain HTTP. */
-function isTlsProtocolMismatch(e: unknown): boolean {
-  const code = errorCode(e) ?? '';
-  const message = String((e as Error)?.message ?? '');
-  return (
-    code === 'ERR_SSL_WRONG_VERSION_NUMBER' ||
-    code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' ||
-    code === 'EPROTO' ||
-    /wrong version number|packet length too long|http request/i.test(message)
-  );
 }
 
 /** At most 4 KiB of a body (what a 400 says about TLS). */
@@ -103,19 +91,21 @@ export class Ping {
 
   /**
    * The one ping: every caller shares it. A ping that failed (the registry unreachable) fails
-   * every request waiting on it; the next request asks again.
+   * every request waiting on it, naming `subject`, the image the first of them needed the
+   * registry for; the next request asks again.
    */
-  run(): Promise<PingResult> {
-    this.pending ??= this.ping().catch((e: unknown) => {
+  run(subject?: string): Promise<PingResult> {
+    this.pending ??= this.ping(subject).catch((e: unknown) => {
       this.pending = undefined;
       throw e;
     });
     return this.pending;
   }
 
-  private async ping(): Promise<PingResult> {
+  private async ping(subject: string | undefined): Promise<PingResult> {
     const req: HttpRequest = { method: 'GET', url: this.url('/v2/') };
-    const res = await this.retry.attempts(req, () => this.once());
+    const where = { registry: this.label, host: this.host, subject };
+    const res = await this.retry.attempts(req, () => this.once(), (e, attempts) => unreachableError(where, e, attempts));
     const challenges = res.status === 401 ? parseChallenges(res.headers['www-authenticate']) : [];
     // Only the headers matter: the body is drained meanwhile (within its deadline), so a body that
     // drips holds no request.

@@ -2,7 +2,7 @@
  * One registry host's HTTP transport, built as layers (go-containerregistry's order, auth on top
  * in auth.ts): ping (scheme.ts) → user agent → retry → base. Each layer is its own file.
  */
-import { type OriginPolicy, type TransportStats, BaseTransport } from './base.ts';
+import { type BaseOptions, type OriginPolicy, type TransportStats, BaseTransport } from './base.ts';
 import { dialHost, http1Only, isListedInsecure, isLoopback, plainHttpAllowed, proxyEnvironment, splitHostPort } from '../hosts.ts';
 import { type HttpRequest, type Layer, type Response, originOf } from './http.ts';
 import { type RetryPolicy, RetryTransport } from './retry.ts';
@@ -19,6 +19,8 @@ export interface TransportOptions extends RetryPolicy {
   concurrency: number;
   /** Where proxy settings (and MULTIARCH_HTTP1_ONLY: no HTTP/2) are read from. */
   env?: NodeJS.ProcessEnv;
+  /** How names are resolved (dns.lookup by default): a seam for tests. */
+  lookup?: BaseOptions['lookup'];
 }
 
 export const DEFAULT_TRANSPORT_OPTIONS: TransportOptions = {
@@ -60,6 +62,7 @@ export class HostTransport implements Layer {
   private readonly base: BaseTransport;
   private readonly pinger: Ping;
   private readonly next: Layer;
+  private mentioned: string | undefined;
 
   constructor(registry: string, options: TransportOptions, stats: TransportStats) {
     this.registry = registry;
@@ -75,6 +78,7 @@ export class HostTransport implements Layer {
         policy: this.policy,
         proxy: proxyEnvironment(options.env ?? process.env),
         http2: !http1Only(options.env ?? process.env),
+        lookup: options.lookup,
       },
       stats,
     );
@@ -93,9 +97,18 @@ export class HostTransport implements Layer {
     return this.pinger.origin();
   }
 
-  /** The registry's one ping (`GET /v2/`): its scheme and challenge, learnt once and shared. */
-  ping(): Promise<PingResult> {
-    return this.pinger.run();
+  /** An image reference the user wrote on this registry: the first one is what an unreachable registry's error names. */
+  mention(reference: string): void {
+    this.mentioned ??= reference;
+  }
+
+  /**
+   * The registry's one ping (`GET /v2/`): its scheme and challenge, learnt once and shared.
+   * `subject`: the image reference the caller needs the registry for, named if it is unreachable
+   * (unless a reference was mentioned before).
+   */
+  ping(subject?: string): Promise<PingResult> {
+    return this.pinger.run(this.mentioned ?? subject);
   }
 
   /**

@@ -5,13 +5,19 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import { type AddressInfo, type LookupFunction } from 'node:net';
+import { lookup } from 'node:dns';
 import { after, before, describe, it } from 'node:test';
 import { ActionError } from '../../../src/errors.ts';
-import { sha256 } from '../../../src/oci/digest.ts';
+import { type Digest, sha256 } from '../../../src/oci/digest.ts';
 import { type RegistryClient } from '../../../src/registry/client.ts';
 import { MANIFEST_SIZE_LIMIT } from '../../../src/oci/manifest.ts';
 import { Registries } from '../../../src/registry/registries.ts';
 import { USER_AGENT } from '../../../src/registry/user-agent.ts';
+import { makeServerCerts } from '../../helpers/certs.ts';
+import { type ScriptedServer, makeCertFor, startScriptedServer } from '../../helpers/hostile-servers.ts';
+import { runInProcess } from '../../helpers/in-process.ts';
 import { pushImage } from '../../helpers/images.ts';
 import { type RunningRegistry, startRegistry } from '../../helpers/registry.ts';
 
@@ -104,6 +110,77 @@ describe('registry client against the real registry', () => {
       assert.equal(e.diagnostics[0]?.code, e.code);
       assert.ok(e.diagnostics[0]?.message);
       return true;
+    });
+  });
+
+  describe('a registry that cannot be reached: one line naming the registry and the image, the cause, what to do', () => {
+    // None of these is a registry (nothing answers as one): a port nobody listens on, a TLS server
+    // whose certificate no CA the action knows signed, a name under .invalid that the test's
+    // resolver refuses (no resolver is asked: nothing leaves 127.0.0.1).
+    let closed = '';
+    let untrusted: ScriptedServer;
+    before(async () => {
+      const server = createServer();
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      closed = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+      await new Promise((r) => server.close(r));
+      untrusted = await startScriptedServer(() => ({ status: 200 }), makeCertFor(makeServerCerts(), ['127.0.0.1'], 'untrusted'));
+    });
+    after(async () => untrusted?.stop());
+    const refused: string[] = [];
+    const refuseInvalid: LookupFunction = (hostname, options, callback) => {
+      if (!hostname.endsWith('.invalid')) return lookup(hostname, options, callback);
+      refused.push(hostname);
+      const e = Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', syscall: 'getaddrinfo', hostname });
+      process.nextTick(() => callback(e, '', 0));
+    };
+    const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+    const cases: Array<{ name: string; registry: () => string; code: RegExp; hint: (registry: string) => RegExp }> = [
+      { name: 'connection refused', registry: () => closed, code: /^ECONNREFUSED$/, hint: (r) => new RegExp(`^Check the registry's host and port in the reference, and that ${esc(r)} is reachable from the runner`) },
+      {
+        name: 'TLS certificate not trusted',
+        registry: () => untrusted.host,
+        code: /SELF_SIGNED|UNABLE_TO_VERIFY|CERT/,
+        hint: (r) => new RegExp(`^The TLS certificate of ${esc(r)} is not trusted: add its CA with NODE_EXTRA_CA_CERTS, or list ${esc(r)} in insecure-registries`),
+      },
+      { name: 'name unknown', registry: () => 'registry.invalid:5000', code: /^ENOTFOUND$/, hint: () => /^registry\.invalid does not resolve from the runner: check the registry name in the reference$/ },
+    ];
+    for (const c of cases) {
+      it(c.name, async () => {
+        const unreachable = new Registries({ transport: { retries: 0, lookup: refuseInvalid } });
+        const registry = c.registry();
+        try {
+          await assert.rejects(unreachable.client(registry).headManifest('team/app', '1.0'), (e: ActionError) => {
+            assert.equal(e.kind, 'network');
+            assert.match(e.code ?? '', c.code);
+            assert.match(e.message, new RegExp(`^cannot reach the registry ${esc(registry)} for ${esc(registry)}/team/app:1\\.0: ${e.code} \\(.+\\), after 1 attempt$`));
+            assert.doesNotMatch(e.line, /\/v2\//, 'not the ping URL');
+            assert.match(e.hint ?? '', c.hint(registry));
+            assert.doesNotMatch(e.line, /[\r\n]/);
+            return true;
+          });
+        } finally {
+          await unreachable.close();
+        }
+        if (registry.includes('.invalid')) assert.deepEqual(refused, ['registry.invalid'], "the test's resolver was asked, not the machine's");
+      });
+    }
+
+    it('names the first image the user wrote on that registry, whichever request went first', async () => {
+      const unreachable = new Registries({ transport: { retries: 0 } });
+      unreachable.mention(closed, `${closed}/team/app:2.0`);
+      unreachable.mention(closed, `${closed}/team/other:3.0`);
+      try {
+        await assert.rejects(unreachable.client(closed).headBlob('team/app', image.digest as Digest), (e: ActionError) => e.message.startsWith(`cannot reach the registry ${closed} for ${closed}/team/app:2.0: ECONNREFUSED (`));
+      } finally {
+        await unreachable.close();
+      }
+      // The action: sources readable, the tag's registry refused: the tag as written is named.
+      const run = await runInProcess({ sources: `${reg.host}/src/app:v1`, tags: `${closed}/team/app:latest`, retries: '0' }, { DOCKER_CONFIG: '/nonexistent' });
+      assert.equal(run.code, 1);
+      const line = run.stdout.split('\n').find((l) => l.startsWith('::error')) ?? '';
+      assert.match(line, new RegExp(`^::error title=Registry did not answer::cannot reach the registry ${esc(closed)} for ${esc(closed)}/team/app:latest: ECONNREFUSED \\(connect ECONNREFUSED ${esc(closed)}\\), after 1 attempt\\. Check the registry's host and port`), run.stdout);
     });
   });
 
