@@ -84,6 +84,7 @@ const KIND: Record<Travelled['kind'], string> = {
   cosign: 'cosign tag',
   attestation: 'attestation (now a referrer)',
   image: 'the image, already there: its referrers left as the target had them',
+  'fallback-tag': 'the sha256-<hex> tag listing its referrers',
 };
 
 /** Per image and target: the referrers, cosign tags and attestations that travelled with it. */

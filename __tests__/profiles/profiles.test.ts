@@ -174,6 +174,26 @@ for (const p of PROFILES) {
       });
     }
 
+    if (oci) {
+      it(`the sha256-<hex> fallback tag, an OCI index, is refused too (${oci.source}): named in a warning, marked refused, the publish goes on; referrers-refused: fail fails before any tag moves`, async () => {
+        const proxy = await start(p);
+        const image = await pushImage(direct(), `src/${name}-fb`, 'amd64', { os: 'linux', architecture: 'amd64' });
+        const sbom = await pushArtifact(direct(), `src/${name}-fb`, image, SPDX, Buffer.from(JSON.stringify({ name })));
+        await putReferrersTag(direct(), `src/${name}-fb`, image, [{ ...sbom, artifactType: SPDX }]);
+        const [target, tag] = [`${name}/fb`, fallbackTag(image.digest)];
+        const result = await run({ sources: `${reg.host}/src/${name}-fb:amd64`, tags: `${proxy.host}/${target}:1` });
+        assert.equal(await tagDigest(target, '1'), result.digest, 'the tag moved');
+        assert.deepEqual(result.referrers.map((t) => `${t.kind} ${t.tag ?? t.digest} ${t.outcome}`), [`referrer ${sbom.digest} copied`, `fallback-tag ${tag} refused`]);
+        assert.ok(proxy.played.includes(`ociIndex PUT /v2/${target}/manifests/${tag}`), proxy.played.join('\n'));
+        assert.match(logged, new RegExp(`warning: 127\\.0\\.0\\.1:\\d+/${target} refused the referrers fallback tag ${tag} \\(an OCI index listing 1 referrer\\(s\\) of ${image.digest}\\) \\(HTTP ${oci.status} ${oci.code}`));
+        assert.equal((await getManifestBytes(direct(), target, tag)).status, 404, 'no fallback tag');
+        // Into a repository that lacks the image: one that holds it takes no referrers from a source.
+        const error = await failure({ sources: `${reg.host}/src/${name}-fb:amd64`, tags: `${proxy.host}/${target}-fail:2`, 'referrers-refused': 'fail' });
+        assert.match(error.line, new RegExp(`refused the referrers fallback tag ${tag}.*HTTP ${oci.status} ${oci.code}.*Set referrers-refused: warn`));
+        assert.equal(await tagDigest(`${target}-fail`, '2'), undefined, 'no tag moved');
+      });
+    }
+
     const annotated = p.index?.annotatedDockerList;
     if (annotated) {
       it(`an annotated Docker list is refused (${annotated.source}): annotations make the index OCI, which passes`, async () => {

@@ -15,7 +15,9 @@ function referrers(p: Profile): string {
       ? `listed → no fallback tag ${link(r.source)}`
       : r.api === 'lying'
         ? `OCI-Subject answered, nothing listed → \`sha256-<hex>\` tag written ${link(r.source)}`
-        : `none → \`sha256-<hex>\` tag written ${link(r.source)}`,
+        : p.index?.ociIndex
+          ? `none, and the \`sha256-<hex>\` tag (an OCI index) refused → named in a warning, \`refused\` ${link(p.index.ociIndex.source)}`
+          : `none → \`sha256-<hex>\` tag written ${link(r.source)}`,
   ];
   if (r.refusesSubject) parts.push(`a manifest with \`subject\` refused (${r.refusesSubject.status}) → left out, \`refused\` ${link(r.refusesSubject.source)}`);
   if (r.refusesMediaTypeParameters) parts.push(`\`;\` in a media type refused → left out, \`refused\` ${link(r.refusesMediaTypeParameters.source)}`);

@@ -170,6 +170,10 @@ export const PROFILES: Profile[] = [
       source: 'https://github.com/goharbor/harbor/pull/9427',
     },
     index: {
+      // No OCI index before Harbor 2.0 ("Harbor will support all OCI artifacts on the upcoming 2.0", #8268); up to
+      // 1.7 Harbor ran distribution 2.6.2 (goharbor/harbor#6513), which refuses a manifest type it does not know as
+      // MANIFEST_INVALID. The `sha256-<hex>` fallback tag is an OCI index too. Not played: 1.8-1.10 refuse a Docker
+      // list (415 UNSUPPORTED_MEDIA_TYPE, goharbor/harbor#8855), 1.10 answers an OCI manifest 500 (goharbor/harbor#10952).
       ociIndex: {
         status: 400,
         code: 'MANIFEST_INVALID',

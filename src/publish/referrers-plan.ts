@@ -34,8 +34,11 @@ export interface Travelled {
   /** The index entry (image) it travels with, and the target repository. */
   image: Digest;
   target: string;
-  /** image: the entry itself, which the target already held (outcome `left`). */
-  kind: Attached['kind'] | 'image';
+  /**
+   * image: the entry itself, which the target already held (outcome `left`); fallback-tag: the
+   * target's `sha256-<hex>` tag listing the subject's referrers, which the target refused (outcome `refused`).
+   */
+  kind: Attached['kind'] | 'image' | 'fallback-tag';
   subject: Digest;
   digest: Digest;
   artifactType?: string;

@@ -215,19 +215,38 @@ export async function placeAttached(registries: Registries, placer: EntryPlacer,
     return t;
   });
   // One update per (target, subject), once its referrers are all in place.
-  const byTarget = new Map<string, { target: Target; puts: Map<Attached, PutManifestResult | undefined> }>();
-  jobs.forEach(({ target, item }, i) => {
+  const byTarget = new Map<string, { target: Target; puts: Map<Attached, PutManifestResult | undefined>; images: Map<Attached, Digest> }>();
+  jobs.forEach(({ target, image, item }, i) => {
     if ((placed[i] as PlaceOutcome).outcome === 'refused') return; // not in the target: nothing to list
     const key = `${target.registry}/${target.repository}`;
-    const group = byTarget.get(key) ?? { target, puts: new Map() };
+    const group = byTarget.get(key) ?? { target, puts: new Map(), images: new Map() };
     group.puts.set(item, (placed[i] as PlaceOutcome).put);
+    group.images.set(item, image);
     byTarget.set(key, group);
   });
-  const updates = [...byTarget.values()].flatMap(({ target, puts }) =>
-    [...bySubject([...puts.keys()])].map(([subject, items]) => ({ target, subject, items, puts: items.map((item) => puts.get(item)) })),
+  const updates = [...byTarget.values()].flatMap(({ target, puts, images }) =>
+    [...bySubject([...puts.keys()])].map(([subject, items]) => ({ target, subject, items, puts: items.map((item) => puts.get(item)), image: images.get(items[0] as Attached) as Digest })),
   );
-  await mapAll(updates, limit, (u) => makeDiscoverable(registries, u.target, u.subject, u.items, u.puts));
-  return travelled;
+  const tags = await mapAll(updates, limit, (u) => makeDiscoverable(registries, u, onRefusal));
+  return [...travelled, ...tags.filter((t) => t !== undefined)];
+}
+
+/**
+ * A refusal of `name` by the target `where` (isRefusal): fatal under `referrers-refused: fail`,
+ * else a warning saying what it costs (`without`); anything else is thrown as it is.
+ */
+function onRefused(e: unknown, where: string, name: string, onRefusal: 'warn' | 'fail', without: string): void {
+  if (!(e instanceof ActionError) || !isRefusal(e.status, e.code)) throw e;
+  if (onRefusal === 'fail') {
+    throw ActionError.registry(`${where} refused ${name}: ${e.message}`, {
+      code: e.code,
+      status: e.status,
+      detail: e.detail,
+      diagnostics: [...e.diagnostics],
+      hint: 'The registry does not take this manifest (see its message). Set referrers-refused: warn to publish the images without it, or referrers: skip',
+    });
+  }
+  log.warning(`${where} refused ${name} (HTTP ${e.status} ${e.code ?? ''}${e.detail ? `: ${e.detail}` : ''}); ${without}. Set referrers-refused: fail to make this fatal`);
 }
 
 interface PlaceOutcome {
@@ -259,18 +278,7 @@ async function placeOne(registries: Registries, placer: EntryPlacer, target: Tar
   try {
     put = await dest.putManifestTracked(target.repository, reference, bytes, entry.descriptor.mediaType);
   } catch (e) {
-    if (!(e instanceof ActionError) || !isRefusal(e.status, e.code)) throw e;
-    const where = `${target.registry}/${target.repository}`;
-    if (onRefusal === 'fail') {
-      throw ActionError.registry(`${where} refused ${name}: ${e.message}`, {
-        code: e.code,
-        status: e.status,
-        detail: e.detail,
-        diagnostics: [...e.diagnostics],
-        hint: 'The registry does not take this manifest (see its message). Set referrers-refused: warn to publish the images without it, or referrers: skip',
-      });
-    }
-    log.warning(`${where} refused ${name} (HTTP ${e.status} ${e.code ?? ''}${e.detail ? `: ${e.detail}` : ''}); the images are published without it. Set referrers-refused: fail to make this fatal`);
+    onRefused(e, `${target.registry}/${target.repository}`, name, onRefusal, 'the images are published without it');
     return { outcome: 'refused' };
   }
   log.info(`${name} → ${target.registry}/${target.repository}`);
@@ -293,10 +301,19 @@ async function listedByApi(client: RegistryClient, repository: string, subject: 
   }
 }
 
-/** Lists a subject's referrers in the target's fallback tag, unless the target's referrers API does (checked: OCI-Subject alone proves nothing). */
-async function makeDiscoverable(registries: Registries, target: Target, subject: Digest, items: Attached[], puts: Array<PutManifestResult | undefined>): Promise<void> {
+/**
+ * Lists a subject's referrers in the target's fallback tag, unless the target's referrers API does
+ * (checked: OCI-Subject alone proves nothing). A target that refuses the tag (an OCI index: Harbor
+ * 1.x) is treated as one that refuses a referrer: returned as `refused` (and warned about), or
+ * fatal under `referrers-refused: fail`.
+ */
+async function makeDiscoverable(
+  registries: Registries,
+  { target, subject, items, puts, image }: { target: Target; subject: Digest; items: Attached[]; puts: Array<PutManifestResult | undefined>; image: Digest },
+  onRefusal: 'warn' | 'fail',
+): Promise<Travelled | undefined> {
   const dest = registries.client(target.registry);
-  if (discoverability(puts) === 'ask' && (await listedByApi(dest, target.repository, subject, items))) return;
+  if (discoverability(puts) === 'ask' && (await listedByApi(dest, target.repository, subject, items))) return undefined;
   const tag = referrersTag(subject);
   const name = `${target.registry}/${target.repository}:${tag}`;
   const current = await dest.findManifest(target.repository, tag, `fetch the referrers tag ${name}`);
@@ -311,7 +328,14 @@ async function makeDiscoverable(registries: Registries, target: Target, subject:
     existing = parsed.manifest;
   }
   const merged = mergeReferrers(existing, items.map((i) => i.descriptor as Descriptor));
-  if (!merged) return;
-  await dest.putManifest(target.repository, tag, merged.bytes, MediaType.OciIndex);
+  if (!merged) return undefined;
+  try {
+    await dest.putManifest(target.repository, tag, merged.bytes, MediaType.OciIndex);
+  } catch (e) {
+    const what = `the referrers fallback tag ${tag} (an OCI index listing ${merged.added.length} referrer(s) of ${subject})`;
+    onRefused(e, `${target.registry}/${target.repository}`, what, onRefusal, 'the referrers are in the repository, but only clients that ask a referrers API by digest find them');
+    return { image, target: `${target.registry}/${target.repository}`, kind: 'fallback-tag', subject, digest: sha256(merged.bytes), tag, outcome: 'refused' };
+  }
   log.info(`${name}: ${merged.added.length} referrer(s) listed`);
+  return undefined;
 }

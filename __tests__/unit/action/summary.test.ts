@@ -90,6 +90,7 @@ describe('job summary', () => {
         { image: d(1), target: 'b.io/app', kind: 'cosign', subject: d(1), digest: d(4), tag: 'sha256-1.sig', outcome: 'present' },
         { image: d(1), target: 'b.io/app', kind: 'referrer', subject: d(3), digest: d(5), artifactType: 'text/<b>|x', outcome: 'copied' },
         { image: d(1), target: 'b.io/app', kind: 'attestation', subject: d(1), digest: d(6), artifactType: 'application/vnd.docker.attestation.manifest.v1+json', from: d(2), outcome: 'copied' },
+        { image: d(1), target: 'b.io/app', kind: 'fallback-tag', subject: d(1), digest: d(7), tag: 'sha256-1', outcome: 'refused' },
       ],
     });
     const section = md.slice(md.indexOf('### Referrers and signatures'));
@@ -100,6 +101,7 @@ describe('job summary', () => {
       [d(1), 'b.io/app', 'cosign tag', d(4), 'sha256-1.sig', 'present'],
       [d(1), 'b.io/app', `referrer of <code>${d(3).slice(0, 19)}…</code>`, d(5), 'text/<b>|x', 'copied'],
       [d(1), 'b.io/app', 'attestation (now a referrer)', d(6), 'application/vnd.docker.attestation.manifest.v1+json', 'copied'],
+      [d(1), 'b.io/app', 'the sha256-<hex> tag listing its referrers', d(7), 'sha256-1', 'refused'],
     ]);
     assert.ok(section.includes(`digests changed: <code>${d(2)}</code> → <code>${d(6)}</code>`));
     assert.doesNotMatch(renderSummary(base), /Referrers and signatures/, 'no section when nothing travelled');
