@@ -1,5 +1,5 @@
 /**
- * Servers for the hostile-transport tests, all on 127.0.0.1:
+ * Servers for the tests where a host must misbehave (credentials, redirects, TLS per origin, deadlines), all on 127.0.0.1:
  * - a rewriting proxy in front of a real registry (plain or TLS on its own side) that can change a
  *   response's status and headers, answer a request itself, or trickle a body;
  * - a scripted server that records every request (which host got which Authorization header) and
@@ -384,4 +384,13 @@ export async function startCountingListener(): Promise<CountingListener> {
   });
   const port = await listen(server);
   return { port, accepted: () => accepted, stop: stopper(server, sockets) };
+}
+
+/** A blob GET on the `app` repository (what a registry redirects to a storage host). */
+export const BLOB_PATH = /^\/v2\/app\/blobs\/(sha256:[a-f0-9]{64})$/;
+
+/** Serves a blob of `app` from the real registry (what a storage host behind a redirect would hold). */
+export async function blobFrom(registryUrl: string, digest: string, authorization?: string): Promise<Buffer> {
+  const res = await fetch(`${registryUrl}/v2/app/blobs/${digest}`, { headers: authorization ? { authorization } : {} });
+  return Buffer.from(await res.arrayBuffer());
 }

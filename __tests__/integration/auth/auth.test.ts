@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Agent } from 'undici';
 import { runAction } from '../../helpers/action.ts';
+import { basic, dockerConfig } from '../../helpers/docker-config.ts';
+import { visible } from '../../helpers/runner-text.ts';
 import { runInProcess } from '../../helpers/in-process.ts';
 import { type CertSet, makeServerCerts } from '../../helpers/certs.ts';
 import { getManifestBytes, pushImage, sha256 } from '../../helpers/images.ts';
@@ -16,16 +18,6 @@ import { createServer } from 'node:http';
 
 const USER = 'ci-bot';
 const PASSWORD = 's3cret-Pa55word-xyz';
-const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
-
-function dockerConfig(config: unknown): string {
-  const dir = mkdtempSync(join(tmpdir(), 'docker-config-'));
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
-  return dir;
-}
-
-/** Output without the runner's ::add-mask:: commands (which carry the secrets by design). */
-const visible = (out: string) => out.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n');
 
 describe('htpasswd registry', () => {
   let reg: RunningRegistry;

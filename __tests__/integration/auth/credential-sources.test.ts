@@ -12,11 +12,11 @@ import { after, before, describe, it } from 'node:test';
 import { runAction } from '../../helpers/action.ts';
 import { getManifestBytes, pushImage, sha256 } from '../../helpers/images.ts';
 import { type RunningRegistry, startRegistry } from '../../helpers/registry.ts';
+import { visible } from '../../helpers/runner-text.ts';
 
 const USER = 'ci-bot';
 const PASSWORD = 'Scoped-Pa55word-q7';
 const auth = Buffer.from(`${USER}:${PASSWORD}`).toString('base64');
-const visible = (out: string) => out.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n');
 
 function write(path: string, content: unknown): string {
   mkdirSync(join(path, '..'), { recursive: true });

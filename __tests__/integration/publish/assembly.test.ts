@@ -5,6 +5,7 @@ import { runInProcess } from '../../helpers/in-process.ts';
 import { getManifestBytes, pushBuildxStyle, pushImage, sha256 } from '../../helpers/images.ts';
 import { validateOci } from '../../helpers/oci-schema.ts';
 import { type RunningRegistry, startRegistry } from '../../helpers/registry.ts';
+import { failureText } from '../../helpers/runner-text.ts';
 
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 
@@ -92,6 +93,18 @@ describe('manifest assembly against a real registry', () => {
     assert.notEqual(req.code, 0);
     assert.match(req.stdout, /required platform linux\/arm64 is not among the sources/);
     assert.deepEqual(await reg.writesSince(before), []);
+  });
+
+  it('media-type docker with buildx-style sources (OCI child, attestation): refused before any write with a hint', async () => {
+    await pushBuildxStyle(t(), 'src', 'buildx', { os: 'linux', architecture: 'arm64' });
+    const from = await reg.mark();
+    const run = await runInProcess({ sources: `${reg.host}/src:buildx`, tags: `${reg.host}/dst:buildx`, 'media-type': 'docker' });
+    assert.equal(run.code, 1, run.stdout);
+    assert.match(failureText(run), /media-type is docker, but '127\.0\.0\.1:\d+\/src:buildx' brings an attestation manifest .*set attestations: drop/);
+    const dropped = await runInProcess({ sources: `${reg.host}/src:buildx`, tags: `${reg.host}/dst:buildx`, 'media-type': 'docker', attestations: 'drop' });
+    assert.equal(dropped.code, 1, dropped.stdout);
+    assert.match(failureText(dropped), /media-type is docker, but '127\.0\.0\.1:\d+\/src:buildx' is a application\/vnd\.oci\.image\.manifest\.v1\+json .*Use media-type 'auto' or 'oci'/);
+    assert.deepEqual(await reg.writesSince(from), []);
   });
 
   it('append adds linux/s390x to an existing amd64 + arm64 index and keeps both', async () => {

@@ -1,6 +1,7 @@
 /**
- * The manifest output is the index as pushed (the attack review): annotations holding U+2028,
- * U+0085 or U+202E are escaped in the pushed bytes, so outputs.manifest hashes to outputs.digest.
+ * What a run reports is what it did: the manifest output is the index as pushed (the attack
+ * review: annotations holding U+2028, U+0085 or U+202E are escaped in the pushed bytes, so
+ * outputs.manifest hashes to outputs.digest), and a dry run's summary lists the tags it would write.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -11,7 +12,7 @@ import { type RunningRegistry, startRegistry } from '../../helpers/registry.ts';
 
 const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
-describe('attack: the manifest output is the index as pushed', () => {
+describe('outputs and summary as the run wrote them: the manifest output is the index as pushed', () => {
   let reg: RunningRegistry;
   before(async () => {
     reg = await startRegistry();
@@ -43,4 +44,13 @@ describe('attack: the manifest output is the index as pushed', () => {
     assert.equal(sha(pushed.bytes), run.outputs.digest);
     assert.equal(sha(Buffer.from(run.outputs.manifest ?? '')), run.outputs.digest, `manifest output ${run.outputs.manifest}\nis not the pushed index ${pushed.bytes.toString()}`);
   });
+
+  it('the dry-run summary lists the tags that would be written', async () => {
+    const run = await runInProcess({ sources: `${reg.host}/app:amd64`, tags: `${reg.host}/dst:dry-1\n${reg.host}/dst:dry-2`, push: 'false' });
+    assert.equal(run.code, 0, run.stdout);
+    const line = run.summary.split('\n').find((l) => l.startsWith('**Tags (not pushed):**')) as string;
+    const shown = line.replace(/<\/?code>/g, '').replace(/&#(\d+);/g, (_, c: string) => String.fromCharCode(Number(c)));
+    assert.equal(shown, `**Tags (not pushed):** ${reg.host}/dst:dry-1, ${reg.host}/dst:dry-2`);
+  });
+
 });

@@ -17,9 +17,11 @@ import { Registries } from '../../../src/registry/registries.ts';
 import { USER_AGENT } from '../../../src/registry/user-agent.ts';
 import { makeServerCerts } from '../../helpers/certs.ts';
 import { type ScriptedServer, makeCertFor, startScriptedServer } from '../../helpers/hostile-servers.ts';
+import { startFaultProxy } from '../../helpers/fault-proxy.ts';
 import { runInProcess } from '../../helpers/in-process.ts';
 import { pushImage } from '../../helpers/images.ts';
 import { type RunningRegistry, startRegistry } from '../../helpers/registry.ts';
+import { FORGED_DIGEST, assertInert, errorLines, escapeRe, failureText } from '../../helpers/runner-text.ts';
 
 const INDEX = 'application/vnd.oci.image.index.v1+json';
 
@@ -134,15 +136,14 @@ describe('registry client against the real registry', () => {
       const e = Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', syscall: 'getaddrinfo', hostname });
       process.nextTick(() => callback(e, '', 0));
     };
-    const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
     const cases: Array<{ name: string; registry: () => string; code: RegExp; hint: (registry: string) => RegExp }> = [
-      { name: 'connection refused', registry: () => closed, code: /^ECONNREFUSED$/, hint: (r) => new RegExp(`^Check the registry's host and port in the reference, and that ${esc(r)} is reachable from the runner`) },
+      { name: 'connection refused', registry: () => closed, code: /^ECONNREFUSED$/, hint: (r) => new RegExp(`^Check the registry's host and port in the reference, and that ${escapeRe(r)} is reachable from the runner`) },
       {
         name: 'TLS certificate not trusted',
         registry: () => untrusted.host,
         code: /SELF_SIGNED|UNABLE_TO_VERIFY|CERT/,
-        hint: (r) => new RegExp(`^The TLS certificate of ${esc(r)} is not trusted: add its CA with NODE_EXTRA_CA_CERTS, or list ${esc(r)} in insecure-registries`),
+        hint: (r) => new RegExp(`^The TLS certificate of ${escapeRe(r)} is not trusted: add its CA with NODE_EXTRA_CA_CERTS, or list ${escapeRe(r)} in insecure-registries`),
       },
       { name: 'name unknown', registry: () => 'registry.invalid:5000', code: /^ENOTFOUND$/, hint: () => /^registry\.invalid does not resolve from the runner: check the registry name in the reference$/ },
     ];
@@ -154,7 +155,7 @@ describe('registry client against the real registry', () => {
           await assert.rejects(unreachable.client(registry).headManifest('team/app', '1.0'), (e: ActionError) => {
             assert.equal(e.kind, 'network');
             assert.match(e.code ?? '', c.code);
-            assert.match(e.message, new RegExp(`^cannot reach the registry ${esc(registry)} for ${esc(registry)}/team/app:1\\.0: ${e.code} \\(.+\\), after 1 attempt$`));
+            assert.match(e.message, new RegExp(`^cannot reach the registry ${escapeRe(registry)} for ${escapeRe(registry)}/team/app:1\\.0: ${e.code} \\(.+\\), after 1 attempt$`));
             assert.doesNotMatch(e.line, /\/v2\//, 'not the ping URL');
             assert.match(e.hint ?? '', c.hint(registry));
             assert.doesNotMatch(e.line, /[\r\n]/);
@@ -180,7 +181,7 @@ describe('registry client against the real registry', () => {
       const run = await runInProcess({ sources: `${reg.host}/src/app:v1`, tags: `${closed}/team/app:latest`, retries: '0' }, { DOCKER_CONFIG: '/nonexistent' });
       assert.equal(run.code, 1);
       const line = run.stdout.split('\n').find((l) => l.startsWith('::error')) ?? '';
-      assert.match(line, new RegExp(`^::error title=Registry did not answer::cannot reach the registry ${esc(closed)} for ${esc(closed)}/team/app:latest: ECONNREFUSED \\(connect ECONNREFUSED ${esc(closed)}\\), after 1 attempt\\. Check the registry's host and port`), run.stdout);
+      assert.match(line, new RegExp(`^::error title=Registry did not answer::cannot reach the registry ${escapeRe(closed)} for ${escapeRe(closed)}/team/app:latest: ECONNREFUSED \\(connect ECONNREFUSED ${escapeRe(closed)}\\), after 1 attempt\\. Check the registry's host and port`), run.stdout);
     });
   });
 
@@ -189,5 +190,104 @@ describe('registry client against the real registry', () => {
     const lines = reg.requests().slice(from, upTo).filter((l) => !l.includes('/mark-'));
     assert.ok(lines.length >= 15, `${lines.length} requests logged`);
     for (const l of lines) assert.ok(l.endsWith(`"${USER_AGENT}"`), l);
+  });
+});
+
+describe('refused writes keep the registry error detail, printed inert', () => {
+  let registry: RunningRegistry;
+  const refusal = JSON.stringify({ errors: [{ code: 'DENIED', message: 'quota exceeded for namespace dst', detail: { limit: '10GiB', used: '10GiB' } }] });
+  before(async () => {
+    registry = await startRegistry();
+    await pushImage({ url: registry.url }, 'src', 'amd64', { os: 'linux', architecture: 'amd64' });
+  });
+  after(async () => registry?.stop());
+
+  const cases: Array<[string, (proxyHost: string) => Record<string, string>, (r: { method: string; url: string }) => boolean]> = [
+    ['a refused mount', (p) => ({ sources: `${p}/src:amd64`, tags: `${p}/dst:mount` }), (r) => r.method === 'POST' && r.url.includes('mount=')],
+    ['a refused upload start', (p) => ({ sources: `${registry.host}/src:amd64`, tags: `${p}/dst:start` }), (r) => r.method === 'POST' && r.url.startsWith('/v2/dst/blobs/uploads/')],
+  ];
+  for (const [name, inputs, refused] of cases) {
+    it(`${name}: the error carries the registry's message and detail`, async () => {
+      const proxy = await startFaultProxy(registry.url, (r) => (refused(r) ? { kind: 'status', status: 403, body: refusal } : undefined));
+      try {
+        const run = await runInProcess({ ...inputs(proxy.host), retries: '0' });
+        assert.ok(proxy.log.some((r) => r.fault === 'status'), `the refusal was injected: ${run.stdout}`);
+        assert.notEqual(run.code, 0);
+        const line = errorLines(run).join('\n');
+        assert.match(line, /DENIED/);
+        assert.match(line, /quota exceeded for namespace dst/);
+        assert.match(line, /10GiB/);
+      } finally {
+        await proxy.stop();
+      }
+    });
+  }
+
+  it('a refused PATCH (chunked upload after a failed monolithic PUT): message and detail kept', async () => {
+    const proxy = await startFaultProxy(registry.url, (r) => {
+      if (r.method === 'PUT' && r.url.startsWith('/v2/dst/blobs/uploads/')) return { kind: 'status', status: 500 };
+      if (r.method === 'PATCH') return { kind: 'status', status: 403, body: refusal };
+      return undefined;
+    });
+    try {
+      const run = await runInProcess({ sources: `${registry.host}/src:amd64`, tags: `${proxy.host}/dst:patch`, retries: '0' });
+      assert.ok(proxy.log.some((r) => r.method === 'PATCH'), `a chunked upload was tried: ${run.stdout}`);
+      const line = errorLines(run).join('\n');
+      assert.match(line, /quota exceeded for namespace dst/);
+      assert.match(line, /10GiB/);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it("an error body's message with \\n, \\r and :: on a refused write: one failure line, no command", async () => {
+    await pushImage({ url: registry.url }, 'src', 'plain', { os: 'linux', architecture: 'arm64' });
+    const proxy = await startFaultProxy(registry.url, (r) =>
+      r.method === 'PUT' && r.url.includes('/manifests/')
+        ? { kind: 'status', status: 400, body: JSON.stringify({ errors: [{ code: 'MANIFEST_INVALID', message: `no\n::error title=pwned::owned\r::set-output name=digest::${FORGED_DIGEST}\n##[add-mask]x` }] }) }
+        : undefined,
+    );
+    try {
+      const run = await runInProcess({ sources: `${proxy.host}/src:plain`, tags: `${proxy.host}/dst:refused` });
+      assert.equal(run.code, 1, run.stdout);
+      assertInert(run, { failed: true });
+      assert.match(failureText(run), /MANIFEST_INVALID/);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it("an error body's message with the legacy ##[command] form, logged on a retried upload: no command", async () => {
+    // Sanitising control characters is not enough: `##[set-output …]` needs no line of its own.
+    await pushImage({ url: registry.url }, 'src', 'legacy', { os: 'linux', architecture: 's390x' });
+    let refused = 0;
+    const proxy = await startFaultProxy(registry.url, (r) =>
+      r.method === 'PUT' && r.url.includes('/blobs/uploads/') && refused++ === 0
+        ? { kind: 'status', status: 400, body: JSON.stringify({ errors: [{ code: 'BLOB_UPLOAD_INVALID', message: `try ##[set-output name=digest;]${FORGED_DIGEST} ##[add-mask]linux` }] }) }
+        : undefined,
+    );
+    try {
+      const run = await runInProcess({ sources: `${registry.host}/src:legacy`, tags: `${proxy.host}/dst:legacy` });
+      assert.equal(run.code, 0, run.stdout);
+      assert.ok(refused > 1, 'the refused upload was retried');
+      assert.match(run.stdout, /trying again in chunks/);
+      assertInert(run, { failed: false });
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('a huge error detail is bounded in the error line', async () => {
+    const huge = JSON.stringify({ errors: [{ code: 'DENIED', message: 'refused', detail: 'x'.repeat(40_000) }] });
+    const proxy = await startFaultProxy(registry.url, (r) => (r.method === 'POST' && r.url.includes('mount=') ? { kind: 'status', status: 403, body: huge } : undefined));
+    try {
+      const run = await runInProcess({ sources: `${proxy.host}/src:amd64`, tags: `${proxy.host}/dst:huge`, retries: '0' });
+      const line = errorLines(run).join('\n');
+      assert.match(line, /refused/);
+      assert.match(line, /xxxx/, 'the detail is there');
+      assert.ok(line.length < 4096, `the error line is ${line.length} characters`);
+    } finally {
+      await proxy.stop();
+    }
   });
 });

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { runAction } from '../../helpers/action.ts';
 import { runInProcess } from '../../helpers/in-process.ts';
 import { type FaultProxy, type Rule, startFaultProxy } from '../../helpers/fault-proxy.ts';
 import { type Pushed, getManifestBytes, pushImage, sha256 } from '../../helpers/images.ts';
+import { BLOB_PATH, startCountingListener, startRewritingProxy } from '../../helpers/hostile-servers.ts';
 import { type RunningRegistry, startRegistry } from '../../helpers/registry.ts';
+import { errorLines } from '../../helpers/runner-text.ts';
 
 const THREE = [
   { os: 'linux', architecture: 'amd64' },
@@ -142,4 +145,74 @@ describe('bad input fails before any request', () => {
       assert.equal(proxy.log.length, from, 'no request reached the registry');
     });
   }
+});
+
+describe('start-up connections', () => {
+  it('open only to hosts named in references that parse', async () => {
+    const listener = await startCountingListener();
+    try {
+      const host = `127.0.0.1:${listener.port}`;
+      // Each run names the listener only in an invalid reference; the valid ones name a port
+      // where nothing listens.
+      const closed = '127.0.0.1:9';
+      const runs = [
+        { sources: `${host}/App:amd64`, tags: `${closed}/app:1` },
+        { sources: `${closed}/app:amd64 , ${host}/app@sha256:${'z'.repeat(64)}`, tags: `${closed}/app:1` },
+        { sources: `${closed}/app:amd64`, tags: `${host}/app:-bad` },
+        { sources: `${host}:x/app:amd64`, tags: `${closed}/app:1` },
+      ];
+      for (const inputs of runs) {
+        const run = await runAction(inputs, { MULTIARCH_NO_PRECONNECT: undefined });
+        assert.notEqual(run.code, 0, 'invalid input');
+        assert.match(errorLines(run).join('\n'), /Invalid input/);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(listener.accepted(), 0, 'no connection to a host named only by an invalid reference');
+    } finally {
+      await listener.stop();
+    }
+  });
+});
+
+describe('deadlines', () => {
+  let registry: RunningRegistry;
+  let target: RunningRegistry;
+  let proxy: Awaited<ReturnType<typeof startRewritingProxy>>;
+  const LAYER = 3 * 1024 * 1024;
+  before(async () => {
+    registry = await startRegistry();
+    target = await startRegistry();
+    await pushImage({ url: registry.url }, 'app', 'amd64', { os: 'linux', architecture: 'amd64' });
+    const { randomBytes } = await import('node:crypto');
+    await pushImage({ url: registry.url }, 'app', 'big', { os: 'linux', architecture: 'arm64', layers: [randomBytes(LAYER)] });
+    proxy = await startRewritingProxy(registry.url);
+  });
+  after(async () => {
+    await proxy?.stop();
+    await registry?.stop();
+    await target?.stop();
+  });
+
+  it('a response trickling a byte every 0.4 s ends with a timeout error', async () => {
+    // Each byte comes within the 1 s timeout; the request's deadline (twice the timeout) ends it.
+    proxy.setRule((r) => (r.status === 200 && r.method === 'GET' && r.url === '/v2/app/manifests/amd64' ? { trickle: { intervalMs: 400, giveUpMs: 20_000 } } : undefined));
+    const run = await runInProcess({ sources: `${proxy.host}/app:amd64`, tags: `${proxy.host}/app:trickle`, timeout: '1', retries: '0' });
+    // The proxy sees the connection close a moment after the action has given up.
+    const closed = () => proxy.log.filter((r) => r.url === '/v2/app/manifests/amd64' && r.clientClosedEarly !== undefined);
+    for (const until = Date.now() + 2000; closed().length === 0 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 10));
+    const trickled = closed();
+    assert.ok(trickled.length > 0, 'the manifest was trickled');
+    assert.equal(trickled.at(-1)?.clientClosedEarly, true, 'the action gave up before the trickling server did');
+    assert.notEqual(run.code, 0);
+    assert.match(errorLines(run).join('\n'), /deadline|timed out|timeout/i);
+  });
+
+  it('a large blob slower than the timeout but steady still copies (the deadline scales with its size)', async () => {
+    // 3 MiB at 1 MiB/s: three seconds, past twice the 1-second timeout. Guards the deadline.
+    proxy.setRule((r) => (r.status === 200 && r.method === 'GET' && BLOB_PATH.test(r.url) ? { bytesPerSecond: 1024 * 1024 } : undefined));
+    const run = await runInProcess({ sources: `${proxy.host}/app:big`, tags: `${target.host}/app:big`, timeout: '1' });
+    assert.equal(run.code, 0, run.stdout);
+    assert.match(run.stdout, /[1-9]\d* copied \(3\.\d MiB\)/);
+    assert.equal((await getManifestBytes({ url: target.url }, 'app', 'big')).status, 200);
+  });
 });

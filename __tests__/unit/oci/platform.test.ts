@@ -13,7 +13,9 @@ import { describe, it } from 'node:test';
 import { ActionError } from '../../../src/errors.ts';
 import { only, sortPlatforms } from '../../../src/oci/match.ts';
 import { type Platform, formatPlatform, formatPlatformAll, hostPlatform, normalize, parsePlatform } from '../../../src/oci/platform.ts';
+import fc from 'fast-check';
 import { loadVectors } from '../../helpers/conformance.ts';
+import { PROPERTY_RUNS, onlyActionErrors } from '../../helpers/properties.ts';
 
 const vectors = loadVectors<any[]>('platform-vectors.json');
 const host = hostPlatform();
@@ -81,5 +83,27 @@ describe('platform vectors (containerd/platforms)', () => {
       ['parse', 'format', 'normalize'].includes(x.kind) || (x.kind === 'match' && x.fn === 'Only') || (x.kind === 'sort' && !x.fn.startsWith('OnlyOS'));
     assert.equal(vectors.length, 147);
     assert.equal(vectors.filter((x) => !ported(x)).length, 13 + 3 + 3 + 12 + 10 + 4);
+  });
+});
+
+describe('property: platform parser', () => {
+  it('throws nothing but ActionError on arbitrary strings', () => {
+    fc.assert(fc.property(fc.string({ maxLength: 80 }), (s) => onlyActionErrors(() => parsePlatform(s))), PROPERTY_RUNS);
+  });
+  it('FormatAll then Parse gives the same platform', () => {
+    const os = fc.constantFrom('linux', 'windows', 'darwin', 'freebsd');
+    const arch = fc.constantFrom('amd64', 'arm64', 'arm', '386', 'ppc64le', 's390x', 'riscv64');
+    const variant = fc.constantFrom(undefined, 'v5', 'v6', 'v7', 'v8', 'v2', 'v3');
+    // '*' is refused anywhere in a specifier (containerd: wildcards not supported), so not generated.
+    const text = fc.string({ minLength: 1, maxLength: 12 }).filter((s) => !s.includes('*'));
+    fc.assert(
+      fc.property(os, arch, variant, fc.option(text, { nil: undefined }), fc.array(text, { maxLength: 3 }), (o, a, v, version, features) => {
+        const parsed = parsePlatform(`${o}/${a}${v ? `/${v}` : ''}`);
+        const withOptions = { ...parsed, ...(version ? { 'os.version': version } : {}), ...(features.length ? { 'os.features': [...features].sort() } : {}) };
+        const round = parsePlatform(formatPlatformAll(withOptions));
+        assert.deepEqual(round, withOptions);
+      }),
+      PROPERTY_RUNS,
+    );
   });
 });

@@ -18,7 +18,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ActionError } from '../../../src/errors.ts';
 import { Reference, anchoredIdentifierRegexp, anchoredNameRegexp, parse, parseDockerRef, parseNormalizedNamed, referenceRegexp } from '../../../src/oci/reference.ts';
+import fc from 'fast-check';
 import { loadVectors } from '../../helpers/conformance.ts';
+import { PROPERTY_RUNS, onlyActionErrors } from '../../helpers/properties.ts';
 
 interface Vector {
   source: string;
@@ -208,4 +210,50 @@ describe('reference oracle (outputs of the real library for every vector input)'
       });
     }
   }
+});
+
+const lower = fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789'.split(''));
+const component = fc
+  .array(fc.stringMatching(/^[a-z0-9]{1,6}$/), { minLength: 1, maxLength: 3 })
+  .chain((parts) => fc.array(fc.constantFrom('.', '_', '__', '-', '--'), { minLength: parts.length - 1, maxLength: parts.length - 1 }).map((seps) => parts.map((p, i) => (i ? (seps[i - 1] as string) : '') + p).join('')));
+const domain = fc.oneof(
+  fc.constant(''),
+  fc.constantFrom('localhost', 'ghcr.io', 'registry.example.com', '127.0.0.1', '[::1]'),
+  fc.tuple(fc.stringMatching(/^[a-z][a-z0-9-]{0,8}[a-z0-9]$/), fc.constantFrom('.io', '.com', '.internal')).map(([a, b]) => a + b),
+);
+const port = fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined });
+const tag = fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}$/);
+const digest = fc.stringMatching(/^[a-f0-9]{64}$/).map((h) => `sha256:${h}`);
+const reference = fc
+  .record({ domain, port, path: fc.array(component, { minLength: 1, maxLength: 3 }), tag: fc.option(tag, { nil: undefined }), digest: fc.option(digest, { nil: undefined }) })
+  .filter((r) => !(r.domain === '' && r.port !== undefined));
+
+describe('property: reference parser', () => {
+  it('throws nothing but ActionError on arbitrary strings', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 300 }), (s) => {
+        onlyActionErrors(() => parse(s));
+        onlyActionErrors(() => parseNormalizedNamed(s));
+        onlyActionErrors(() => parseDockerRef(s));
+      }),
+      PROPERTY_RUNS,
+    );
+  });
+  it('throws nothing but ActionError on reference-like strings', () => {
+    const referenceish = fc.array(fc.constantFrom(...'aZ0:/@._-[]'.split(''), 'sha256:', 'localhost', lower), { maxLength: 40 }).map((a) => a.join(''));
+    fc.assert(fc.property(referenceish, (s) => onlyActionErrors(() => parseNormalizedNamed(s))), PROPERTY_RUNS);
+  });
+  it('formatting a parsed reference and parsing it again gives the same reference', () => {
+    fc.assert(
+      fc.property(reference, (r) => {
+        const host = r.domain ? `${r.domain}${r.port !== undefined ? `:${r.port}` : ''}/` : '';
+        const text = `${host}${r.path.join('/')}${r.tag ? `:${r.tag}` : ''}${r.digest ? `@${r.digest}` : ''}`;
+        const parsed = parseNormalizedNamed(text);
+        const again = parseNormalizedNamed(parsed.toString());
+        assert.deepEqual({ ...again }, { ...parsed });
+        assert.equal(again.toString(), parsed.toString());
+      }),
+      PROPERTY_RUNS,
+    );
+  });
 });

@@ -9,7 +9,9 @@ import { OPERATIONS, contentRange } from '../../../src/registry/client.ts';
 import { STATUS_CODES, hintFor, parseErrorBody } from '../../../src/registry/response-errors.ts';
 import { redactUrl } from '../../../src/registry/http.ts';
 import { parseRetryAfter } from '../../../src/registry/retry.ts';
+import fc from 'fast-check';
 import { loadVectors } from '../../helpers/conformance.ts';
+import { PROPERTY_RUNS } from '../../helpers/properties.ts';
 
 const vectors = loadVectors<any>('protocol-vectors.json');
 
@@ -206,5 +208,29 @@ describe('token response rules', () => {
     assert.equal(parseTokenResponse('{"token":"t"}')?.expiresIn, 60);
     assert.match(vectors.tokenResponseRules.fields.access_token, /alias of token/);
     assert.equal(parseTokenResponse('{"access_token":"a"}')?.token, 'a');
+  });
+});
+
+describe('property: challenge parser', () => {
+  it('never throws, and every challenge has a lower-case scheme', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200 }), (s) => {
+        for (const c of parseChallenges(s)) assert.equal(c.scheme, c.scheme.toLowerCase());
+      }),
+      PROPERTY_RUNS,
+    );
+  });
+  it('formatting parameters as quoted strings and parsing them again gives them back', () => {
+    const key = fc.stringMatching(/^[a-z][a-z_]{0,8}$/);
+    const value = fc.string({ maxLength: 30 });
+    fc.assert(
+      fc.property(fc.constantFrom('Bearer', 'Basic', 'bearer'), fc.dictionary(key, value, { maxKeys: 5 }), (scheme, params) => {
+        const header = `${scheme} ${Object.entries(params).map(([k, v]) => `${k}="${v.replace(/["\\]/g, (c) => `\\${c}`)}"`).join(',')}`;
+        const [c] = parseChallenges(header);
+        assert.equal(c?.scheme, scheme.toLowerCase());
+        assert.deepEqual(Object.entries(c?.parameters ?? {}), Object.entries(params));
+      }),
+      PROPERTY_RUNS,
+    );
   });
 });
