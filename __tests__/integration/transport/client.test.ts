@@ -121,17 +121,24 @@ describe('registry client against the real registry', () => {
     // resolver refuses (no resolver is asked: nothing leaves 127.0.0.1).
     let closed = '';
     let untrusted: ScriptedServer;
+    let plain: ScriptedServer;
     before(async () => {
       const server = createServer();
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
       closed = `127.0.0.1:${(server.address() as AddressInfo).port}`;
       await new Promise((r) => server.close(r));
       untrusted = await startScriptedServer(() => ({ status: 200 }), makeCertFor(makeServerCerts(), ['127.0.0.1'], 'untrusted'));
+      plain = await startScriptedServer(() => ({ status: 200 }));
     });
-    after(async () => untrusted?.stop());
+    after(async () => {
+      await untrusted?.stop();
+      await plain?.stop();
+    });
     const refused: string[] = [];
     const refuseInvalid: LookupFunction = (hostname, options, callback) => {
       if (!hostname.endsWith('.invalid')) return lookup(hostname, options, callback);
+      // plain.invalid: a name that is neither loopback nor listed, for a server on 127.0.0.1.
+      if (hostname === 'plain.invalid') return process.nextTick(() => (options.all ? callback(null, [{ address: '127.0.0.1', family: 4 }]) : callback(null, '127.0.0.1', 4)));
       refused.push(hostname);
       const e = Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', syscall: 'getaddrinfo', hostname });
       process.nextTick(() => callback(e, '', 0));
@@ -144,6 +151,12 @@ describe('registry client against the real registry', () => {
         registry: () => untrusted.host,
         code: /SELF_SIGNED|UNABLE_TO_VERIFY|CERT/,
         hint: (r) => new RegExp(`^The TLS certificate of ${escapeRe(r)} is not trusted: add its CA with NODE_EXTRA_CA_CERTS, or list ${escapeRe(r)} in insecure-registries`),
+      },
+      {
+        name: 'plain HTTP where TLS is expected (a host neither loopback nor listed)',
+        registry: () => `plain.invalid:${plain.port}`,
+        code: /SSL|EPROTO/,
+        hint: (r) => new RegExp(`^${escapeRe(r)} does not speak TLS: if it serves plain HTTP, list it in insecure-registries$`),
       },
       { name: 'name unknown', registry: () => 'registry.invalid:5000', code: /^ENOTFOUND$/, hint: () => /^registry\.invalid does not resolve from the runner: check the registry name in the reference$/ },
     ];
@@ -164,7 +177,7 @@ describe('registry client against the real registry', () => {
         } finally {
           await unreachable.close();
         }
-        if (registry.includes('.invalid')) assert.deepEqual(refused, ['registry.invalid'], "the test's resolver was asked, not the machine's");
+        if (registry.startsWith('registry.invalid')) assert.deepEqual(refused, ['registry.invalid'], "the test's resolver was asked, not the machine's");
       });
     }
 
