@@ -238,6 +238,22 @@ export const PROFILES: Profile[] = [
     },
   },
   {
+    id: 'angos',
+    name: 'Angos',
+    host: 'angos',
+    referrers: { api: 'listed', source: 'https://github.com/project-angos/angos/blob/f104e30a0a265fdedc452fc51bd9f214b8693f67/doc/reference/api-endpoints.md#referrers' },
+    deleteByTag: { allowed: true, source: 'https://github.com/project-angos/angos/blob/f104e30a0a265fdedc452fc51bd9f214b8693f67/doc/reference/api-endpoints.md#manifests' },
+    // Its documentation: "409 Conflict", code DENIED (CONFLICT before its 4XX codes were limited to the spec's,
+    // project-angos/angos commit 161ac3a4), message "Tag 'tagname' is immutable and cannot be overwritten".
+    // Played as documented: a move is refused, a tag rewritten with the same bytes is not a move.
+    immutableTags: {
+      status: 409,
+      code: 'DENIED',
+      message: "Tag '1' is immutable and cannot be overwritten",
+      source: 'https://github.com/project-angos/angos/blob/f104e30a0a265fdedc452fc51bd9f214b8693f67/doc/how-to/protect-tags-immutability.md#error-handling',
+    },
+  },
+  {
     id: 'distribution-2.8',
     name: 'distribution 2.8',
     host: 'registry:2',

@@ -83,6 +83,12 @@ const TABLE: RegistryHints[] = [
     says: /is immutable, cannot be overwrite/,
     hint: () => 'A tag immutability rule of the Harbor project matches this tag: publish a new tag, or change the rule',
   },
+  {
+    name: 'Angos',
+    host: () => false,
+    says: /^Tag '.*' is immutable and cannot be overwritten$/,
+    hint: () => 'The registry keeps this tag immutable (Angos: immutable_tags): publish a new tag (an identical re-run writes nothing and passes), or list the tag in immutable_tags_exclusions',
+  },
 ];
 
 /** The registry-specific hint for a refusal, when the registry is known; undefined otherwise. */
