@@ -195,6 +195,17 @@ for (const p of PROFILES) {
       });
     }
 
+    if (p.id === 'harbor-1') {
+      it('Harbor 1.8 to 1.10 refuse a Docker list as well (415, https://github.com/goharbor/harbor/issues/8855): the run fails before any tag moves, saying an index needs Harbor 2.0', async () => {
+        const body = JSON.stringify({ errors: [{ code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Manifest.list is not supported.' }] });
+        const proxy = await start(p, (r) => (r.method === 'PUT' && String(r.headers['content-type']).includes('manifest.list.v2') ? { kind: 'status', status: 415, body } : undefined));
+        for (const arch of ['amd64', 'arm64']) await pushImage(direct(), `src/${name}-list`, arch, { os: 'linux', architecture: arch });
+        const error = await failure({ sources: `${reg.host}/src/${name}-list:amd64\n${reg.host}/src/${name}-list:arm64`, tags: `${proxy.host}/${name}/list:1`, retries: '0' });
+        assert.match(error.line, /415 UNSUPPORTED_MEDIA_TYPE: Manifest\.list is not supported.*upgrade Harbor to 2\.0 or later/);
+        assert.equal(await tagDigest(`${name}/list`, '1'), undefined, 'no tag moved');
+      });
+    }
+
     const annotated = p.index?.annotatedDockerList;
     if (annotated) {
       it(`an annotated Docker list is refused (${annotated.source}): annotations make the index OCI, which passes`, async () => {

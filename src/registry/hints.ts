@@ -84,6 +84,14 @@ const TABLE: RegistryHints[] = [
     hint: () => 'A tag immutability rule of the Harbor project matches this tag: publish a new tag, or change the rule',
   },
   {
+    // 1.8 to 1.10 refuse a Docker list (415 UNSUPPORTED_MEDIA_TYPE, goharbor/harbor#8855) and answer
+    // an OCI manifest or index with a 500 (goharbor/harbor#10952, #11932): no index before 2.0.
+    name: 'Harbor 1.8-1.10',
+    host: () => false,
+    says: /^Manifest\.list is not supported\.?$/,
+    hint: () => 'Harbor before 2.0 takes no multi-platform index (1.8 to 1.10 refuse a Docker manifest list and fail on an OCI index): upgrade Harbor to 2.0 or later, or publish single-platform tags',
+  },
+  {
     name: 'Angos',
     host: () => false,
     says: /^Tag '.*' is immutable and cannot be overwritten$/,

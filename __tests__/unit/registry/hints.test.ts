@@ -18,6 +18,7 @@ const cases: Array<[string, Refused, RegExp | undefined]> = [
   ['Quay denied', { registry: 'quay.io', status: 403, code: 'DENIED', access: 'push' }, /robot account/],
   ['GitLab denied', { registry: 'registry.gitlab.com', status: 403, code: 'DENIED', access: 'push' }, /write_registry/],
   ['Harbor immutable tag by its wording', { registry: 'harbor.corp.example', status: 412, code: 'DENIED', message: 'The tag:library/app:1 is immutable, cannot be overwrite.', access: 'push' }, /tag immutability rule/],
+  ['Harbor 1.8-1.10 refusing a Docker list (415) by its wording', { registry: 'harbor.corp.example', status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Manifest.list is not supported.', access: 'push' }, /Harbor to 2\.0 or later/],
   ['Angos immutable tag (409) by its wording', { registry: 'registry.corp.example', status: 409, code: 'DENIED', message: "Tag 'v1.0.0' is immutable and cannot be overwritten", access: 'push' }, /immutable_tags_exclusions/],
   ['an unknown registry: no hint of its own', { registry: 'registry.corp.example', status: 403, code: 'DENIED', access: 'push' }, undefined],
   ['a known registry, an unrelated error: none', { registry: 'ghcr.io', status: 404, code: 'MANIFEST_UNKNOWN', access: 'pull' }, undefined],
