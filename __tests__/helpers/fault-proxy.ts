@@ -41,6 +41,8 @@ export interface ProxiedRequest {
   headers: IncomingHttpHeaders;
   /** A manifest PUT's body (read before the rule is asked). */
   body?: Buffer;
+  /** Body bytes received from the client and passed on to the registry so far. */
+  received?: number;
 }
 
 /** Decides per request; may ask the registry first (a promise), as a registry consults its own state. */
@@ -189,7 +191,11 @@ export async function startFaultProxy(upstream: string, rule: Rule = () => undef
     );
     upstreamReq.on('error', () => res.destroy());
     if (entry.body) upstreamReq.end(entry.body);
-    else req.pipe(upstreamReq);
+    else {
+      entry.received = 0;
+      req.on('data', (c: Buffer) => (entry.received = (entry.received ?? 0) + c.length));
+      req.pipe(upstreamReq);
+    }
   };
 
   const server = await serveOnLoopback(handle);

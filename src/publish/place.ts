@@ -35,11 +35,12 @@ const mib = (bytes: number) => (bytes / MiB).toFixed(1);
 const rate = (bytes: number, ms: number) => (ms > 0 ? (bytes / MiB / (ms / 1000)).toFixed(1) : '-');
 
 /**
- * Hashes a stream as it passes and holds it to its descriptor. Past the declared size it stops:
- * it passes on no more than the declared bytes, ends its output and drops the source, so that a
- * source that never ends its body cannot fill the target's upload (the copy then fails with
- * `overflowError`). A different total or digest fails at the end, aborting the upload. Counts what
- * arrives into `progress`, which the GET's deadline reads.
+ * Hashes a stream as it passes and holds it to its descriptor. The chunk that completes the
+ * declared size passes on only once the whole blob has hashed to its digest, so an upload never
+ * completes with wrong bytes (whatever the target checks): a mismatch fails the stream instead.
+ * Past the declared size it stops: it passes on nothing more, ends its output short and drops the
+ * source, so that a source that never ends its body cannot fill the target's upload (the copy then
+ * fails with `overflowError`). Counts what arrives into `progress`, which the GET's deadline reads.
  */
 class DigestVerifier extends Transform {
   private readonly hash;
@@ -67,27 +68,31 @@ class DigestVerifier extends Transform {
     if (chunk.length > room) {
       this.overflowed = true;
       this.source?.destroy();
-      if (room > 0) this.push(chunk.subarray(0, room));
       this.push(null);
       return cb();
     }
     this.hash.update(chunk);
-    cb(null, chunk);
+    if (chunk.length < room) return cb(null, chunk);
+    const mismatch = this.mismatch();
+    return mismatch ? cb(mismatch) : cb(null, chunk);
   }
   override _flush(cb: TransformCallback): void {
     if (this.overflowed) return cb();
-    if (this.progress.bytes !== this.size) {
-      cb(sizeMismatch(this.expected, `${this.progress.bytes} bytes, not the ${this.size} its descriptor declares`));
-      return;
-    }
-    const got = `${this.expected.slice(0, this.expected.indexOf(':'))}:${this.hash.digest('hex')}`;
-    if (got !== this.expected) {
-      cb(digestMismatch('a blob being copied', this.expected, got, 'The source registry returned corrupted content; nothing was tagged'));
-      return;
-    }
-    cb();
+    if (this.progress.bytes !== this.size) return cb(sizeMismatch(this.expected, `${this.progress.bytes} bytes, not the ${this.size} its descriptor declares`));
+    // An empty blob has no completing chunk: its digest is checked here.
+    cb(this.size === 0 ? this.mismatch() : undefined);
   }
-  /** The error of a copy whose source sent more than declared (the upload got only the declared bytes). */
+  /** A verifier that fails or is dropped drops its source: an unread GET body would hold its connection until its deadline. */
+  override _destroy(error: Error | null, cb: (error?: Error | null) => void): void {
+    this.source?.destroy();
+    cb(error);
+  }
+  /** The error when what was hashed (the whole blob) is not the expected digest. */
+  private mismatch(): ActionError | undefined {
+    const got = `${this.expected.slice(0, this.expected.indexOf(':'))}:${this.hash.digest('hex')}`;
+    return got === this.expected ? undefined : digestMismatch('a blob being copied', this.expected, got, 'The source registry returned corrupted content; nothing was tagged');
+  }
+  /** The error of a copy whose source sent more than declared (the upload got less than declared). */
   overflowError(): ActionError {
     return sizeMismatch(this.expected, `more than the ${this.size} bytes its descriptor declares`);
   }
