@@ -12,13 +12,17 @@ import { formatPlatform } from '../oci/platform.ts';
 import type { Descriptor } from '../oci/descriptor.ts';
 import { isNonDistributable, parseManifest } from '../oci/manifest.ts';
 import { checkDescribes } from '../oci/validate.ts';
-import type { PutManifestResult } from '../registry/client.ts';
+import { BLOB_STREAM_BUFFER, type PutManifestResult } from '../registry/client.ts';
 import type { Registries } from '../registry/registries.ts';
 import type { Target } from './plan.ts';
 import type { TargetCopy } from './result.ts';
 import { DigestVerifier } from './verify.ts';
 
-/** Blobs copied at once (each a GET streamed into an upload); bounded by `concurrency` too. */
+/**
+ * Blobs copied at once (each a GET streamed into an upload); bounded by `concurrency` too. A blob
+ * no larger than one stream buffer (an image config, most often) takes no slot: it holds no more
+ * than a manifest read does, and would otherwise wait behind the large layers.
+ */
 const COPY_PARALLELISM = 8;
 /** Chunk size for chunked uploads (raised to the registry's OCI-Chunk-Min-Length). */
 const CHUNK_SIZE = 8 * 1024 * 1024;
@@ -48,6 +52,8 @@ type Placed = 'present' | 'mounted' | 'copied';
 
 export class EntryPlacer {
   private readonly blobJobs = new Map<string, Promise<Placed>>();
+  /** HEADs of blobs in target repositories (their size, or undefined: absent), asked during the plan. */
+  private readonly probes = new Map<string, Promise<number | undefined>>();
   private readonly copiedTo = new Map<string, { blobs: number; bytes: number; first: number; last: number }>();
   /** Child manifests read during the plan and kept for their copy (within `held`). */
   private readonly kept = new Map<string, Promise<Buffer | undefined>>();
@@ -89,6 +95,35 @@ export class EntryPlacer {
     return p.then(() => undefined);
   }
 
+  /**
+   * Asks the target (HEAD, a read) for each blob of an entry it will copy there, so that the
+   * answers are in when the copy starts: the plan issues these beside its other reads. The
+   * returned promise settles when every answer is in; a failure is reported where the copy awaits it.
+   */
+  async probeBlobs(entry: IndexEntry, target: Target): Promise<void> {
+    if (entry.registry === target.registry) return; // mounted: the mount answers
+    const blobs = this.blobsOf(entry, await this.manifestBytes(entry));
+    await mapAll(blobs, this.concurrency, (blob) => this.probe(blob, target).then(() => undefined));
+  }
+
+  private probe(blob: Descriptor, target: Target): Promise<number | undefined> {
+    const key = `${target.registry}/${target.repository}@${blob.digest}`;
+    let p = this.probes.get(key);
+    if (!p) {
+      p = this.registries.client(target.registry).headBlob(target.repository, blob.digest);
+      p.catch(() => undefined); // reported where it is awaited
+      this.probes.set(key, p);
+    }
+    return p;
+  }
+
+  /** The blobs of an image manifest that are placed (non-distributable layers stay where they are). */
+  private blobsOf(entry: IndexEntry, bytes: Buffer): Descriptor[] {
+    const parsed = parseManifest({ bytes, digest: entry.descriptor.digest, mediaType: entry.descriptor.mediaType }, `${entry.registry}/${entry.repository}@${entry.descriptor.digest}`);
+    if (parsed.kind !== 'image') throw ActionError.integrity(`child ${entry.descriptor.digest} is not an image manifest`, { code: 'MANIFEST_INVALID' });
+    return [parsed.manifest.config, ...parsed.manifest.layers].filter((b) => !isNonDistributable(b));
+  }
+
   /** The entry's manifest bytes: as resolved, as kept by the plan, or read again (and checked). */
   async manifestBytes(entry: IndexEntry): Promise<Buffer> {
     if (entry.manifestBytes) return entry.manifestBytes;
@@ -124,9 +159,7 @@ export class EntryPlacer {
   /** Places the entry's blobs in the target (unless they live there) and returns its manifest bytes, to PUT next. */
   async placeBlobs(entry: IndexEntry, target: Target): Promise<Buffer> {
     const bytes = await this.manifestBytes(entry);
-    const parsed = parseManifest({ bytes, digest: entry.descriptor.digest, mediaType: entry.descriptor.mediaType }, `${entry.registry}/${entry.repository}@${entry.descriptor.digest}`);
-    if (parsed.kind !== 'image') throw ActionError.integrity(`child ${entry.descriptor.digest} is not an image manifest`, { code: 'MANIFEST_INVALID' });
-    const blobs = [parsed.manifest.config, ...parsed.manifest.layers].filter((b) => !isNonDistributable(b));
+    const blobs = this.blobsOf(entry, bytes);
     const here = entry.registry === target.registry && entry.repository === target.repository;
     // Each blob task holds one request at a time (a mount, or a HEAD then a copy slot).
     if (!here) {
@@ -169,7 +202,7 @@ export class EntryPlacer {
       await this.copyBlob(blob, entry, target, mount.location);
       return 'copied';
     }
-    if ((await dest.headBlob(target.repository, blob.digest)) !== undefined) return 'present';
+    if ((await this.probe(blob, target)) !== undefined) return 'present';
     await this.copyBlob(blob, entry, target, undefined);
     return 'copied';
   }
@@ -180,7 +213,7 @@ export class EntryPlacer {
    * or a broken connection: a stream cannot be replayed), once more from a fresh GET in chunks.
    */
   private async copyBlob(blob: Descriptor, entry: IndexEntry, target: Target, location: string | undefined): Promise<void> {
-    const release = await this.copySlots.acquire();
+    const release = blob.size <= BLOB_STREAM_BUFFER ? () => undefined : await this.copySlots.acquire();
     const started = Date.now();
     let source: SourceStream | undefined;
     const where = `${target.registry}/${target.repository}`;
@@ -192,14 +225,19 @@ export class EntryPlacer {
     try {
       const dest = this.registries.client(target.registry);
       try {
-        const uploadAt = location ?? (await dest.startUploadSession(target.repository)).location;
-        source = await this.sourceStream(blob, entry);
+        // The upload session and the source's GET at once: one round trip less before the bytes flow.
+        const [session, opened] = await Promise.allSettled([location ?? dest.startUploadSession(target.repository).then((u) => u.location), this.sourceStream(blob, entry)]);
+        if (opened.status === 'fulfilled') source = opened.value;
+        if (session.status === 'rejected') throw session.reason;
+        if (opened.status === 'rejected') throw opened.reason;
+        const uploadAt = session.value;
+        const stream = opened.value;
         // The data starts flowing only when the upload takes the body.
-        await dest.putUpload(target.repository, uploadAt, blob.digest, blob.size, source.start, false).catch((e: unknown) => {
-          throw source?.verifier.overflowed ? source.verifier.overflowError() : e;
+        await dest.putUpload(target.repository, uploadAt, blob.digest, blob.size, stream.start, false).catch((e: unknown) => {
+          throw stream.verifier.overflowed ? stream.verifier.overflowError() : e;
         });
-        if (source.verifier.overflowed) throw source.verifier.overflowError();
-        this.recordCopy(blob, target, source.verifier.bytes, started);
+        if (stream.verifier.overflowed) throw stream.verifier.overflowError();
+        this.recordCopy(blob, target, stream.verifier.bytes, started);
       } catch (e) {
         source?.verifier.destroy();
         if (e instanceof ActionError && (e.kind === 'integrity' || e.kind === 'auth' || e.kind === 'credentials')) throw e;
