@@ -24,8 +24,10 @@ import { DigestVerifier } from './verify.ts';
  * than a manifest read does, and would otherwise wait behind the large layers.
  */
 const COPY_PARALLELISM = 8;
-/** Chunk size for chunked uploads (raised to the registry's OCI-Chunk-Min-Length). */
+/** Chunk size for chunked uploads (raised to the registry's OCI-Chunk-Min-Length, up to MAX_CHUNK_SIZE). */
 const CHUNK_SIZE = 8 * 1024 * 1024;
+/** Most bytes a chunk holds in memory: a registry's OCI-Chunk-Min-Length above it is refused (S3's multipart minimum, the largest real one, is 5 MiB). */
+const MAX_CHUNK_SIZE = 16 * 1024 * 1024;
 /**
  * Progress of long copies: every `intervalMs` a line per blob still copying, and a line per image
  * whose copy took longer than that; copies that end sooner print nothing. Tests shorten it.
@@ -254,6 +256,13 @@ export class EntryPlacer {
   private async copyBlobChunked(blob: Descriptor, entry: IndexEntry, target: Target, started: number, onSource: (s: SourceStream) => void): Promise<void> {
     const dest = this.registries.client(target.registry);
     const session = await dest.startUploadSession(target.repository);
+    // A blob that fits in one chunk is sent whole whatever the minimum; past that, a chunk the registry asks to be larger than this holds is refused.
+    if (session.chunkMinLength > MAX_CHUNK_SIZE && blob.size > MAX_CHUNK_SIZE) {
+      throw ActionError.registry(
+        `${target.registry}/${target.repository} asks upload chunks of at least ${session.chunkMinLength} bytes (OCI-Chunk-Min-Length), more than the ${MAX_CHUNK_SIZE} a chunk may hold in memory: blob ${blob.digest} (${blob.size} bytes) was not copied`,
+        { code: 'SIZE_INVALID', hint: `The registry refused a monolithic upload and asks chunks larger than ${mib(MAX_CHUNK_SIZE)} MiB: check its upload settings, or report it to its operator` },
+      );
+    }
     const chunkSize = Math.max(session.chunkMinLength, CHUNK_SIZE);
     const source = await this.sourceStream(blob, entry);
     onSource(source);

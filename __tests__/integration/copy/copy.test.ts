@@ -83,6 +83,28 @@ describe('cross-registry publishing (streamed copy)', () => {
     }
   });
 
+  it('a target asking chunks larger than a chunk may hold (OCI-Chunk-Min-Length) fails the copy: the blob is not buffered whole', async () => {
+    // A hostile target (no real registry asks this: the spec's minimum exists for storage backends
+    // such as S3, whose multipart minimum is 5 MiB) refuses a monolithic upload and asks chunks of
+    // at least 1 TiB: the chunked fallback held the whole blob in memory to send it as one PATCH.
+    const big = await pushImage({ url: a.url }, 'build/big', 'amd64', { os: 'linux', architecture: 'amd64', layers: [randomBytes(20 * 1024 * 1024)] });
+    const proxyB = await startFaultProxy(b.url, (r) => {
+      if (r.method === 'PUT' && r.url.includes('/blobs/uploads/') && r.length > 0) return { kind: 'status', status: 413, body: '{"errors":[{"code":"SIZE_INVALID","message":"use chunks"}]}' };
+      if (r.method === 'POST' && r.url.includes('/blobs/uploads/')) return { kind: 'header', name: 'OCI-Chunk-Min-Length', value: String(2 ** 40) };
+      return undefined;
+    });
+    try {
+      const run = await runInProcess({ sources: `${a.host}/build/big@${big.digest}`, tags: `${proxyB.host}/huge-chunks/app:1`, registry: proxyB.host, username: USER, password: PASSWORD });
+      assert.notEqual(run.code, 0, run.stdout);
+      assert.match(run.stdout, /OCI-Chunk-Min-Length/, run.stdout);
+      const largest = Math.max(0, ...proxyB.log.filter((r) => r.method === 'PATCH').map((r) => r.length));
+      assert.ok(largest <= 16 * 1024 * 1024, `a chunk of ${largest} bytes was held and sent`);
+      assert.equal((await getManifestBytes({ url: b.url, authorization: basic }, 'huge-chunks/app', '1')).status, 404);
+    } finally {
+      await proxyB.stop();
+    }
+  });
+
   it('a blob that does not match its digest on the way aborts the copy and tags nothing', async () => {
     const proxy = await startFaultProxy(a.url, (r) => (r.method === 'GET' && r.url.includes('/blobs/') && !r.url.includes('uploads') ? { kind: 'corrupt' } : undefined));
     try {
