@@ -106,6 +106,8 @@ export interface ResolveOptions {
   platforms: Platform[];
   /** OCI layout sources, read from files (after the registry sources in the index). */
   layouts: LayoutSpec[];
+  /** Told of an image source's digest as soon as its manifest is read (before its config). */
+  onImage?: (image: { registry: string; repository: string; digest: string }) => void;
 }
 
 /** A source's own manifest is absent (404): the only failure ignore-missing forgives. */
@@ -125,6 +127,7 @@ async function resolveSource(registries: Registries, spec: SourceSpec, options: 
   }
   const parsed = parseManifest(fetched, spec.ref.toString());
   if (parsed.kind === 'image') {
+    options.onImage?.({ registry: spec.ref.domain, repository, digest: fetched.digest });
     return selectPlatforms(spec.line, [await resolveImage(client, spec, repository, fetched, parsed.manifest, parsed.mediaType, options.keep)], false, options.platforms);
   }
   // An index: its image entries join the result with their platforms; attestations come along.

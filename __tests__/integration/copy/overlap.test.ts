@@ -1,8 +1,8 @@
 /**
- * Round trips a copy does not wait for (issue 26): the blob HEADs in the target are asked during
- * the plan, beside the referrer lookups; each blob's upload session is opened while its GET from
- * the source is on its way; a blob as small as an image config does not wait for a copy slot
- * behind the large layers. Real registries; proxies in front of them hold one kind of request
+ * Round trips a copy does not wait for (issue 26): whether the target holds an image is asked
+ * while its config is read; the blob HEADs in the target are asked during the plan, beside the
+ * referrer lookups; each blob's upload session is opened while its GET from the source is on its
+ * way; a blob as small as an image config does not wait for a copy slot behind the large layers. Real registries; proxies in front of them hold one kind of request
  * until the other has arrived (or give up after a few seconds): without the overlap it never
  * arrives in time, and the test says which request waited for which.
  */
@@ -29,11 +29,12 @@ const uploadOf = (r: ProxiedRequest, digest: string) => r.method === 'PUT' && /\
 describe('copy: round trips that overlap (proxies hold one request until the other arrives)', () => {
   let a: RunningRegistry;
   let b: RunningRegistry;
+  let image: Pushed;
   let wide: Pushed;
   before(async () => {
     a = await startRegistry();
     b = await startRegistry();
-    await pushImage({ url: a.url }, 'build/app', 'amd64', { os: 'linux', architecture: 'amd64', layers: [randomBytes(300_000), randomBytes(300_000)] });
+    image = await pushImage({ url: a.url }, 'build/app', 'amd64', { os: 'linux', architecture: 'amd64', layers: [randomBytes(300_000), randomBytes(300_000)] });
     // Eight layers larger than a stream buffer: they take every copy slot.
     wide = await pushImage({ url: a.url }, 'build/wide', 'amd64', { os: 'linux', architecture: 'amd64', layers: Array.from({ length: 8 }, () => randomBytes(300_000)) });
   });
@@ -49,6 +50,23 @@ describe('copy: round trips that overlap (proxies hold one request until the oth
     dst.setRule(target(src));
     return { src, dst, stop: () => Promise.all([src.stop(), dst.stop()]) };
   };
+
+  it("whether the target holds an image is asked while the image's config is read", async () => {
+    const held: boolean[] = [];
+    const { src, dst, stop } = await proxies(
+      // The config GET (the only blob read before the plan) waits for the image's HEAD in the target.
+      (target) => (r) => (blobGet(r) ? { kind: 'hook', run: async () => void held.push(await holdUntil(() => target.log.some((x) => x.method === 'HEAD' && x.url.endsWith(`/manifests/${image.digest}`)))) } : undefined),
+      () => () => undefined,
+    );
+    try {
+      const run = await runInProcess({ sources: `${src.host}/build/app:amd64`, tags: `${dst.host}/overlap/presence:1`, push: 'false' });
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+      assert.deepEqual(held, [true], `the config GET was answered only once the image's HEAD reached the target (${held.join(', ')})`);
+      assert.equal(dst.log.filter((x) => x.method === 'HEAD' && x.url.endsWith(`/manifests/${image.digest}`)).length, 1, 'asked once');
+    } finally {
+      await stop();
+    }
+  });
 
   it('the blob HEADs in the target go out while the source is asked for referrers (not after)', async () => {
     const held: boolean[] = [];
