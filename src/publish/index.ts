@@ -153,11 +153,13 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
   const plan = await log.group('Plan', async () => {
     const present = await presence;
     const needs = planTargets(targets, index.entries, present);
-    // Every manifest to be placed is read (and checked) now, before the first write; the blobs
-    // to copy are then asked for in their target meanwhile (reads, awaited by the copy).
+    // Every manifest to be placed is read (and checked) now, before the first write; a run that
+    // will copy then asks the target for the blobs meanwhile (reads, awaited by the copy).
     await mapAll(needs.flatMap((p) => p.missing), limit, (entry) => placer.checkManifest(entry));
-    const probing = mapAll(needs.flatMap((p) => p.missing.map((entry) => ({ entry, target: p.destination }))), limit, ({ entry, target }) => placer.probeBlobs(entry, target));
-    probing.catch(() => undefined); // reported where the copy awaits each answer
+    if (inputs.push) {
+      const probing = mapAll(needs.flatMap((p) => p.missing.map((entry) => ({ entry, target: p.destination }))), limit, ({ entry, target }) => placer.probeBlobs(entry, target));
+      probing.catch(() => undefined); // reported where the copy awaits each answer
+    }
     for (const p of needs) log.info(`${p.target}: ${p.present} present, ${p.toMount} to mount, ${p.toCopy} to copy; tags ${p.destination.tags.map((x) => x.tag).join(', ')}`);
     log.info(`index ${digest} (${index.mediaType}, ${index.bytes.length} bytes): ${index.platforms.join(', ')}`);
     return needs;

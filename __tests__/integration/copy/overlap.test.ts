@@ -56,13 +56,15 @@ describe('copy: round trips that overlap (proxies hold one request until the oth
     const { src, dst, stop } = await proxies(
       // The config GET (the only blob read before the plan) waits for the image's HEAD in the target.
       (target) => (r) => (blobGet(r) ? { kind: 'hook', run: async () => void held.push(await holdUntil(() => target.log.some((x) => x.method === 'HEAD' && x.url.endsWith(`/manifests/${image.digest}`)))) } : undefined),
-      () => () => undefined,
+      // The tag's state answers late: the dry run lasts past its plan, long enough for a blob HEAD to show.
+      () => (r) => (r.method === 'HEAD' && r.url.endsWith('/manifests/1') ? { kind: 'delay', ms: 300 } : undefined),
     );
     try {
       const run = await runInProcess({ sources: `${src.host}/build/app:amd64`, tags: `${dst.host}/overlap/presence:1`, push: 'false' });
       assert.equal(run.code, 0, run.stdout + run.stderr);
       assert.deepEqual(held, [true], `the config GET was answered only once the image's HEAD reached the target (${held.join(', ')})`);
       assert.equal(dst.log.filter((x) => x.method === 'HEAD' && x.url.endsWith(`/manifests/${image.digest}`)).length, 1, 'asked once');
+      assert.deepEqual(dst.log.filter(blobHead), [], 'a dry run asks the target for no blob');
     } finally {
       await stop();
     }
