@@ -20,8 +20,9 @@ import { DigestVerifier } from './verify.ts';
 
 /**
  * Blobs copied at once (each a GET streamed into an upload); bounded by `concurrency` too. A blob
- * no larger than one stream buffer (an image config, most often) takes no slot: it holds no more
- * than a manifest read does, and would otherwise wait behind the large layers.
+ * no larger than one stream buffer (an image config, most often) takes a slot of its own kind
+ * instead (`concurrency` of them), so that it does not wait behind the large layers: a source
+ * answering many small blobs (over several storage hosts) still has at most that many held.
  */
 const COPY_PARALLELISM = 8;
 /** Chunk size for chunked uploads (raised to the registry's OCI-Chunk-Min-Length, up to MAX_CHUNK_SIZE). */
@@ -62,6 +63,8 @@ export class EntryPlacer {
   private readonly registries: Registries;
   readonly stats: CopyStats = { blobsCopied: 0, bytesCopied: 0, blobsMounted: 0 };
   private readonly copySlots: Semaphore;
+  /** Slots of the small blobs' copies (each holds at most one stream buffer): `concurrency` of them. */
+  private readonly smallSlots: Semaphore;
   private readonly concurrency: number;
   /** Bytes of manifests held (kept from the plan for the copy), and being read, at once. */
   readonly held: ByteBudget;
@@ -72,6 +75,7 @@ export class EntryPlacer {
     this.registries = registries;
     this.concurrency = concurrency;
     this.copySlots = new Semaphore(Math.min(COPY_PARALLELISM, concurrency));
+    this.smallSlots = new Semaphore(concurrency);
     this.held = new ByteBudget(budgets.held ?? MANIFEST_BYTES_HELD);
     this.reading = new ByteBudget(budgets.inFlight ?? MANIFEST_BYTES_IN_FLIGHT);
   }
@@ -215,7 +219,7 @@ export class EntryPlacer {
    * or a broken connection: a stream cannot be replayed), once more from a fresh GET in chunks.
    */
   private async copyBlob(blob: Descriptor, entry: IndexEntry, target: Target, location: string | undefined): Promise<void> {
-    const release = blob.size <= BLOB_STREAM_BUFFER ? () => undefined : await this.copySlots.acquire();
+    const release = await (blob.size <= BLOB_STREAM_BUFFER ? this.smallSlots : this.copySlots).acquire();
     const started = Date.now();
     let source: SourceStream | undefined;
     const where = `${target.registry}/${target.repository}`;
