@@ -13,6 +13,7 @@ import type { Descriptor } from '../oci/descriptor.ts';
 import { isNonDistributable, parseManifest } from '../oci/manifest.ts';
 import { checkDescribes } from '../oci/validate.ts';
 import { BLOB_STREAM_BUFFER, type PutManifestResult } from '../registry/client.ts';
+import { errorCode } from '../registry/http.ts';
 import type { Registries } from '../registry/registries.ts';
 import type { Target } from './plan.ts';
 import type { TargetCopy } from './result.ts';
@@ -304,7 +305,20 @@ export class EntryPlacer {
       ? entry.layout.openBlob(blob)
       : (await this.registries.client(entry.registry).getBlobResponse(entry.repository, blob.digest, `copy blob ${blob.digest} from ${entry.registry}/${entry.repository}`, blob.size, verifier.progress)).body;
     verifier.source = body;
-    body.on('error', (e) => verifier.destroy(e));
+    // A source that breaks off mid-blob is named (not the upload it was feeding, nor a bare socket error).
+    const brokeOff = (e: unknown) =>
+      e instanceof ActionError || entry.layout
+        ? e
+        : ActionError.network(`blob ${blob.digest} from ${entry.registry}/${entry.repository} broke off after ${verifier.bytes} of ${blob.size} bytes: ${describeError(e)}`, {
+            code: errorCode(e),
+            cause: e,
+            hint: 'The source registry closed the connection mid-blob: run again, or check the source registry',
+          });
+    body.on('error', (e) => verifier.destroy(brokeOff(e) as Error));
+    // The source may fail before the upload takes the stream (its session still being opened): the
+    // failure is kept in `errored` for the upload (base.ts) or the chunked loop to report; with no
+    // listener yet, its 'error' event would end the process as an uncaught exception.
+    verifier.on('error', () => undefined);
     return { verifier, start: () => body.pipe(verifier) };
   }
 

@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { type ActionRun, projectRoot } from '../../helpers/action.ts';
 import { runInProcess } from '../../helpers/in-process.ts';
 import { type Answer, type ScriptedServer, startScriptedServer } from '../../helpers/hostile-servers.ts';
+import { startFaultProxy } from '../../helpers/fault-proxy.ts';
 import { type RunningRegistry, startRegistry } from '../../helpers/registry.ts';
 
 const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -64,7 +65,7 @@ describe('attack: a blob copy is bounded by what its descriptor declares', () =>
   let source: ScriptedServer;
   let served = 0;
   let image = hostileImage(8);
-  let blobAnswer: 'endless' | 'drip' = 'endless';
+  let blobAnswer: 'endless' | 'drip' | 'break' = 'endless';
   before(async () => {
     target = await startRegistry();
     source = await startScriptedServer((req, res): Answer | undefined => {
@@ -72,6 +73,13 @@ describe('attack: a blob copy is bounded by what its descriptor declares', () =>
       if (req.url === `/v2/app/manifests/${sha(image.manifest)}`) return { status: 200, headers: { 'content-type': OCI_MANIFEST }, body: image.manifest };
       if (req.url === `/v2/app/blobs/${image.configDigest}`) return { status: 200, headers: { 'content-type': 'application/octet-stream' }, body: image.config };
       if (req.url === `/v2/app/blobs/${image.layerDigest}`) {
+        if (blobAnswer === 'break') {
+          // The declared size announced, a few bytes sent, then the connection broken off.
+          res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(image.config.length + 1024) });
+          res.write(Buffer.alloc(16, 0x61));
+          setTimeout(() => res.socket?.destroy(), 20);
+          return undefined;
+        }
         // Chunked, never ending: as fast as the client reads, or one byte a second.
         res.writeHead(200, { 'content-type': 'application/octet-stream' });
         const piece = Buffer.alloc(64 * 1024, 0x61);
@@ -112,6 +120,25 @@ describe('attack: a blob copy is bounded by what its descriptor declares', () =>
     // MiB); before the check the action read 186 MiB and sent it on to the target in chunks.
     assert.ok(served < 16 * 1024 * 1024, `the action read ${(served / 1048576).toFixed(0)} MiB of a blob declared as 8 bytes, and sent it on to the target in chunks`);
     assert.match(run.stdout, /SIZE_INVALID|more than the 8 bytes its descriptor declares/, run.stdout);
+  });
+
+  it('a layer broken off before its upload takes it fails the run with one error line, not an uncaught exception', async () => {
+    // The target opens upload sessions slowly (a loaded registry): the source's GET, sent beside the
+    // session's POST, is answered and broken off while the upload cannot take its body yet. Nothing
+    // listened to that failure: the process died of an uncaught exception, its stack on stderr.
+    image = hostileImage(image.config.length + 1024);
+    blobAnswer = 'break';
+    const slow = await startFaultProxy(target.url, (r) => (r.method === 'POST' && r.url.includes('/blobs/uploads/') ? { kind: 'delay', ms: 300 } : undefined));
+    try {
+      const run = await runInProcess({ sources: `${source.host}/app:t`, tags: `${slow.host}/app:v4`, retries: '0' });
+      assert.notEqual(run.code, 0, run.stdout);
+      // One line naming the source that broke off, not the target's upload it was feeding.
+      const error = run.stdout.split('\n').find((l) => l.startsWith('::error')) ?? '';
+      assert.ok(error.includes(`blob ${image.layerDigest} from ${source.host}/app broke off after 16 of ${image.config.length + 1024} bytes`), run.stdout);
+      assert.doesNotMatch(run.stdout, /PUT http:\/\/[^ ]+ failed after 1 attempt: UND_ERR_SOCKET/, 'the target is not blamed for the source breaking off');
+    } finally {
+      await slow.stop();
+    }
   });
 
   it('a layer declared as 600 GB: no Node warning on stderr, and no deadline that fires after 1 ms', async () => {
