@@ -157,7 +157,7 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
     // will copy then asks the target for the blobs meanwhile (reads, awaited by the copy).
     await mapAll(needs.flatMap((p) => p.missing), limit, (entry) => placer.checkManifest(entry));
     if (inputs.push) {
-      const probing = mapAll(needs.flatMap((p) => p.missing.map((entry) => ({ entry, target: p.destination }))), limit, ({ entry, target }) => placer.probeBlobs(entry, target));
+      const probing = placer.probeBlobs(needs.flatMap((p) => p.missing.map((entry) => ({ entry, target: p.destination }))), limit);
       probing.catch(() => undefined); // reported where the copy awaits each answer
     }
     for (const p of needs) log.info(`${p.target}: ${p.present} present, ${p.toMount} to mount, ${p.toCopy} to copy; tags ${p.destination.tags.map((x) => x.tag).join(', ')}`);

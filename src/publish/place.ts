@@ -103,14 +103,20 @@ export class EntryPlacer {
   }
 
   /**
-   * Asks the target (HEAD, a read) for each blob of an entry it will copy there, so that the
-   * answers are in when the copy starts: the plan issues these beside its other reads. The
-   * returned promise settles when every answer is in; a failure is reported where the copy awaits it.
+   * Asks each target (HEAD, a read) for the blobs of the entries it will copy there, so that the
+   * answers are in when the copy starts: the plan issues these beside its other reads, `limit` at
+   * a time (the copies' own requests then wait behind no more than that). Entries whose manifest
+   * was not kept are left to their copy (no second read for this). The returned promise settles
+   * when every answer is in; a failure is reported where the copy awaits it.
    */
-  async probeBlobs(entry: IndexEntry, target: Target): Promise<void> {
-    if (entry.registry === target.registry) return; // mounted: the mount answers
-    const blobs = this.blobsOf(entry, await this.manifestBytes(entry));
-    await mapAll(blobs, this.concurrency, (blob) => this.probe(blob, target).then(() => undefined));
+  async probeBlobs(pairs: Array<{ entry: IndexEntry; target: Target }>, limit: number): Promise<void> {
+    const jobs: Array<{ blob: Descriptor; target: Target }> = [];
+    for (const { entry, target } of pairs) {
+      if (entry.registry === target.registry) continue; // mounted: the mount answers
+      const bytes = entry.manifestBytes ?? (await this.kept.get(this.keyOf(entry)));
+      if (bytes) for (const blob of this.blobsOf(entry, bytes)) jobs.push({ blob, target });
+    }
+    await mapAll(jobs, limit, ({ blob, target }) => this.probe(blob, target).then(() => undefined));
   }
 
   private probe(blob: Descriptor, target: Target): Promise<number | undefined> {
