@@ -43,6 +43,10 @@ export interface ProxiedRequest {
   body?: Buffer;
   /** Body bytes received from the client and passed on to the registry so far. */
   received?: number;
+  /** The exchange is over (the answer's connection closed or the answer ended). */
+  closed?: boolean;
+  /** The answer was cut before its end (the client dropped the request, or its body). */
+  cut?: boolean;
 }
 
 /** Decides per request; may ask the registry first (a promise), as a registry consults its own state. */
@@ -87,6 +91,10 @@ export async function startFaultProxy(upstream: string, rule: Rule = () => undef
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const entry = { n: ++n, method: req.method ?? 'GET', url: req.url ?? '/', length: Number(req.headers['content-length'] ?? 0), headers: req.headers } as FaultProxy['log'][number];
     log.push(entry);
+    res.once('close', () => {
+      entry.closed = true;
+      entry.cut = !res.writableFinished;
+    });
     if (entry.method === 'PUT' && /^\/v2\/.+\/manifests\/[^/?]+$/.test(entry.url)) {
       const chunks: Buffer[] = [];
       for await (const c of req) chunks.push(c as Buffer);

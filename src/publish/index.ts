@@ -200,9 +200,14 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
       const attached = await attaching;
       const jobs = plan.flatMap((p) => p.missing.map((entry) => ({ entry, target: p.destination })));
       if (!jobs.length) log.info('every child is already in every target repository');
-      await mapAll(jobs, limit, ({ entry, target }) => placer.place(entry, target));
-      // Then, still before any tag: referrers, cosign tags, attestations as referrers.
-      result.referrers = [...(await placeAttached(registries, placer, attached.work, limit, inputs.referrersRefused)), ...attached.left];
+      // The first permanent failure drops the copies still running; the phase fails with it once they have settled.
+      try {
+        await mapAll(jobs, limit, ({ entry, target }) => placer.failFast(placer.place(entry, target)));
+        // Then, still before any tag: referrers, cosign tags, attestations as referrers.
+        result.referrers = [...(await placeAttached(registries, placer, attached.work, limit, inputs.referrersRefused)), ...attached.left];
+      } catch (e) {
+        throw placer.firstFailure(e);
+      }
       for (const l of attached.left) log.info(`${l.image} was already in ${l.target}: its referrers and cosign tags there were left as they were, none copied from the source`);
       indexPlaced = await pushIndexByDigest(registries, toPush, targets, records, limit);
     });

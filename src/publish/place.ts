@@ -54,6 +54,13 @@ export interface CopyStats {
 /** How a blob came to be in the target repository. */
 type Placed = 'present' | 'mounted' | 'copied';
 
+/** A copy dropped because another failed first: never reported (the phase fails with that first error). */
+class CopyDropped extends Error {
+  constructor() {
+    super('copy dropped: another copy of the phase failed first');
+  }
+}
+
 export class EntryPlacer {
   private readonly blobJobs = new Map<string, Promise<Placed>>();
   /** HEADs of blobs in target repositories (their size, or undefined: absent), asked during the plan. */
@@ -70,6 +77,10 @@ export class EntryPlacer {
   /** Bytes of manifests held (kept from the plan for the copy), and being read, at once. */
   readonly held: ByteBudget;
   private readonly reading: ByteBudget;
+  /** The copy phase's first permanent failure: once set, the copies still running are dropped and no new one starts. */
+  private failure: { error: unknown } | undefined;
+  /** The source streams of the copies running (dropped on the first failure). */
+  private readonly streaming = new Set<DigestVerifier>();
 
   /** `concurrency`: the run's request bound; blob copies at once are fewer still (COPY_PARALLELISM). */
   constructor(registries: Registries, concurrency: number, budgets: { held?: number; inFlight?: number } = {}) {
@@ -79,6 +90,35 @@ export class EntryPlacer {
     this.smallSlots = new Semaphore(concurrency);
     this.held = new ByteBudget(budgets.held ?? MANIFEST_BYTES_HELD);
     this.reading = new ByteBudget(budgets.inFlight ?? MANIFEST_BYTES_IN_FLIGHT);
+  }
+
+  /**
+   * The copy phase's first permanent failure (as `docker push`): records it and drops every copy
+   * still running (its source GET, hence its upload); copies not yet started do not start. Later
+   * failures (the dropped copies' among them) are not kept.
+   */
+  fail(error: unknown): void {
+    if (this.failure) return;
+    this.failure = { error };
+    for (const verifier of this.streaming) verifier.destroy(new CopyDropped());
+  }
+
+  /** `work`, one job of the copy phase: its failure is the phase's (the first one stops the others). */
+  failFast<T>(work: Promise<T>): Promise<T> {
+    return work.catch((e: unknown) => {
+      this.fail(e);
+      throw e;
+    });
+  }
+
+  /** The error the copy phase fails with: its first permanent failure, else `e`. */
+  firstFailure(e: unknown): unknown {
+    return this.failure ? this.failure.error : e;
+  }
+
+  /** Throws when the copy phase has failed: a step about to start a request stops instead. */
+  private going(): void {
+    if (this.failure) throw new CopyDropped();
   }
 
   /** Keeps `bytes` when the held budget allows (the caller then holds them), else says no. */
@@ -166,11 +206,13 @@ export class EntryPlacer {
    */
   async place(entry: IndexEntry, target: Target, reference: string = entry.descriptor.digest): Promise<PutManifestResult> {
     const bytes = await this.placeBlobs(entry, target);
+    this.going();
     return this.registries.client(target.registry).putManifestTracked(target.repository, reference, bytes, entry.descriptor.mediaType);
   }
 
   /** Places the entry's blobs in the target (unless they live there) and returns its manifest bytes, to PUT next. */
   async placeBlobs(entry: IndexEntry, target: Target): Promise<Buffer> {
+    this.going();
     const bytes = await this.manifestBytes(entry);
     const blobs = this.blobsOf(entry, bytes);
     const here = entry.registry === target.registry && entry.repository === target.repository;
@@ -198,13 +240,15 @@ export class EntryPlacer {
     const key = `${target.registry}/${target.repository}@${blob.digest}`;
     let job = this.blobJobs.get(key);
     if (!job) {
-      job = this.ensureBlob(blob, entry, target);
+      // A blob that cannot be placed fails the phase at once, not when its entry's other blobs end.
+      job = this.failFast(this.ensureBlob(blob, entry, target));
       this.blobJobs.set(key, job);
     }
     return job;
   }
 
   private async ensureBlob(blob: Descriptor, entry: IndexEntry, target: Target): Promise<Placed> {
+    this.going();
     const dest = this.registries.client(target.registry);
     if (entry.registry === target.registry) {
       const mount = await dest.mountBlob(target.repository, blob.digest, entry.repository);
@@ -216,6 +260,7 @@ export class EntryPlacer {
       return 'copied';
     }
     if ((await this.probe(blob, target)) !== undefined) return 'present';
+    this.going();
     await this.copyBlob(blob, entry, target, undefined);
     return 'copied';
   }
@@ -236,6 +281,7 @@ export class EntryPlacer {
     }, copyProgress.intervalMs);
     ticker.unref();
     try {
+      this.going();
       const dest = this.registries.client(target.registry);
       try {
         // The upload session and the source's GET at once: one round trip less before the bytes flow.
@@ -253,7 +299,7 @@ export class EntryPlacer {
         this.recordCopy(blob, target, stream.verifier.bytes, started);
       } catch (e) {
         source?.verifier.destroy();
-        if (e instanceof ActionError && (e.kind === 'integrity' || e.kind === 'auth' || e.kind === 'credentials')) throw e;
+        if (this.failure || (e instanceof ActionError && (e.kind === 'integrity' || e.kind === 'auth' || e.kind === 'credentials'))) throw e;
         log.info(`upload of ${blob.digest} to ${where} failed (${describeError(e)}); trying again in chunks`);
         await this.copyBlobChunked(blob, entry, target, started, (s) => (source = s));
       }
@@ -275,6 +321,7 @@ export class EntryPlacer {
       );
     }
     const chunkSize = Math.max(session.chunkMinLength, CHUNK_SIZE);
+    this.going();
     const source = await this.sourceStream(blob, entry);
     onSource(source);
     const body = source.start();
@@ -283,6 +330,7 @@ export class EntryPlacer {
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     const flush = async () => {
+      this.going();
       const chunk = Buffer.concat(pending, pendingBytes);
       pending = [];
       pendingBytes = 0;
@@ -296,6 +344,7 @@ export class EntryPlacer {
     }
     if (source.verifier.overflowed) throw source.verifier.overflowError();
     if (pendingBytes > 0) await flush();
+    this.going();
     await dest.putUpload(target.repository, location, blob.digest, 0, Buffer.alloc(0), true);
     this.recordCopy(blob, target, body.bytes, started);
   }
@@ -325,6 +374,10 @@ export class EntryPlacer {
     // failure is kept in `errored` for the upload (base.ts) or the chunked loop to report; with no
     // listener yet, its 'error' event would end the process as an uncaught exception.
     verifier.on('error', () => undefined);
+    // Dropped with the others when the phase fails (at once, if it failed while this GET was asked).
+    this.streaming.add(verifier);
+    verifier.once('close', () => this.streaming.delete(verifier));
+    if (this.failure) verifier.destroy(new CopyDropped());
     return { verifier, start: () => body.pipe(verifier) };
   }
 

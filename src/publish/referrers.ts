@@ -205,7 +205,8 @@ async function attestationReferrer(registries: Registries, attestation: IndexEnt
  */
 export async function placeAttached(registries: Registries, placer: EntryPlacer, work: AttachWork[], limit: number, onRefusal: 'warn' | 'fail' = 'warn'): Promise<Travelled[]> {
   const jobs = work.flatMap((w) => w.items.map((item) => ({ ...w, item })));
-  const placed = await mapAll(jobs, limit, ({ target, item }) => placeOne(registries, placer, target, item, onRefusal));
+  // A referrer that cannot be placed fails the copy phase at once (a refusal under `warn` is an outcome, not a failure).
+  const placed = await mapAll(jobs, limit, ({ target, item }) => placer.failFast(placeOne(registries, placer, target, item, onRefusal)));
   const travelled = jobs.map(({ target, image, item }, i): Travelled => {
     const outcome = placed[i] as PlaceOutcome;
     const t: Travelled = { image, target: `${target.registry}/${target.repository}`, kind: item.kind, subject: item.subject, digest: item.fetched.digest, outcome: outcome.outcome };

@@ -1,0 +1,118 @@
+/**
+ * The first permanent failure of the copy phase stops it, as `docker push` does: the copies still
+ * running are dropped (their source GET and their upload cut), nothing is left reading or writing,
+ * and the run fails with that first error, not with a dropped copy's. Real registries: a proxy in
+ * front of the source answers one layer with a 404 at once and throttles the other (a slow link);
+ * a pass-through proxy in front of the target sees the upload cut.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { getInputs } from '../../../src/inputs.ts';
+import { actionsLogger, consoleLogger, setLogger } from '../../../src/log.ts';
+import { publishInputs } from '../../../src/publish/index.ts';
+import { type FaultProxy, startFaultProxy } from '../../helpers/fault-proxy.ts';
+import { pushImage } from '../../helpers/images.ts';
+import { type RunningRegistry, startRegistry } from '../../helpers/registry.ts';
+
+const MiB = 1024 * 1024;
+/** The slow layer: 6 MiB at 256 KiB/s, 24 s to copy whole. */
+const SLOW_BYTES = 6 * MiB;
+const RATE = 256 * 1024;
+
+const blobGetOf = (digest: string) => (r: { method: string; url: string }) => r.method === 'GET' && r.url.endsWith(`/blobs/${digest}`);
+
+/** Waits (a bounded while) until every exchange the proxy saw is over. */
+async function allClosed(proxy: FaultProxy, ms: number): Promise<boolean> {
+  for (const stop = Date.now() + ms; Date.now() < stop; await sleep(50)) if (proxy.log.every((r) => r.closed)) return true;
+  return proxy.log.every((r) => r.closed);
+}
+
+describe('copy phase: the first permanent failure stops the copies still running', () => {
+  let a: RunningRegistry;
+  let b: RunningRegistry;
+  let logged = '';
+  let slowDigest = '';
+  let failingDigest = '';
+  const strays: unknown[] = [];
+  const onStray = (e: unknown) => strays.push(e);
+  const savedDockerConfig = process.env.DOCKER_CONFIG;
+  before(async () => {
+    a = await startRegistry();
+    b = await startRegistry();
+    process.env.DOCKER_CONFIG = '/nonexistent'; // no credentials from this machine
+    const slow = randomBytes(SLOW_BYTES);
+    const failing = randomBytes(4096);
+    const image = await pushImage({ url: a.url }, 'fail/app', 'amd64', { os: 'linux', architecture: 'amd64', layers: [slow, failing] });
+    const manifest = JSON.parse(image.bytes.toString('utf8')) as { layers: Array<{ digest: string }> };
+    slowDigest = manifest.layers[0]?.digest as string;
+    failingDigest = manifest.layers[1]?.digest as string;
+    process.on('unhandledRejection', onStray);
+    process.on('uncaughtException', onStray);
+  });
+  after(async () => {
+    process.off('unhandledRejection', onStray);
+    process.off('uncaughtException', onStray);
+    if (savedDockerConfig === undefined) delete process.env.DOCKER_CONFIG;
+    else process.env.DOCKER_CONFIG = savedDockerConfig;
+    await a?.stop();
+    await b?.stop();
+  });
+  beforeEach(() => {
+    logged = '';
+    setLogger(consoleLogger({ stream: new Writable({ write: (chunk, _enc, cb) => ((logged += chunk), cb()) }) }));
+  });
+  afterEach(() => setLogger(actionsLogger));
+
+  it('a layer the source refuses (404) while another streams slowly: the run fails at once with the refusal, the slow copy cut at both ends, no tag', async () => {
+    const isSlow = blobGetOf(slowDigest);
+    const isFailing = blobGetOf(failingDigest);
+    const source = await startFaultProxy(a.url, (r) => {
+      if (isSlow(r)) return { kind: 'throttle', bytesPerSecond: RATE };
+      if (isFailing(r)) return { kind: 'status', status: 404, body: JSON.stringify({ errors: [{ code: 'BLOB_UNKNOWN', message: 'injected: blob unknown to registry' }] }) };
+      return undefined;
+    });
+    const target = await startFaultProxy(b.url);
+    try {
+      const started = Date.now();
+      const failure = await publishInputs(getInputs((name) => ({ sources: `${source.host}/fail/app:amd64`, tags: `${target.host}/fail/app:1` })[name] ?? '')).then(
+        () => assert.fail('the run succeeded'),
+        (e: unknown) => e as Error,
+      );
+      const ms = Date.now() - started;
+
+      // The first error, one line, naming the refused blob (not a dropped copy's error).
+      assert.match(failure.message, new RegExp(failingDigest), failure.message);
+      assert.match(failure.message, /BLOB_UNKNOWN|blob unknown/i, failure.message);
+      assert.doesNotMatch(failure.message, new RegExp(slowDigest));
+      assert.doesNotMatch(failure.message, /\n/);
+      // Long before the slow layer could have copied (24 s at its rate); generous for a loaded machine.
+      assert.ok(ms < 10_000, `the run took ${ms} ms`);
+
+      // The slow layer's GET was cut before its end, and so was its upload to the target.
+      const slowGets = source.log.filter(isSlow);
+      assert.ok(slowGets.length >= 1, 'the slow layer was asked for');
+      assert.ok(slowGets.every((r) => r.cut === true), JSON.stringify(slowGets.map(({ n, cut, closed }) => ({ n, cut, closed }))));
+      const uploads = target.log.filter((r) => r.method === 'PUT' && r.url.includes(`digest=${encodeURIComponent(slowDigest)}`));
+      assert.ok(uploads.length >= 1, `the slow layer's upload started:\n${target.log.map((r) => `${r.method} ${r.url}`).join('\n')}`);
+      assert.ok(uploads.every((r) => r.cut === true && (r.received ?? 0) < SLOW_BYTES), JSON.stringify(uploads.map(({ received, cut }) => ({ received, cut }))));
+      // No retry of the slow layer in chunks once the phase has failed.
+      assert.equal(target.log.filter((r) => r.method === 'PATCH').length, 0);
+      assert.doesNotMatch(logged, new RegExp(`upload of ${slowDigest} .*trying again in chunks`));
+
+      // Nothing left reading or writing, on either side.
+      assert.ok(await allClosed(source, 2000), 'every exchange with the source is over');
+      assert.ok(await allClosed(target, 2000), 'every exchange with the target is over');
+      // No tag moved (the tag phase comes after the copies).
+      assert.equal((await fetch(`${b.url}/v2/fail/app/manifests/1`, { method: 'HEAD' })).status, 404);
+      // A dropped copy's failure surfaces nowhere else.
+      await sleep(200);
+      assert.deepEqual(strays, []);
+    } finally {
+      await source.stop();
+      await target.stop();
+    }
+  });
+});
