@@ -91,6 +91,9 @@ describe('copy phase: the first permanent failure stops the copies still running
       // Long before the slow layer could have copied (24 s at its rate); generous for a loaded machine.
       assert.ok(ms < 10_000, `the run took ${ms} ms`);
 
+      // Nothing left reading or writing, on either side (the proxies see the drops a moment later).
+      assert.ok(await allClosed(source, 2000), 'every exchange with the source is over');
+      assert.ok(await allClosed(target, 2000), 'every exchange with the target is over');
       // The slow layer's GET was cut before its end, and so was its upload to the target.
       const slowGets = source.log.filter(isSlow);
       assert.ok(slowGets.length >= 1, 'the slow layer was asked for');
@@ -102,9 +105,6 @@ describe('copy phase: the first permanent failure stops the copies still running
       assert.equal(target.log.filter((r) => r.method === 'PATCH').length, 0);
       assert.doesNotMatch(logged, new RegExp(`upload of ${slowDigest} .*trying again in chunks`));
 
-      // Nothing left reading or writing, on either side.
-      assert.ok(await allClosed(source, 2000), 'every exchange with the source is over');
-      assert.ok(await allClosed(target, 2000), 'every exchange with the target is over');
       // No tag moved (the tag phase comes after the copies).
       assert.equal((await fetch(`${b.url}/v2/fail/app/manifests/1`, { method: 'HEAD' })).status, 404);
       // A dropped copy's failure surfaces nowhere else.
