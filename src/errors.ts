@@ -3,6 +3,8 @@
  * enough to write one clear line: what failed, on which reference, the registry's error code,
  * and what to do about it.
  */
+import { QUOTE_LIMIT, flatLine } from './escape.ts';
+
 export type ErrorKind =
   | 'input' // bad input (or sources that cannot make one index): fails before any network write
   | 'reference' // a reference or digest that does not parse
@@ -181,16 +183,19 @@ export class AggregateActionError extends ActionError {
  * The one function from an error to text, without stack traces. `line`: the line shown to the
  * user (an ActionError's message and hint; any other error's first line). `brief`: a few words
  * for a per-tag or per-source listing (the HTTP status, the registry's code and message).
+ * `outside`: a connection-level error (Node, undici, TLS) quoted in a message: its text may carry
+ * what a server chose (a certificate's altnames, a redirect's URL), so its first line is flattened
+ * and cut to QUOTE_LIMIT, as every registry-supplied string is (escape.ts); an ActionError as `line`.
  */
-export function describeError(e: unknown, form: 'line' | 'brief' = 'line'): string {
+export function describeError(e: unknown, form: 'line' | 'brief' | 'outside' = 'line'): string {
   if (e instanceof ActionError) {
-    if (form === 'line') return e.line;
+    if (form !== 'brief') return e.line;
     const status = e.status ? `HTTP ${e.status}` : undefined;
     const code = e.code && !/^HTTP_\d+$/.test(e.code) ? e.code : undefined;
     const detail = e.detail && e.detail !== e.code && e.detail !== status ? e.detail : undefined;
     const parts = [status, code, detail].filter(Boolean);
     return parts.length ? parts.join(' ') : e.message;
   }
-  if (e instanceof Error) return e.message.split('\n')[0] ?? String(e);
-  return String(e);
+  const line = e instanceof Error ? (e.message.split('\n')[0] ?? String(e)) : String(e);
+  return form === 'outside' ? flatLine(line, QUOTE_LIMIT) : line;
 }

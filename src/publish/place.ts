@@ -364,7 +364,7 @@ export class EntryPlacer {
     const brokeOff = (e: unknown) =>
       e instanceof ActionError || entry.layout
         ? e
-        : ActionError.network(`blob ${blob.digest} from ${entry.registry}/${entry.repository} broke off after ${verifier.bytes} of ${blob.size} bytes: ${describeError(e)}`, {
+        : ActionError.network(`blob ${blob.digest} from ${entry.registry}/${entry.repository} broke off after ${verifier.bytes} of ${blob.size} bytes: ${describeError(e, 'outside')}`, {
             code: errorCode(e),
             cause: e,
             hint: 'The source registry closed the connection mid-blob: run again, or check the source registry',

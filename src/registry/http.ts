@@ -101,7 +101,7 @@ export class RedirectTargetError extends Error {
   readonly code: string | undefined;
   readonly url: string;
   constructor(url: string, cause: unknown) {
-    super(`at ${redactUrl(url)}, where the request was redirected: ${describeError(cause)}`, { cause });
+    super(`at ${redactUrl(url)}, where the request was redirected: ${describeError(cause, 'outside')}`, { cause });
     this.name = 'RedirectTargetError';
     this.url = url;
     this.code = errorCode(cause);

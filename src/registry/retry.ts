@@ -132,7 +132,7 @@ export class RetryTransport implements Layer {
       if (Date.now() - started + wait > maxMs) return give();
       if (res) await discard(res);
       this.notBefore.set(host, Math.max(this.notBefore.get(host) ?? 0, Date.now() + wait));
-      const reason = res ? String(res.status) : (errorCode(failure) ?? describeError(failure));
+      const reason = res ? String(res.status) : (errorCode(failure) ?? describeError(failure, 'outside'));
       log.info(`${reason} from ${host}, waiting ${seconds(wait)} ${retryAfter !== undefined ? 'as it asked' : '(backoff)'}: retry ${attempt}/${maxAttempts - 1} of ${req.method} ${redactUrl(req.url)}`);
       this.stats.retries++;
     }
@@ -157,8 +157,8 @@ export function networkError(req: { method: string; url: string }, e: unknown, a
       : 'The registry’s TLS certificate is not trusted: add its CA with NODE_EXTRA_CA_CERTS, or list the registry in insecure-registries'
     : 'Check that the registry is reachable from the runner (address, port, proxy settings)';
   return ActionError.network(
-    `${req.method} ${redactUrl(req.url)} failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${code ? `${code} ` : ''}${describeError(e)}`,
-    { code, hint, cause: e, detail: describeError(e).split(';')[0] },
+    `${req.method} ${redactUrl(req.url)} failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${code ? `${code} ` : ''}${describeError(e, 'outside')}`,
+    { code, hint, cause: e, detail: describeError(e, 'outside').split(';')[0] },
   );
 }
 
@@ -180,7 +180,7 @@ export function unreachableError(where: { registry: string; host: string; subjec
         ? `${registry} does not speak TLS: if it serves plain HTTP, list it in insecure-registries`
         : `Check the registry's host and port in the reference, and that ${registry} is reachable from the runner (firewall, proxy settings)`;
   return ActionError.network(
-    `cannot reach the registry ${registry}${dialled}${subject ? ` for ${subject}` : ''}: ${code ? `${code} (${describeError(e)})` : describeError(e)}, after ${attempts} attempt${attempts === 1 ? '' : 's'}`,
-    { code, hint, cause: e, detail: describeError(e).split(';')[0] },
+    `cannot reach the registry ${registry}${dialled}${subject ? ` for ${subject}` : ''}: ${code ? `${code} (${describeError(e, 'outside')})` : describeError(e, 'outside')}, after ${attempts} attempt${attempts === 1 ? '' : 's'}`,
+    { code, hint, cause: e, detail: describeError(e, 'outside').split(';')[0] },
   );
 }
