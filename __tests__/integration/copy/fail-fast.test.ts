@@ -3,7 +3,8 @@
  * running are dropped (their source GET and their upload cut), nothing is left reading or writing,
  * and the run fails with that first error, not with a dropped copy's. Real registries: a proxy in
  * front of the source answers one layer with a 404 at once and throttles the other (a slow link);
- * a pass-through proxy in front of the target sees the upload cut.
+ * a proxy in front of the target sees the upload cut (and, in the second case, refuses one child
+ * manifest's PUT while another image's layer streams slowly).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -36,6 +37,9 @@ describe('copy phase: the first permanent failure stops the copies still running
   let logged = '';
   let slowDigest = '';
   let failingDigest = '';
+  /** Two images: amd64 small (its manifest PUT refused), arm64 with the slow layer. */
+  let refusedManifest = '';
+  let slowArmLayer = '';
   const strays: unknown[] = [];
   const onStray = (e: unknown) => strays.push(e);
   const savedDockerConfig = process.env.DOCKER_CONFIG;
@@ -49,6 +53,9 @@ describe('copy phase: the first permanent failure stops the copies still running
     const manifest = JSON.parse(image.bytes.toString('utf8')) as { layers: Array<{ digest: string }> };
     slowDigest = manifest.layers[0]?.digest as string;
     failingDigest = manifest.layers[1]?.digest as string;
+    refusedManifest = (await pushImage({ url: a.url }, 'two/app', 'amd64', { os: 'linux', architecture: 'amd64', layers: [randomBytes(4096)] })).digest;
+    const arm = await pushImage({ url: a.url }, 'two/app', 'arm64', { os: 'linux', architecture: 'arm64', layers: [randomBytes(SLOW_BYTES)] });
+    slowArmLayer = (JSON.parse(arm.bytes.toString('utf8')) as { layers: Array<{ digest: string }> }).layers[0]?.digest as string;
     process.on('unhandledRejection', onStray);
     process.on('uncaughtException', onStray);
   });
@@ -108,6 +115,39 @@ describe('copy phase: the first permanent failure stops the copies still running
       // No tag moved (the tag phase comes after the copies).
       assert.equal((await fetch(`${b.url}/v2/fail/app/manifests/1`, { method: 'HEAD' })).status, 404);
       // A dropped copy's failure surfaces nowhere else.
+      await sleep(200);
+      assert.deepEqual(strays, []);
+    } finally {
+      await source.stop();
+      await target.stop();
+    }
+  });
+
+  it('a child manifest PUT the target refuses while another image’s layer streams slowly: the run fails at once with the refusal, the slow copy cut', async () => {
+    const isSlow = blobGetOf(slowArmLayer);
+    const source = await startFaultProxy(a.url, (r) => (isSlow(r) ? { kind: 'throttle', bytesPerSecond: RATE } : undefined));
+    const target = await startFaultProxy(b.url, (r) =>
+      r.method === 'PUT' && r.url.endsWith(`/manifests/${refusedManifest}`) ? { kind: 'status', status: 400, body: JSON.stringify({ errors: [{ code: 'MANIFEST_INVALID', message: 'injected: manifest invalid' }] }) } : undefined,
+    );
+    try {
+      const started = Date.now();
+      const inputs: Record<string, string> = { sources: `${source.host}/two/app:amd64\n${source.host}/two/app:arm64`, tags: `${target.host}/two/app:1` };
+      const failure = await publishInputs(getInputs((name) => inputs[name] ?? '')).then(
+        () => assert.fail('the run succeeded'),
+        (e: unknown) => e as Error,
+      );
+      const ms = Date.now() - started;
+      assert.match(failure.message, new RegExp(refusedManifest), failure.message);
+      assert.match(failure.message, /MANIFEST_INVALID/, failure.message);
+      assert.doesNotMatch(failure.message, /\n/);
+      assert.ok(ms < 10_000, `the run took ${ms} ms`);
+      assert.ok(await allClosed(source, 2000), 'every exchange with the source is over');
+      assert.ok(await allClosed(target, 2000), 'every exchange with the target is over');
+      const slowGets = source.log.filter(isSlow);
+      assert.ok(slowGets.length >= 1 && slowGets.every((r) => r.cut === true), JSON.stringify(slowGets.map(({ n, cut }) => ({ n, cut }))));
+      const uploads = target.log.filter((r) => r.method === 'PUT' && r.url.includes(`digest=${encodeURIComponent(slowArmLayer)}`));
+      assert.ok(uploads.every((r) => r.cut === true && (r.received ?? 0) < SLOW_BYTES), JSON.stringify(uploads.map(({ received, cut }) => ({ received, cut }))));
+      assert.equal((await fetch(`${b.url}/v2/two/app/manifests/1`, { method: 'HEAD' })).status, 404);
       await sleep(200);
       assert.deepEqual(strays, []);
     } finally {
