@@ -10,7 +10,7 @@ import { ActionError } from '../errors.ts';
 import { type Digest, digestWithAlgorithmOf, parseDigest, sha256 } from '../oci/digest.ts';
 import { type FetchedManifest, MANIFEST_ACCEPT, MANIFEST_SIZE_LIMIT, MediaType, baseMediaType } from '../oci/manifest.ts';
 import type { AuthorizedRequest, Authenticator } from './auth.ts';
-import { type HttpRequest, type Response, discard, header } from './http.ts';
+import { type HttpRequest, type Response, discard, foreignHost, header } from './http.ts';
 import { digestMismatch, responseError } from './response-errors.ts';
 import type { HostTransport } from './transport.ts';
 
@@ -97,7 +97,7 @@ export class RegistryClient {
       return { absent: true };
     }
     if (!succeeded(op, res.status)) {
-      const answeredBy = this.transport.owns(res.url) ? undefined : new URL(res.url).host;
+      const answeredBy = this.transport.owns(res.url) ? undefined : foreignHost(res.url);
       throw await responseError(res, { method: op.method, registry: this.registry, repository, what, access: op.access, answeredBy }, expected(op));
     }
     if (!stream && !res.bytes) await discard(res);

@@ -6,6 +6,7 @@
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { describeError } from '../errors.ts';
+import { flatLine, QUOTE_LIMIT } from '../escape.ts';
 
 export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 
@@ -62,6 +63,14 @@ export function header(res: { headers: Response['headers'] }, name: string): str
 /** `scheme://host:port` of an absolute URL (default ports dropped): the unit credentials belong to. */
 export function originOf(url: string): string {
   return new URL(url).origin;
+}
+
+/**
+ * The host of a URL a server chose (a redirect target, the origin that answered), as a message may
+ * name it: bounded like any registry-supplied string (the URL parser takes a host of any length).
+ */
+export function foreignHost(url: string): string {
+  return flatLine(new URL(url).host, QUOTE_LIMIT);
 }
 
 /** Removes query strings (upload state, signed storage URLs) from URLs shown to users. */

@@ -5,18 +5,17 @@
  */
 import type { Readable } from 'node:stream';
 import { ActionError, type RegistryDiagnostic } from '../errors.ts';
-import { flatLine } from '../escape.ts';
+import { flatLine, QUOTE_LIMIT } from '../escape.ts';
 import { readLimited } from './body.ts';
 import { registryHint } from './hints.ts';
 
 export const ERROR_BODY_LIMIT = 64 * 1024;
 /** Bounds on what of a registry's error body reaches a message. */
-const FIELD_LIMIT = 200;
 const ENTRIES_LIMIT = 8;
 const TOTAL_LIMIT = 1000;
 
 /** Registry text fit for one line (src/escape.ts's flatLine), at most `limit` characters. */
-const sanitize = (text: string, limit = FIELD_LIMIT): string => flatLine(text, limit);
+const sanitize = (text: string, limit = QUOTE_LIMIT): string => flatLine(text, limit);
 
 /**
  * Parses `{"errors":[{"code","message","detail"}]}`: every entry with a code, its fields sanitised

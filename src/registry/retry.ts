@@ -11,7 +11,7 @@ import { ActionError, describeError } from '../errors.ts';
 import { log } from '../log.ts';
 import type { TransportStats } from './base.ts';
 import { splitHostPort } from '../hosts.ts';
-import { type HttpRequest, type Layer, type Method, RedirectTargetError, type Response, discard, errorCode, header, isTlsProtocolMismatch, redactUrl } from './http.ts';
+import { type HttpRequest, type Layer, type Method, RedirectTargetError, type Response, discard, errorCode, foreignHost, header, isTlsProtocolMismatch, redactUrl } from './http.ts';
 
 export interface RetryPolicy {
   /** Attempts after the first, for retryable failures. */
@@ -150,7 +150,7 @@ export function networkError(req: { method: string; url: string }, e: unknown, a
   const code = errorCode(e);
   const certificate = isCertificateError(code);
   // A redirect target is its own host, with its own TLS settings: the hint names it.
-  const elsewhere = e instanceof RedirectTargetError ? new URL(e.url).host : undefined;
+  const elsewhere = e instanceof RedirectTargetError ? foreignHost(e.url) : undefined;
   const hint = certificate
     ? elsewhere
       ? `The TLS certificate of ${elsewhere} (a redirect target) is not trusted: add its CA with NODE_EXTRA_CA_CERTS, or list ${elsewhere} in insecure-registries`

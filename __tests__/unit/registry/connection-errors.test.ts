@@ -72,6 +72,14 @@ describe('connection-level errors quote what the server chose bounded and on one
     });
   }
 
+  it('a redirect target’s host, named in the hint, is bounded too (the URL parser takes a host of any length)', () => {
+    const host = `${'a'.repeat(60)}.`.repeat(50) + 'zz-tail';
+    const e = networkError({ method: 'GET', url: 'https://r.example/v2/x/blobs/sha256:0' }, new RedirectTargetError(`https://${host}/blob`, altnameError(`${MISMATCH}DNS:x`)), 1);
+    assert.ok(e.line.length < 4 * QUOTE_LIMIT + 400, `${e.line.length} characters`);
+    assert.match(e.line, /The TLS certificate of [a.]{100,200}… \(a redirect target\)/);
+    assert.doesNotMatch(e.line, /zz-tail/);
+  });
+
   it('the secret of a redirect target’s URL is not quoted', () => {
     const text = describeError(new RedirectTargetError('https://storage.example/blob?sig=secret', altnameError(`${MISMATCH}DNS:x`)), 'outside');
     assert.doesNotMatch(text, /secret/);
