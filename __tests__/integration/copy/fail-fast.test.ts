@@ -8,14 +8,13 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { getInputs } from '../../../src/inputs.ts';
-import { actionsLogger, consoleLogger, setLogger } from '../../../src/log.ts';
 import { publishInputs } from '../../../src/publish/index.ts';
 import { type FaultProxy, startFaultProxy } from '../../helpers/fault-proxy.ts';
 import { pushImage } from '../../helpers/images.ts';
+import { logsPerTest } from '../../helpers/logs.ts';
 import { type RunningRegistry, startRegistry } from '../../helpers/registry.ts';
 
 const MiB = 1024 * 1024;
@@ -34,7 +33,7 @@ async function allClosed(proxy: FaultProxy, ms: number): Promise<boolean> {
 describe('copy phase: the first permanent failure stops the copies still running', () => {
   let a: RunningRegistry;
   let b: RunningRegistry;
-  let logged = '';
+  const logs = logsPerTest();
   let slowDigest = '';
   let failingDigest = '';
   /** Two images: amd64 small (its manifest PUT refused), arm64 with the slow layer. */
@@ -67,11 +66,6 @@ describe('copy phase: the first permanent failure stops the copies still running
     await a?.stop();
     await b?.stop();
   });
-  beforeEach(() => {
-    logged = '';
-    setLogger(consoleLogger({ stream: new Writable({ write: (chunk, _enc, cb) => ((logged += chunk), cb()) }) }));
-  });
-  afterEach(() => setLogger(actionsLogger));
 
   it('a layer the source refuses (404) while another streams slowly: the run fails at once with the refusal, the slow copy cut at both ends, no tag', async () => {
     const isSlow = blobGetOf(slowDigest);
@@ -110,7 +104,7 @@ describe('copy phase: the first permanent failure stops the copies still running
       assert.ok(uploads.every((r) => r.cut === true && (r.received ?? 0) < SLOW_BYTES), JSON.stringify(uploads.map(({ received, cut }) => ({ received, cut }))));
       // No retry of the slow layer in chunks once the phase has failed.
       assert.equal(target.log.filter((r) => r.method === 'PATCH').length, 0);
-      assert.doesNotMatch(logged, new RegExp(`upload of ${slowDigest} .*trying again in chunks`));
+      assert.doesNotMatch(logs.text, new RegExp(`upload of ${slowDigest} .*trying again in chunks`));
 
       // No tag moved (the tag phase comes after the copies).
       assert.equal((await fetch(`${b.url}/v2/fail/app/manifests/1`, { method: 'HEAD' })).status, 404);

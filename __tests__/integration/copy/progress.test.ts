@@ -6,15 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { getInputs } from '../../../src/inputs.ts';
-import { actionsLogger, consoleLogger, setLogger } from '../../../src/log.ts';
 import { publishInputs } from '../../../src/publish/index.ts';
 import { copyProgress } from '../../../src/publish/place.ts';
 import { renderSummary } from '../../../src/summary.ts';
 import { startFaultProxy } from '../../helpers/fault-proxy.ts';
 import { pushImage } from '../../helpers/images.ts';
+import { logsPerTest } from '../../helpers/logs.ts';
 import { type RunningRegistry, startRegistry } from '../../helpers/registry.ts';
 
 const isBlobGet = (r: { method: string; url: string }) => r.method === 'GET' && /\/blobs\/sha256:/.test(r.url);
@@ -22,7 +21,7 @@ const isBlobGet = (r: { method: string; url: string }) => r.method === 'GET' && 
 describe('copy progress (slow source through a proxy; interval shortened)', () => {
   let a: RunningRegistry;
   let b: RunningRegistry;
-  let logged = '';
+  const logs = logsPerTest();
   const savedInterval = copyProgress.intervalMs;
   const savedDockerConfig = process.env.DOCKER_CONFIG;
   before(async () => {
@@ -40,11 +39,6 @@ describe('copy progress (slow source through a proxy; interval shortened)', () =
     await a?.stop();
     await b?.stop();
   });
-  beforeEach(() => {
-    logged = '';
-    setLogger(consoleLogger({ stream: new Writable({ write: (chunk, _enc, cb) => ((logged += chunk), cb()) }) }));
-  });
-  afterEach(() => setLogger(actionsLogger));
 
   const publish = (inputs: Record<string, string>) => publishInputs(getInputs((name) => inputs[name] ?? ''));
 
@@ -53,15 +47,15 @@ describe('copy progress (slow source through a proxy; interval shortened)', () =
     copyProgress.intervalMs = 1000;
     try {
       const result = await publish({ sources: `${slow.host}/big/app:amd64`, tags: `${b.host}/big/app:1` });
-      const progress = logged.split('\n').filter((l) => /^copying sha256:[0-9a-f]{12}… to /.test(l));
-      assert.ok(progress.length >= 2, `progress lines while the layers copy:\n${logged}`);
+      const progress = logs.text.split('\n').filter((l) => /^copying sha256:[0-9a-f]{12}… to /.test(l));
+      assert.ok(progress.length >= 2, `progress lines while the layers copy:\n${logs.text}`);
       for (const line of progress) assert.match(line, new RegExp(`^copying sha256:[0-9a-f]{12}… to ${b.host}/big/app: \\d+\\.\\d of 1\\.5 MiB \\(\\d+\\.\\d MiB/s\\)$`));
       // Both layers report, and what they report grows.
       assert.equal(new Set(progress.map((l) => l.slice(0, 27))).size, 2, progress.join('\n'));
       const done = progress.map((l) => Number(/: (\d+\.\d) of/.exec(l)?.[1]));
       assert.ok(done.some((d) => d > 0) && done.every((d) => d <= 1.5), done.join(' '));
-      const image = logged.split('\n').filter((l) => l.startsWith('copied linux/amd64 image '));
-      assert.equal(image.length, 1, logged);
+      const image = logs.text.split('\n').filter((l) => l.startsWith('copied linux/amd64 image '));
+      assert.equal(image.length, 1, logs.text);
       assert.match(image[0] as string, new RegExp(`^copied linux/amd64 image sha256:[0-9a-f]{64} to ${b.host}/big/app: 3 blobs, 3\\.0 MiB in \\d+\\.\\d s \\(\\d+\\.\\d MiB/s\\)$`));
 
       const copies = result.stats.copies ?? [];
@@ -80,7 +74,7 @@ describe('copy progress (slow source through a proxy; interval shortened)', () =
     copyProgress.intervalMs = 1000;
     const result = await publish({ sources: `${a.host}/small/app:amd64`, tags: `${b.host}/small/app:1` });
     assert.equal(result.stats.blobsCopied, 2);
-    assert.doesNotMatch(logged, /^copying |^copied .* image /m, logged);
+    assert.doesNotMatch(logs.text, /^copying |^copied .* image /m, logs.text);
     assert.match(renderSummary(result), /### Copied across registries/);
     // Same registry: mounted, not copied.
     const mounted = await publish({ sources: `${a.host}/small/app:amd64`, tags: `${a.host}/other/app:1` });
