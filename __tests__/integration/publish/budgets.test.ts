@@ -49,23 +49,28 @@ function bigIndex(n: number, childSize: number) {
   return { index, digests, child: (digest: string) => bigChild(digests.indexOf(digest), childSize) };
 }
 
-describe('budgets: a hostile source index', () => {
-  let reg: RunningRegistry;
-  let proxy: RewritingProxy;
+/** A registry and a rewriting proxy in front of it, for the tests of the enclosing `describe`. */
+function registryBehindProxy(): { reg: RunningRegistry; proxy: RewritingProxy } {
+  const s = {} as { reg: RunningRegistry; proxy: RewritingProxy };
   before(async () => {
-    reg = await startRegistry();
-    proxy = await startRewritingProxy(reg.url);
+    s.reg = await startRegistry();
+    s.proxy = await startRewritingProxy(s.reg.url);
   });
   after(async () => {
-    await proxy?.stop();
-    await reg?.stop();
+    await s.proxy?.stop();
+    await s.reg?.stop();
   });
+  return s;
+}
+
+describe('budgets: a hostile source index', () => {
+  const s = registryBehindProxy();
 
   /** The proxy serves `big/app:index` and its children itself; everything else is the registry's. */
   const serve = (n: number, childSize: number) => {
     const { index, digests, child } = bigIndex(n, childSize);
     const served = { children: 0 };
-    proxy.setRule(({ method, url, status }) => {
+    s.proxy.setRule(({ method, url, status }) => {
       if (status !== undefined) return undefined;
       const m = /^\/v2\/big\/app\/manifests\/(.+)$/.exec(url);
       if (!m) return undefined;
@@ -85,7 +90,7 @@ describe('budgets: a hostile source index', () => {
   // MANIFEST_BYTES_HELD of them.
   it('holds at most its manifest budget of children read during the plan (peak RSS under 400 MiB)', async () => {
     const served = serve(90, 4 * MiB - 4096);
-    const run = await runAction({ sources: `${proxy.host}/big/app:index`, tags: `${reg.host}/target/app:big`, push: 'false' });
+    const run = await runAction({ sources: `${s.proxy.host}/big/app:index`, tags: `${s.reg.host}/target/app:big`, push: 'false' });
     assert.equal(run.code, 0, run.stdout + run.stderr);
     assert.equal(served.children, 90, 'every child was read and checked during the plan');
     assert.ok(run.peakRssKiB > 0, 'the peak was measured');
@@ -94,30 +99,21 @@ describe('budgets: a hostile source index', () => {
 
   it(`refuses a source index of more than ${MAX_SOURCE_INDEX_ENTRIES} entries before reading any child, naming source, count and limit`, async () => {
     const served = serve(MAX_SOURCE_INDEX_ENTRIES + 1, 1024);
-    const run = await runAction({ sources: `${proxy.host}/big/app:index`, tags: `${reg.host}/target/app:big` });
+    const run = await runAction({ sources: `${s.proxy.host}/big/app:index`, tags: `${s.reg.host}/target/app:big` });
     assert.equal(run.code, 1);
-    assert.match(errorOf(run.stdout), new RegExp(`source ${proxy.host.replace(/\./g, '\\.')}/big/app:index is an index of too many entries: ${MAX_SOURCE_INDEX_ENTRIES + 1}, more than the ${MAX_SOURCE_INDEX_ENTRIES} this action reads; nothing was written`));
+    assert.match(errorOf(run.stdout), new RegExp(`source ${s.proxy.host.replace(/\./g, '\\.')}/big/app:index is an index of too many entries: ${MAX_SOURCE_INDEX_ENTRIES + 1}, more than the ${MAX_SOURCE_INDEX_ENTRIES} this action reads; nothing was written`));
     assert.equal(served.children, 0);
-    assert.ok(!proxy.log.some((e) => e.method === 'PUT' || e.method === 'POST'));
+    assert.ok(!s.proxy.log.some((e) => e.method === 'PUT' || e.method === 'POST'));
   });
 });
 
 // Finding 7: platform-less entries were resolved one after another; 30 entries answered just
 // inside `timeout: 2` held the run 99 s.
 describe('budgets: slow index entries are read in parallel', () => {
-  let reg: RunningRegistry;
-  let proxy: RewritingProxy;
-  before(async () => {
-    reg = await startRegistry();
-    proxy = await startRewritingProxy(reg.url);
-  });
-  after(async () => {
-    await proxy?.stop();
-    await reg?.stop();
-  });
+  const s = registryBehindProxy();
 
   it('30 platform-less entries each delayed 1.5 s resolve together (well under 25 s), with overlapping reads', async () => {
-    const t = { url: reg.url };
+    const t = { url: s.reg.url };
     const images: Pushed[] = [];
     for (let i = 0; i < 30; i++) images.push(await pushImage(t, 'slow/app', undefined, { os: 'windows', architecture: 'amd64', osVersion: `10.0.20348.${i}`, format: 'oci' }));
     // No platform in the entries: each one's manifest and config must be read.
@@ -126,7 +122,7 @@ describe('budgets: slow index entries are read in parallel', () => {
     const entryDigests = new Set(images.map((p) => p.digest));
     let inFlight = 0;
     let peak = 0;
-    proxy.setRule(({ method, url, status }) => {
+    s.proxy.setRule(({ method, url, status }) => {
       const m = /\/manifests\/(sha256:[0-9a-f]{64})$/.exec(url);
       if (method !== 'GET' || !m || !entryDigests.has(m[1] as string)) return undefined;
       if (status === undefined) {
@@ -137,7 +133,7 @@ describe('budgets: slow index entries are read in parallel', () => {
       // The body goes at 1 byte per 1.5 s / size: the whole answer takes ~1.5 s, inside timeout 2.
       return { bytesPerSecond: 350 };
     });
-    const run = await runAction({ sources: `${proxy.host}/slow/app:multi`, tags: `${proxy.host}/slow/app:out`, timeout: '2', push: 'false' });
+    const run = await runAction({ sources: `${s.proxy.host}/slow/app:multi`, tags: `${s.proxy.host}/slow/app:out`, timeout: '2', push: 'false' });
     assert.equal(run.code, 0, run.stdout + run.stderr);
     assert.ok(peak >= 8, `at most ${peak} entry reads overlapped`);
     assert.ok(run.ms < 25_000, `the run took ${run.ms} ms`);
@@ -148,16 +144,7 @@ describe('budgets: slow index entries are read in parallel', () => {
 // manifests (2.3 GiB RSS with 256 KiB each) before refusing. The proxy plays a source registry
 // with the referrers API (distribution 2.8 has none) and such a tree, generated as it is asked.
 describe('budgets: a referrers tree is counted as it is listed', () => {
-  let reg: RunningRegistry;
-  let proxy: RewritingProxy;
-  before(async () => {
-    reg = await startRegistry();
-    proxy = await startRewritingProxy(reg.url);
-  });
-  after(async () => {
-    await proxy?.stop();
-    await reg?.stop();
-  });
+  const s = registryBehindProxy();
 
   /** A referrer of `subject` of about `size` bytes, distinct per `name`. */
   const referrer = (subject: { digest: string; size: number; mediaType: string }, name: string, size: number): Buffer => {
@@ -174,7 +161,7 @@ describe('budgets: a referrers tree is counted as it is listed', () => {
   };
 
   it('refuses 64 referrers listing 64 more each after the second listing, before reading it (peak RSS under 400 MiB)', async () => {
-    const image = await pushImage({ url: reg.url }, 'tree/app', 'img', { os: 'linux', architecture: 'amd64', format: 'oci' });
+    const image = await pushImage({ url: s.reg.url }, 'tree/app', 'img', { os: 'linux', architecture: 'amd64', format: 'oci' });
     const size = 128 * 1024;
     const manifests = new Map<string, Buffer>();
     const children = new Map<string, string[]>();
@@ -193,7 +180,7 @@ describe('budgets: a referrers tree is counted as it is listed', () => {
       return list;
     };
     const served = { referrers: 0 };
-    proxy.setRule(({ method, url, status }): Rewrite | undefined => {
+    s.proxy.setRule(({ method, url, status }): Rewrite | undefined => {
       if (status !== undefined) return undefined;
       const listing = /^\/v2\/tree\/app\/referrers\/(sha256:[0-9a-f]{64})/.exec(url);
       if (listing) {
@@ -209,12 +196,12 @@ describe('budgets: a referrers tree is counted as it is listed', () => {
       if (method === 'GET') served.referrers++;
       return { answer: { status: 200, headers: { 'content-type': OCI_MANIFEST, 'docker-content-digest': sha(bytes) }, body: method === 'HEAD' ? '' : bytes } };
     });
-    const run = await runAction({ sources: `${proxy.host}/tree/app:img`, tags: `${reg.host}/copy/app:1` });
+    const run = await runAction({ sources: `${s.proxy.host}/tree/app:img`, tags: `${s.reg.host}/copy/app:1` });
     assert.equal(run.code, 1, run.stdout);
-    assert.match(errorOf(run.stdout), new RegExp(`the referrers and cosign tags of ${proxy.host.replace(/\./g, '\\.')}/tree/app@${image.digest}: too many listed: 128, more than the 64 this action reads; nothing was written`));
+    assert.match(errorOf(run.stdout), new RegExp(`the referrers and cosign tags of ${s.proxy.host.replace(/\./g, '\\.')}/tree/app@${image.digest}: too many listed: 128, more than the 64 this action reads; nothing was written`));
     assert.ok(served.referrers <= 64, `${served.referrers} referrer manifests were read`);
     assert.ok(run.peakRssKiB > 0 && run.peakRssKiB < 400 * 1024, `peak RSS ${(run.peakRssKiB / 1024).toFixed(0)} MiB`);
-    const written = await getManifestBytes({ url: reg.url }, 'copy/app', '1');
+    const written = await getManifestBytes({ url: s.reg.url }, 'copy/app', '1');
     assert.equal(written.status, 404, 'no tag was written');
   });
 });
