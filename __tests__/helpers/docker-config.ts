@@ -2,6 +2,7 @@
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 
 export const basic = (u: string, p: string): string => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
 
@@ -21,4 +22,19 @@ export function helperBin(helpers: Record<string, string>): string {
     chmodSync(file, 0o755);
   }
   return bin;
+}
+
+/**
+ * For the tests of the enclosing `describe` (or file): no credentials from this machine's Docker
+ * config (DOCKER_CONFIG points nowhere); the variable is put back after.
+ */
+export function withoutMachineCredentials(): void {
+  const saved = process.env.DOCKER_CONFIG;
+  before(() => {
+    process.env.DOCKER_CONFIG = '/nonexistent';
+  });
+  after(() => {
+    if (saved === undefined) delete process.env.DOCKER_CONFIG;
+    else process.env.DOCKER_CONFIG = saved;
+  });
 }

@@ -6,12 +6,10 @@
  * profile's proxy.
  */
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { fetch } from 'undici';
 import { ActionError } from '../../src/errors.ts';
 import { getInputs } from '../../src/inputs.ts';
-import { actionsLogger, consoleLogger, setLogger } from '../../src/log.ts';
 import { appendSettle } from '../../src/publish/append-read.ts';
 import { publishInputs } from '../../src/publish/index.ts';
 import type { PublishResult } from '../../src/publish/result.ts';
@@ -21,6 +19,8 @@ import { type RunningRegistry, startRegistry } from '../helpers/registry.ts';
 import { startTokenIssuer } from '../helpers/token-issuer.ts';
 import { type ProfileProxy, startProfileProxy } from './profile-proxy.ts';
 import { PROFILES, type Profile, RATE_LIMITS, profile } from './registries.ts';
+import { withoutMachineCredentials } from '../helpers/docker-config.ts';
+import { logsPerTest } from '../helpers/logs.ts';
 
 const SPDX = 'application/spdx+json';
 const BUNDLE_WITH_PARAMETERS = 'application/vnd.dev.sigstore.bundle+json;version=0.2';
@@ -33,7 +33,7 @@ const without = (p: Profile, ...quirks: Array<'denied' | 'refusesSubject' | 'tag
 });
 
 let reg: RunningRegistry;
-let logged = '';
+const logs = logsPerTest();
 const direct = () => ({ url: reg.url });
 const run = (inputs: Record<string, string>): Promise<PublishResult> => publishInputs(getInputs((name) => inputs[name] ?? ''));
 async function failure(inputs: Record<string, string>): Promise<ActionError> {
@@ -59,21 +59,13 @@ async function imageWithSbom(name: string, arch = 'amd64', artifactType = SPDX):
   return { image, sbom };
 }
 
-const savedDockerConfig = process.env.DOCKER_CONFIG;
+withoutMachineCredentials();
 before(async () => {
   reg = await startRegistry();
-  process.env.DOCKER_CONFIG = '/nonexistent'; // no credentials from this machine
 });
 after(async () => {
-  if (savedDockerConfig === undefined) delete process.env.DOCKER_CONFIG;
-  else process.env.DOCKER_CONFIG = savedDockerConfig;
   await reg?.stop();
 });
-beforeEach(() => {
-  logged = '';
-  setLogger(consoleLogger({ stream: new Writable({ write: (chunk, _enc, cb) => ((logged += chunk), cb()) }) }));
-});
-afterEach(() => setLogger(actionsLogger));
 
 for (const p of PROFILES) {
   describe(`${p.name} (${p.id})`, () => {
@@ -102,7 +94,7 @@ for (const p of PROFILES) {
         const fallback = await getManifestBytes(direct(), target, fallbackTag(image.digest));
         if (refused) {
           assert.deepEqual(result.referrers.map((t) => `${t.kind} ${t.digest} ${t.outcome}`), [`referrer ${sbom.digest} refused`]);
-          assert.match(logged, new RegExp(`warning: 127\\.0\\.0\\.1:\\d+/${target} refused referrer ${sbom.digest} of ${image.digest} \\(HTTP ${refused.status} ${refused.code}`));
+          assert.match(logs.text, new RegExp(`warning: 127\\.0\\.0\\.1:\\d+/${target} refused referrer ${sbom.digest} of ${image.digest} \\(HTTP ${refused.status} ${refused.code}`));
           assert.equal(fallback.status, 404, 'nothing to list: the referrer is not there');
           // Into a repository that lacks the image: one that holds it takes no referrers from a source.
           const error = await failure({ sources: `${reg.host}/src/${name}-ref:amd64`, tags: `${proxy.host}/${target}-fail:2`, 'referrers-refused': 'fail' });
@@ -186,7 +178,7 @@ for (const p of PROFILES) {
         assert.equal(await tagDigest(target, '1'), result.digest, 'the tag moved');
         assert.deepEqual(result.referrers.map((t) => `${t.kind} ${t.tag ?? t.digest} ${t.outcome}`), [`referrer ${sbom.digest} copied`, `fallback-tag ${tag} refused`]);
         assert.ok(proxy.played.includes(`ociIndex PUT /v2/${target}/manifests/${tag}`), proxy.played.join('\n'));
-        assert.match(logged, new RegExp(`warning: 127\\.0\\.0\\.1:\\d+/${target} refused the referrers fallback tag ${tag} \\(an OCI index listing 1 referrer\\(s\\) of ${image.digest}\\) \\(HTTP ${oci.status} ${oci.code}`));
+        assert.match(logs.text, new RegExp(`warning: 127\\.0\\.0\\.1:\\d+/${target} refused the referrers fallback tag ${tag} \\(an OCI index listing 1 referrer\\(s\\) of ${image.digest}\\) \\(HTTP ${oci.status} ${oci.code}`));
         assert.equal((await getManifestBytes(direct(), target, tag)).status, 404, 'no fallback tag');
         // Into a repository that lacks the image: one that holds it takes no referrers from a source.
         const error = await failure({ sources: `${reg.host}/src/${name}-fb:amd64`, tags: `${proxy.host}/${target}-fail:2`, 'referrers-refused': 'fail' });
@@ -330,7 +322,7 @@ for (const p of PROFILES) {
           assert.ok(proxy.played.slice(from).some((x) => x.startsWith('tagLag HEAD')), 'the append met the lag');
           assert.deepEqual(result.platforms, ['linux/amd64', 'linux/arm64'], 'the platform already there is kept');
           assert.equal(await tagDigest(`${name}/lagapp`, '1'), result.digest);
-          assert.doesNotMatch(logged, /no index at/);
+          assert.doesNotMatch(logs.text, /no index at/);
         });
 
         it('the base tag still reads as absent after the re-reads: a warning names it, only the sources\' platforms are published', async () => {
@@ -340,7 +332,7 @@ for (const p of PROFILES) {
           await run({ sources: `${reg.host}/src/${name}-laglong:amd64`, tags });
           const result = await run({ sources: `${reg.host}/src/${name}-laglong:arm64`, tags, append: 'true' });
           assert.deepEqual(result.platforms, ['linux/arm64']);
-          assert.match(logged, new RegExp(`warning: append: no index at ${proxy.host.replace(/\./g, '\\.')}/${name}/laglong:1 yet \\(absent in 5 reads over 0\\.8 s\\): publishing only the sources' platforms`));
+          assert.match(logs.text, new RegExp(`warning: append: no index at ${proxy.host.replace(/\./g, '\\.')}/${name}/laglong:1 yet \\(absent in 5 reads over 0\\.8 s\\): publishing only the sources' platforms`));
         });
 
         it("the base tag shows but its bytes (GET by digest) lag: read again until they come; when they never do, the run fails before any write", async () => {

@@ -16,6 +16,7 @@ import { type FaultProxy, startFaultProxy } from '../../helpers/fault-proxy.ts';
 import { pushImage } from '../../helpers/images.ts';
 import { logsPerTest } from '../../helpers/logs.ts';
 import { type RunningRegistry, startRegistry } from '../../helpers/registry.ts';
+import { withoutMachineCredentials } from '../../helpers/docker-config.ts';
 
 const MiB = 1024 * 1024;
 /** The slow layer: 6 MiB at 256 KiB/s, 24 s to copy whole. */
@@ -41,11 +42,10 @@ describe('copy phase: the first permanent failure stops the copies still running
   let slowArmLayer = '';
   const strays: unknown[] = [];
   const onStray = (e: unknown) => strays.push(e);
-  const savedDockerConfig = process.env.DOCKER_CONFIG;
+  withoutMachineCredentials();
   before(async () => {
     a = await startRegistry();
     b = await startRegistry();
-    process.env.DOCKER_CONFIG = '/nonexistent'; // no credentials from this machine
     const slow = randomBytes(SLOW_BYTES);
     const failing = randomBytes(4096);
     const image = await pushImage({ url: a.url }, 'fail/app', 'amd64', { os: 'linux', architecture: 'amd64', layers: [slow, failing] });
@@ -61,8 +61,6 @@ describe('copy phase: the first permanent failure stops the copies still running
   after(async () => {
     process.off('unhandledRejection', onStray);
     process.off('uncaughtException', onStray);
-    if (savedDockerConfig === undefined) delete process.env.DOCKER_CONFIG;
-    else process.env.DOCKER_CONFIG = savedDockerConfig;
     await a?.stop();
     await b?.stop();
   });

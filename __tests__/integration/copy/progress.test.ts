@@ -15,6 +15,7 @@ import { startFaultProxy } from '../../helpers/fault-proxy.ts';
 import { pushImage } from '../../helpers/images.ts';
 import { logsPerTest } from '../../helpers/logs.ts';
 import { type RunningRegistry, startRegistry } from '../../helpers/registry.ts';
+import { withoutMachineCredentials } from '../../helpers/docker-config.ts';
 
 const isBlobGet = (r: { method: string; url: string }) => r.method === 'GET' && /\/blobs\/sha256:/.test(r.url);
 
@@ -23,19 +24,16 @@ describe('copy progress (slow source through a proxy; interval shortened)', () =
   let b: RunningRegistry;
   const logs = logsPerTest();
   const savedInterval = copyProgress.intervalMs;
-  const savedDockerConfig = process.env.DOCKER_CONFIG;
+  withoutMachineCredentials();
   before(async () => {
     a = await startRegistry();
     b = await startRegistry();
-    process.env.DOCKER_CONFIG = '/nonexistent'; // no credentials from this machine
     // Two layers of 1.5 MiB: at 512 KiB/s each takes about 3 s.
     await pushImage({ url: a.url }, 'big/app', 'amd64', { os: 'linux', architecture: 'amd64', layers: [randomBytes(1536 * 1024), randomBytes(1536 * 1024)] });
     await pushImage({ url: a.url }, 'small/app', 'amd64', { os: 'linux', architecture: 'amd64', layers: [randomBytes(4096)] });
   });
   after(async () => {
     copyProgress.intervalMs = savedInterval;
-    if (savedDockerConfig === undefined) delete process.env.DOCKER_CONFIG;
-    else process.env.DOCKER_CONFIG = savedDockerConfig;
     await a?.stop();
     await b?.stop();
   });

@@ -3,15 +3,15 @@
  * (The subprocess tests of dist/ in publish.test.ts and others keep the runner contract.)
  */
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { getInputs } from '../../../src/inputs.ts';
-import { actionsLogger, consoleLogger, setLogger } from '../../../src/log.ts';
 import { publishInputs } from '../../../src/publish/index.ts';
 import type { PublishResult } from '../../../src/publish/result.ts';
 import { startFaultProxy } from '../../helpers/fault-proxy.ts';
 import { type Pushed, getManifestBytes, pushImage, sha256 } from '../../helpers/images.ts';
 import { type RunningRegistry, startRegistry } from '../../helpers/registry.ts';
+import { withoutMachineCredentials } from '../../helpers/docker-config.ts';
+import { logsPerTest } from '../../helpers/logs.ts';
 
 const FOUR = [
   { os: 'linux', architecture: 'amd64' },
@@ -23,23 +23,14 @@ const FOUR = [
 describe('publish() in process (real registry)', () => {
   let reg: RunningRegistry;
   const t = () => ({ url: reg.url });
-  let logged = '';
-  const savedDockerConfig = process.env.DOCKER_CONFIG;
+  const logs = logsPerTest();
+  withoutMachineCredentials();
   before(async () => {
     reg = await startRegistry();
-    process.env.DOCKER_CONFIG = '/nonexistent'; // no credentials from this machine
   });
   after(async () => {
-    if (savedDockerConfig === undefined) delete process.env.DOCKER_CONFIG;
-    else process.env.DOCKER_CONFIG = savedDockerConfig;
     await reg?.stop();
   });
-  beforeEach(() => {
-    logged = '';
-    const stream = new Writable({ write: (chunk, _enc, cb) => ((logged += chunk), cb()) });
-    setLogger(consoleLogger({ stream }));
-  });
-  afterEach(() => setLogger(actionsLogger));
 
   const run = (inputs: Record<string, string>): Promise<PublishResult> => publishInputs(getInputs((name) => inputs[name] ?? ''));
 
@@ -109,7 +100,7 @@ describe('publish() in process (real registry)', () => {
     assert.equal(dry.dryRun, true);
     assert.deepEqual(dry.pushed, []);
     assert.deepEqual(dry.plan, [{ target: `${reg.host}/dry/dst`, present: 0, toMount: 2, toCopy: 0 }]);
-    assert.match(logged, /push is false: nothing was written/);
+    assert.match(logs.text, /push is false: nothing was written/);
     assert.equal((await getManifestBytes(t(), 'dry/dst', '1')).status, 404);
     const real = await run(inputs);
     assert.equal(real.digest, dry.digest, 'the dry run announced the digest the real run produced');
@@ -148,26 +139,26 @@ describe('publish() in process (real registry)', () => {
 
     it('all skipped (metadata-action default level manifest): one warning saying none applied and how to fix it', async () => {
       const result = await run({ ...base(), annotations: 'manifest:org.opencontainers.image.title=demo\nmanifest:org.opencontainers.image.version=1.0' });
-      const warnings = logged.split('\n').filter((l) => l.startsWith('warning: '));
-      assert.equal(warnings.length, 1, logged);
+      const warnings = logs.text.split('\n').filter((l) => l.startsWith('warning: '));
+      assert.equal(warnings.length, 1, logs.text);
       assert.match(warnings[0]!, /none of the 2 annotation line\(s\) was applied/);
       assert.match(warnings[0]!, /none is for an index \(e\.g\. 'manifest:org\.opencontainers\.image\.title=demo'\)/);
       assert.match(warnings[0]!, /DOCKER_METADATA_ANNOTATIONS_LEVELS: index/);
       assert.match(warnings[0]!, /prefix the lines with index:/);
-      assert.doesNotMatch(logged, /annotation skipped/);
+      assert.doesNotMatch(logs.text, /annotation skipped/);
       assert.equal(JSON.parse(result.manifest).annotations, undefined);
     });
 
     it('some skipped: an info line per skipped line, no warning', async () => {
       const result = await run({ ...base(), annotations: 'index:org.opencontainers.image.title=demo\nmanifest:org.opencontainers.image.version=1.0' });
-      assert.doesNotMatch(logged, /^warning: /m);
-      assert.match(logged, /^annotation skipped \(does not apply to an index\): manifest:org\.opencontainers\.image\.version=1\.0$/m);
+      assert.doesNotMatch(logs.text, /^warning: /m);
+      assert.match(logs.text, /^annotation skipped \(does not apply to an index\): manifest:org\.opencontainers\.image\.version=1\.0$/m);
       assert.deepEqual(JSON.parse(result.manifest).annotations, { 'org.opencontainers.image.title': 'demo' });
     });
 
     it('none given: neither', async () => {
       await run(base());
-      assert.doesNotMatch(logged, /^warning: |annotation skipped/m);
+      assert.doesNotMatch(logs.text, /^warning: |annotation skipped/m);
     });
   });
 });

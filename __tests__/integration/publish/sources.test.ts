@@ -7,44 +7,36 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { getInputs } from '../../../src/inputs.ts';
-import { actionsLogger, consoleLogger, setLogger } from '../../../src/log.ts';
 import { publishInputs } from '../../../src/publish/index.ts';
 import type { PublishResult } from '../../../src/publish/result.ts';
 import { runAction } from '../../helpers/action.ts';
 import { type Pushed, getManifestBytes, pushImage, sha256 } from '../../helpers/images.ts';
 import { type RunningRegistry, startRegistry } from '../../helpers/registry.ts';
+import { withoutMachineCredentials } from '../../helpers/docker-config.ts';
+import { logsPerTest } from '../../helpers/logs.ts';
 
 const hexOf = (digest: string) => digest.slice('sha256:'.length);
 
 describe('sources from templates and files (real registry)', () => {
   let reg: RunningRegistry;
   let workspace: string;
-  let logged = '';
+  const logs = logsPerTest();
   const t = () => ({ url: reg.url });
-  const savedDockerConfig = process.env.DOCKER_CONFIG;
+  withoutMachineCredentials();
   const built: Record<string, Pushed> = {};
   before(async () => {
     reg = await startRegistry();
     workspace = mkdtempSync(join(tmpdir(), 'sources-ws-'));
-    process.env.DOCKER_CONFIG = '/nonexistent';
     built.amd64 = await pushImage(t(), 'tpl/app', '1.0-linux-amd64', { os: 'linux', architecture: 'amd64' });
     built.arm64 = await pushImage(t(), 'tpl/app', '1.0-linux-arm64', { os: 'linux', architecture: 'arm64', variant: 'v8' });
     built.armv7 = await pushImage(t(), 'tpl/app', '1.0-linux-armv7', { os: 'linux', architecture: 'arm', variant: 'v7' });
   });
   after(async () => {
-    if (savedDockerConfig === undefined) delete process.env.DOCKER_CONFIG;
-    else process.env.DOCKER_CONFIG = savedDockerConfig;
     rmSync(workspace, { recursive: true, force: true });
     await reg?.stop();
   });
-  beforeEach(() => {
-    logged = '';
-    setLogger(consoleLogger({ stream: new Writable({ write: (chunk, _enc, cb) => ((logged += chunk), cb()) }) }));
-  });
-  afterEach(() => setLogger(actionsLogger));
 
   const run = (inputs: Record<string, string>): Promise<PublishResult> => publishInputs(getInputs((name) => inputs[name] ?? '', { workspace }));
   const indexAt = async (repo: string, tag: string) => {
@@ -67,7 +59,7 @@ describe('sources from templates and files (real registry)', () => {
     await pushImage(t(), 'tpl/app', 'mislabelled-s390x', { os: 'linux', architecture: 'amd64' });
     const result = await run({ sources: `${reg.host}/tpl/app:mislabelled-{arch}`, platforms: 'linux/s390x', tags: `${reg.host}/tpl/app:x`, push: 'false' });
     assert.deepEqual(result.platforms, ['linux/s390x']);
-    assert.match(logged, /warning: source '.*mislabelled-s390x': the template platform linux\/s390x contradicts the image config \(linux\/amd64\)/);
+    assert.match(logs.text, /warning: source '.*mislabelled-s390x': the template platform linux\/s390x contradicts the image config \(linux\/amd64\)/);
   });
 
   it('a folder of digest-named empty files (Docker’s artifact pattern) gives <first tag’s repository>@sha256:<name>', async () => {
@@ -80,7 +72,7 @@ describe('sources from templates and files (real registry)', () => {
     const want = [built.armv7, built.amd64].map((p) => (p as Pushed).digest).sort();
     assert.deepEqual(index.manifests.map((m: any) => m.digest), want);
     assert.equal(result.pushed.length, 1);
-    assert.match(logged, new RegExp(`from digests/${hexOf(want[0] as string)}`), 'the log names the file each source came from');
+    assert.match(logs.text, new RegExp(`from digests/${hexOf(want[0] as string)}`), 'the log names the file each source came from');
   });
 
   it('docker/build-push-action metadata JSON: image.name (comma-separated) and containerimage.digest', async () => {
@@ -117,7 +109,7 @@ describe('sources from templates and files (real registry)', () => {
     const sources = `${reg.host}/tpl/app:1.0-{os}-{arch}{variant}`;
     const result = await run({ sources, platforms: 'linux/amd64,linux/ppc64le', tags: `${reg.host}/tpl/app:partial`, 'ignore-missing': 'true' });
     assert.deepEqual(result.platforms, ['linux/amd64']);
-    assert.match(logged, /warning: source .*tpl\/app:1\.0-linux-ppc64le does not exist; left out \(ignore-missing\)/);
+    assert.match(logs.text, /warning: source .*tpl\/app:1\.0-linux-ppc64le does not exist; left out \(ignore-missing\)/);
     assert.equal((await indexAt('tpl/app', 'partial')).digest, result.digest);
 
     await assert.rejects(

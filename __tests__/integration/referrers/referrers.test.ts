@@ -6,16 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { Writable } from 'node:stream';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { fetch } from 'undici';
 import { getInputs } from '../../../src/inputs.ts';
-import { actionsLogger, consoleLogger, setLogger } from '../../../src/log.ts';
 import { publishInputs } from '../../../src/publish/index.ts';
 import type { PublishResult } from '../../../src/publish/result.ts';
 import { type Pushed, getManifestBytes, pushArtifact, pushBuildxStyle, pushCosignSignature, pushImage, putReferrersTag } from '../../helpers/images.ts';
 import { type ReferrersProxy, startReferrersProxy } from '../../helpers/referrers-proxy.ts';
 import { type RunningRegistry, startRegistry } from '../../helpers/registry.ts';
+import { withoutMachineCredentials } from '../../helpers/docker-config.ts';
+import { logsPerTest } from '../../helpers/logs.ts';
 
 const SPDX = 'application/spdx+json';
 const BUNDLE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
@@ -43,22 +43,14 @@ function layersOf(bytes: Buffer): string[] {
 describe('referrers travel with the images (real registries)', () => {
   let a: RunningRegistry;
   let b: RunningRegistry;
-  let logged = '';
-  const savedDockerConfig = process.env.DOCKER_CONFIG;
+  const logs = logsPerTest();
+  withoutMachineCredentials();
   before(async () => {
     [a, b] = await Promise.all([startRegistry(), startRegistry()]);
-    process.env.DOCKER_CONFIG = '/nonexistent';
   });
   after(async () => {
-    if (savedDockerConfig === undefined) delete process.env.DOCKER_CONFIG;
-    else process.env.DOCKER_CONFIG = savedDockerConfig;
     await Promise.all([a?.stop(), b?.stop()]);
   });
-  beforeEach(() => {
-    logged = '';
-    setLogger(consoleLogger({ stream: new Writable({ write: (chunk, _enc, cb) => ((logged += chunk), cb()) }) }));
-  });
-  afterEach(() => setLogger(actionsLogger));
   const run = (inputs: Record<string, string>): Promise<PublishResult> => publishInputs(getInputs((name) => inputs[name] ?? ''));
 
   it('tag schema: each image’s SBOM (and the SBOM’s own signature) and cosign .sig reach registry B; a second run writes nothing', async () => {
@@ -183,8 +175,8 @@ describe('referrers travel with the images (real registries)', () => {
     const liar = await pushArtifact(A, 'bad/app', image, SPDX, Buffer.from('{"size":"wrong"}'));
     await putReferrersTag(A, 'bad/app', image, [{ ...stray, artifactType: SPDX }, { ...own, artifactType: SPDX }, { ...liar, size: liar.size + 1, artifactType: SPDX }]);
     const result = await run({ sources: `${a.host}/bad/app:amd64`, tags: `${b.host}/bad/app:1` });
-    assert.match(logged, new RegExp(`referrer ${a.host}/bad/app@${stray.digest} does not name ${image.digest} as its subject: not copied`));
-    assert.match(logged, new RegExp(`the entry for ${liar.digest}: size .*not copied`));
+    assert.match(logs.text, new RegExp(`referrer ${a.host}/bad/app@${stray.digest} does not name ${image.digest} as its subject: not copied`));
+    assert.match(logs.text, new RegExp(`the entry for ${liar.digest}: size .*not copied`));
     assert.deepEqual(result.referrers.map((t) => t.digest), [own.digest]);
     for (const other of [stray, liar]) assert.equal((await getManifestBytes({ url: b.url }, 'bad/app', other.digest)).status, 404);
 

@@ -10,17 +10,17 @@
  * of its choosing, as a registry under an attacker's control can.
  */
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { getInputs } from '../../../src/inputs.ts';
-import { actionsLogger, consoleLogger, setLogger } from '../../../src/log.ts';
 import { publishInputs } from '../../../src/publish/index.ts';
 import { PublishFailedError } from '../../../src/publish/result.ts';
 import { renderFailure } from '../../../src/summary.ts';
 import { type FaultProxy, startFaultProxy, tagPut } from '../../helpers/fault-proxy.ts';
 import { getManifestBytes, pushImage, sha256 } from '../../helpers/images.ts';
 import { type RunningRegistry, startRegistry } from '../../helpers/registry.ts';
+import { withoutMachineCredentials } from '../../helpers/docker-config.ts';
+import { logsPerTest } from '../../helpers/logs.ts';
 
 const AMD = { os: 'linux', architecture: 'amd64' };
 const ARM = { os: 'linux', architecture: 'arm64', variant: 'v8' };
@@ -38,30 +38,22 @@ describe('rollback over another writer (a hostile registry among the targets)', 
   let hostileUpstream: RunningRegistry;
   let proxyTrusted: FaultProxy; // passes everything: its log shows what the run asked
   let hostile: FaultProxy;
-  const savedDockerConfig = process.env.DOCKER_CONFIG;
+  withoutMachineCredentials();
   before(async () => {
     trusted = await startRegistry();
     hostileUpstream = await startRegistry();
     proxyTrusted = await startFaultProxy(trusted.url);
     hostile = await startFaultProxy(hostileUpstream.url);
-    process.env.DOCKER_CONFIG = '/nonexistent'; // no credentials from this machine
     await pushImage({ url: trusted.url }, 'app', 'amd64', AMD);
     await pushImage({ url: trusted.url }, 'app', 'arm64', ARM);
   });
   after(async () => {
-    if (savedDockerConfig === undefined) delete process.env.DOCKER_CONFIG;
-    else process.env.DOCKER_CONFIG = savedDockerConfig;
     await hostile?.stop();
     await proxyTrusted?.stop();
     await trusted?.stop();
     await hostileUpstream?.stop();
   });
-  let logged = '';
-  beforeEach(() => {
-    logged = '';
-    setLogger(consoleLogger({ stream: new Writable({ write: (c, _e, cb) => ((logged += c), cb()) }) }));
-  });
-  afterEach(() => setLogger(actionsLogger));
+  const logs = logsPerTest();
 
   it("a tag another writer moved after the run did keeps the other writer's release and is reported so; an untouched one is put back", async () => {
     const wasRelease = (await pushImage({ url: trusted.url }, 'app', 'release', { os: 'linux', architecture: 'ppc64le' })).digest;
@@ -125,7 +117,7 @@ describe('rollback over another writer (a hostile registry among the targets)', 
     assert.match(failure.lines.find((l) => l.startsWith(`${proxyTrusted.host}/app:stable: `)) ?? '', new RegExp(`restored to ${wasStable}`));
     assert.match(failure.line, /1 tag\(s\) moved by another writer meanwhile were left as that writer left them; the others this run had moved were put back/);
     assert.match(renderFailure(failure), /moved by another writer/);
-    assert.match(logged, /left alone, another writer moved it/);
+    assert.match(logs.text, /left alone, another writer moved it/);
 
     // From the trusted registry's request log: the tags were read with HEAD only; the put-back
     // read the previous manifest by digest; each moved tag was read again before being acted on.

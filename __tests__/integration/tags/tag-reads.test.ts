@@ -15,6 +15,7 @@ import type { PublishResult } from '../../../src/publish/result.ts';
 import { type FaultProxy, startFaultProxy } from '../../helpers/fault-proxy.ts';
 import { getManifestBytes, pushImage, sha256 } from '../../helpers/images.ts';
 import { type RunningRegistry, startRegistry } from '../../helpers/registry.ts';
+import { withoutMachineCredentials } from '../../helpers/docker-config.ts';
 
 const AMD = { os: 'linux', architecture: 'amd64' };
 const ARM = { os: 'linux', architecture: 'arm64', variant: 'v8' };
@@ -23,16 +24,13 @@ const S390X = { os: 'linux', architecture: 's390x' };
 describe('target tags are read with HEAD (request log of a proxy in front of a real registry)', () => {
   let reg: RunningRegistry;
   let proxy: FaultProxy;
-  const savedDockerConfig = process.env.DOCKER_CONFIG;
+  withoutMachineCredentials();
   before(async () => {
     reg = await startRegistry();
     proxy = await startFaultProxy(reg.url);
-    process.env.DOCKER_CONFIG = '/nonexistent'; // no credentials from this machine
     for (const p of [AMD, ARM, S390X]) await pushImage({ url: reg.url }, 'app', p.architecture, p);
   });
   after(async () => {
-    if (savedDockerConfig === undefined) delete process.env.DOCKER_CONFIG;
-    else process.env.DOCKER_CONFIG = savedDockerConfig;
     await proxy?.stop();
     await reg?.stop();
   });

@@ -4,40 +4,32 @@
  * request, the registry's first (its ping) included.
  */
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { getInputs } from '../../../src/inputs.ts';
-import { actionsLogger, consoleLogger, setLogger } from '../../../src/log.ts';
 import { publishInputs } from '../../../src/publish/index.ts';
 import { Registries } from '../../../src/registry/registries.ts';
 import { type FaultProxy, startFaultProxy } from '../../helpers/fault-proxy.ts';
 import { pushImage } from '../../helpers/images.ts';
 import { type RunningRegistry, startRegistry } from '../../helpers/registry.ts';
+import { withoutMachineCredentials } from '../../helpers/docker-config.ts';
+import { logsPerTest } from '../../helpers/logs.ts';
 
 const RATE_LIMITED = { kind: 'status', status: 429, headers: { 'retry-after': '2', 'content-type': 'text/plain' }, body: 'Too Many Requests (HAP429).\n' } as const;
 
 describe('a 429 with Retry-After is waited out by every request to that host', () => {
   let reg: RunningRegistry;
   let proxy: FaultProxy;
-  let logged = '';
-  const savedDockerConfig = process.env.DOCKER_CONFIG;
+  const logs = logsPerTest();
+  withoutMachineCredentials();
   before(async () => {
     reg = await startRegistry();
-    process.env.DOCKER_CONFIG = '/nonexistent'; // no credentials from this machine
     for (const architecture of ['amd64', 'arm64']) await pushImage({ url: reg.url }, 'app', architecture, { os: 'linux', architecture });
     proxy = await startFaultProxy(reg.url);
   });
   after(async () => {
-    if (savedDockerConfig === undefined) delete process.env.DOCKER_CONFIG;
-    else process.env.DOCKER_CONFIG = savedDockerConfig;
     await proxy?.stop();
     await reg?.stop();
   });
-  beforeEach(() => {
-    logged = '';
-    setLogger(consoleLogger({ stream: new Writable({ write: (chunk, _enc, cb) => ((logged += chunk), cb()) }) }));
-  });
-  afterEach(() => setLogger(actionsLogger));
 
   const publish = (tag: string) =>
     publishInputs(getInputs((name) => ({ sources: `${proxy.host}/app:amd64\n${proxy.host}/app:arm64`, tags: `${proxy.host}/app:${tag}` })[name] ?? ''));
@@ -53,7 +45,7 @@ describe('a 429 with Retry-After is waited out by every request to that host', (
     const gap = (arrived[1] as number) - (arrived[0] as number);
     assert.ok(gap >= 2000, `the next request went ${gap} ms after the 429`);
     assert.equal(result.stats.retries, 1);
-    assert.match(logged, new RegExp(`429 from ${proxy.host.replace(/\./g, '\\.')}, waiting 2 s as it asked: retry 1/5 of GET `));
+    assert.match(logs.text, new RegExp(`429 from ${proxy.host.replace(/\./g, '\\.')}, waiting 2 s as it asked: retry 1/5 of GET `));
   });
 
   it('a 429 on one request holds the host’s other requests too, new ones included, not only its own retry', async () => {
