@@ -44,30 +44,49 @@ export function parseOutputFile(text: string): Record<string, string> {
   return out;
 }
 
+/**
+ * The environment the runner gives a step, from this process's: no INPUT_* or GITHUB_* of its own,
+ * the run's output and summary files, RUNNER_TEMP, and none of this machine's credentials (a test
+ * names its own); then `env` (undefined removes) and `inputs` as INPUT_* variables.
+ */
+export function runnerEnv(
+  files: { dir: string; outputFile: string; summaryFile: string },
+  inputs: Record<string, string>,
+  env: Record<string, string | undefined>,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && !k.startsWith('INPUT_') && !k.startsWith('GITHUB_')) out[k] = v;
+  }
+  Object.assign(out, {
+    GITHUB_OUTPUT: files.outputFile,
+    GITHUB_STEP_SUMMARY: files.summaryFile,
+    RUNNER_TEMP: files.dir,
+    HOME: process.env.HOME ?? files.dir,
+    DOCKER_CONFIG: join(files.dir, 'no-docker-config'),
+  });
+  // The other places credentials are looked for: none of this machine's.
+  for (const k of ['DOCKER_AUTH_CONFIG', 'BUILDX_CONFIG', 'REGISTRY_AUTH_FILE', 'XDG_RUNTIME_DIR']) delete out[k];
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) delete out[k];
+    else out[k] = v;
+  }
+  for (const [k, v] of Object.entries(inputs)) out[`INPUT_${k.replace(/ /g, '_').toUpperCase()}`] = v;
+  return out;
+}
+
+/** What a run wrote for the runner: its outputs (parsed) and its job summary. */
+export function runWrote(outputFile: string, summaryFile: string): Pick<ActionRun, 'outputs' | 'summary'> {
+  return { outputs: parseOutputFile(readFileSync(outputFile, 'utf8')), summary: readFileSync(summaryFile, 'utf8') };
+}
+
 export async function runAction(inputs: Record<string, string>, env: Record<string, string | undefined> = {}, entry = 'dist/index.js'): Promise<ChildRun> {
   const dir = mkdtempSync(join(tmpdir(), 'action-run-'));
   const outputFile = join(dir, 'output');
   const summaryFile = join(dir, 'summary');
   writeFileSync(outputFile, '');
   writeFileSync(summaryFile, '');
-  const childEnv: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !k.startsWith('INPUT_') && !k.startsWith('GITHUB_')) childEnv[k] = v;
-  }
-  Object.assign(childEnv, {
-    GITHUB_OUTPUT: outputFile,
-    GITHUB_STEP_SUMMARY: summaryFile,
-    RUNNER_TEMP: dir,
-    HOME: process.env.HOME ?? dir,
-    DOCKER_CONFIG: join(dir, 'no-docker-config'),
-  });
-  // The other places credentials are looked for: none of this machine's (a test names its own).
-  for (const k of ['DOCKER_AUTH_CONFIG', 'BUILDX_CONFIG', 'REGISTRY_AUTH_FILE', 'XDG_RUNTIME_DIR']) delete childEnv[k];
-  for (const [k, v] of Object.entries(env)) {
-    if (v === undefined) delete childEnv[k];
-    else childEnv[k] = v;
-  }
-  for (const [k, v] of Object.entries(inputs)) childEnv[`INPUT_${k.replace(/ /g, '_').toUpperCase()}`] = v;
+  const childEnv = runnerEnv({ dir, outputFile, summaryFile }, inputs, env);
   const started = Date.now();
   const child = spawn(process.execPath, [join(projectRoot, entry)], { env: childEnv, cwd: projectRoot });
   let stdout = '';
@@ -93,8 +112,7 @@ export async function runAction(inputs: Record<string, string>, env: Record<stri
     code,
     stdout,
     stderr,
-    outputs: parseOutputFile(readFileSync(outputFile, 'utf8')),
-    summary: readFileSync(summaryFile, 'utf8'),
+    ...runWrote(outputFile, summaryFile),
     ms: Date.now() - started,
   };
   rmSync(dir, { recursive: true, force: true });

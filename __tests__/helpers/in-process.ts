@@ -7,11 +7,11 @@
  * needs runAction. Runs must not overlap: they share process.env and the standard streams; a file
  * that swaps the logger (setLogger) for its own in-process publishes uses runAction for the action.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../src/main.ts';
-import { type ActionRun, parseOutputFile } from './action.ts';
+import { type ActionRun, runnerEnv, runWrote } from './action.ts';
 
 let running = false;
 // @actions/core resolves the summary file once per process and keeps it: every in-process run
@@ -49,13 +49,9 @@ export async function runInProcess(inputs: Record<string, string>, env: Record<s
   writeFileSync(outputFile, '');
   writeFileSync(summaryFile, '');
   const saved = { ...process.env };
-  for (const k of Object.keys(process.env)) if (k.startsWith('INPUT_') || k.startsWith('GITHUB_')) delete process.env[k];
-  Object.assign(process.env, { GITHUB_OUTPUT: outputFile, GITHUB_STEP_SUMMARY: summaryFile, RUNNER_TEMP: dir, DOCKER_CONFIG: join(dir, 'no-docker-config') });
-  for (const [k, v] of Object.entries(env)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  for (const [k, v] of Object.entries(inputs)) process.env[`INPUT_${k.replace(/ /g, '_').toUpperCase()}`] = v;
+  const runEnv = runnerEnv({ dir, outputFile, summaryFile }, inputs, env);
+  for (const k of Object.keys(process.env)) if (!(k in runEnv)) delete process.env[k];
+  Object.assign(process.env, runEnv);
   let stdout = '';
   let stderr = '';
   const restoreOut = capture(process.stdout, (t) => (stdout += t));
@@ -78,8 +74,7 @@ export async function runInProcess(inputs: Record<string, string>, env: Record<s
     code,
     stdout,
     stderr,
-    outputs: parseOutputFile(readFileSync(outputFile, 'utf8')),
-    summary: readFileSync(summaryFile, 'utf8'),
+    ...runWrote(outputFile, summaryFile),
     ms: Date.now() - started,
   };
   return result;
