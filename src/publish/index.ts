@@ -17,12 +17,11 @@ import type { Reference } from '../oci/reference.ts';
 import { checkDescribes } from '../oci/validate.ts';
 import { maskSecret } from '../registry/credentials.ts';
 import { isListedInsecure, isLoopback, splitHostPort } from '../hosts.ts';
-import type { RegistryClient } from '../registry/client.ts';
 import { Registries } from '../registry/registries.ts';
 import { appendBase } from './append.ts';
 import { readAppendBase } from './append-read.ts';
 import { EntryPlacer } from './place.ts';
-import { type Target, mergeAppend, planTargets, presenceKey, presenceQuestions, targetsOf } from './plan.ts';
+import { mergeAppend, planTargets, presenceKey, presenceQuestions, targetsOf } from './plan.ts';
 import { type TagRead, checkAppendBase, overwriteConflicts, overwriteError, pushIndexByDigest, pushTags, readTagStates, settleTagStates } from './push.ts';
 import { type PublishResult, type TagRecord, failedBeforeTags, tagsIn } from './result.ts';
 import { rollBack, rolledBack } from './rollback.ts';
@@ -99,21 +98,9 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
   let reads: TagRead[] = [];
   // Child manifests are held within the placer's byte budget, from the first read on.
   const placer = new EntryPlacer(registries, limit);
-  // Whether each target repository holds an image: asked (HEAD) as soon as an image source's
-  // digest is known, while its config is read, and for the other entries once they are assembled.
-  const heads = new Map<string, Promise<Awaited<ReturnType<RegistryClient['headManifest']>>>>();
-  const headIn = (target: Target, digest: string) => {
-    const key = `${target.registry}/${target.repository}@${digest}`;
-    let head = heads.get(key);
-    if (!head) {
-      head = registries.client(target.registry).headManifest(target.repository, digest);
-      head.catch(() => undefined); // reported where the plan awaits it
-      heads.set(key, head);
-    }
-    return head;
-  };
+  // Whether each target repository holds an image source: asked as soon as its digest is known.
   const onImage = (image: { registry: string; repository: string; digest: string }) => {
-    for (const t of targets) if (t.registry !== image.registry || t.repository !== image.repository) void headIn(t, image.digest);
+    for (const t of targets) if (t.registry !== image.registry || t.repository !== image.repository) void placer.headManifest(t, image.digest);
   };
   const resolved = await log.group('Resolve sources', async () => {
     const resolving = resolveSources(registries, inputs.sources, { attestations: inputs.attestations, ignoreMissing: inputs.ignoreMissing, limit, keep: (bytes) => placer.mayKeep(bytes), platforms: inputs.platforms, layouts: inputs.layouts, onImage });
@@ -138,7 +125,7 @@ export async function publish(inputs: Inputs, registries: Registries): Promise<P
   // 3. Plan: which entries each target repository lacks (a HEAD each).
   const questions = presenceQuestions(targets, index.entries);
   const presence = mapAll(questions, limit, async ({ target, entry }) => {
-    const head = await headIn(target, entry.descriptor.digest);
+    const head = await placer.headManifest(target, entry.descriptor.digest);
     if (head) checkDescribes(entry.descriptor, head, entry.line);
     return head !== undefined;
   }).then((answers) => new Set(questions.filter((_, i) => answers[i]).map(({ target, entry }) => presenceKey(target, entry))) as ReadonlySet<string>);

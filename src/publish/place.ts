@@ -12,7 +12,7 @@ import { formatPlatform } from '../oci/platform.ts';
 import type { Descriptor } from '../oci/descriptor.ts';
 import { isNonDistributable, parseManifest } from '../oci/manifest.ts';
 import { checkDescribes } from '../oci/validate.ts';
-import { BLOB_STREAM_BUFFER, type PutManifestResult } from '../registry/client.ts';
+import { BLOB_STREAM_BUFFER, type PutManifestResult, type RegistryClient } from '../registry/client.ts';
 import { errorCode } from '../registry/http.ts';
 import type { Registries } from '../registry/registries.ts';
 import type { Target } from './plan.ts';
@@ -51,6 +51,17 @@ export interface CopyStats {
   blobsMounted: number;
 }
 
+/** The request asked under `key`, asked now if it was not yet; its failure is reported where it is awaited. */
+function askOnce<T>(asked: Map<string, Promise<T>>, key: string, ask: () => Promise<T>): Promise<T> {
+  let p = asked.get(key);
+  if (!p) {
+    p = ask();
+    p.catch(() => undefined);
+    asked.set(key, p);
+  }
+  return p;
+}
+
 /** How a blob came to be in the target repository. */
 type Placed = 'present' | 'mounted' | 'copied';
 
@@ -65,6 +76,8 @@ export class EntryPlacer {
   private readonly blobJobs = new Map<string, Promise<Placed>>();
   /** HEADs of blobs in target repositories (their size, or undefined: absent), asked during the plan. */
   private readonly probes = new Map<string, Promise<number | undefined>>();
+  /** HEADs of manifests in target repositories: the plan's presence questions, asked once each. */
+  private readonly manifestHeads = new Map<string, ReturnType<RegistryClient['headManifest']>>();
   private readonly copiedTo = new Map<string, { blobs: number; bytes: number; first: number; last: number }>();
   /** Child manifests read during the plan and kept for their copy (within `held`). */
   private readonly kept = new Map<string, Promise<Buffer | undefined>>();
@@ -160,14 +173,15 @@ export class EntryPlacer {
   }
 
   private probe(blob: Descriptor, target: Target): Promise<number | undefined> {
-    const key = `${target.registry}/${target.repository}@${blob.digest}`;
-    let p = this.probes.get(key);
-    if (!p) {
-      p = this.registries.client(target.registry).headBlob(target.repository, blob.digest);
-      p.catch(() => undefined); // reported where it is awaited
-      this.probes.set(key, p);
-    }
-    return p;
+    return askOnce(this.probes, `${target.registry}/${target.repository}@${blob.digest}`, () => this.registries.client(target.registry).headBlob(target.repository, blob.digest));
+  }
+
+  /**
+   * What `target` holds at `digest` (HEAD): asked once, as soon as the digest is known (an image
+   * source's while its config is read, the other entries' once assembled); the plan awaits it.
+   */
+  headManifest(target: Target, digest: string): ReturnType<RegistryClient['headManifest']> {
+    return askOnce(this.manifestHeads, `${target.registry}/${target.repository}@${digest}`, () => this.registries.client(target.registry).headManifest(target.repository, digest));
   }
 
   /** The blobs of an image manifest that are placed (non-distributable layers stay where they are). */
