@@ -156,10 +156,13 @@ export function networkError(req: { method: string; url: string }, e: unknown, a
       ? `The TLS certificate of ${elsewhere} (a redirect target) is not trusted: add its CA with NODE_EXTRA_CA_CERTS, or list ${elsewhere} in insecure-registries`
       : 'The registry’s TLS certificate is not trusted: add its CA with NODE_EXTRA_CA_CERTS, or list the registry in insecure-registries'
     : 'Check that the registry is reachable from the runner (address, port, proxy settings)';
-  return ActionError.network(
-    `${req.method} ${redactUrl(req.url)} failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${code ? `${code} ` : ''}${describeError(e, 'outside')}`,
-    { code, hint, cause: e, detail: describeError(e, 'outside').split(';')[0] },
-  );
+  const said = describeError(e, 'outside');
+  return ActionError.network(`${req.method} ${redactUrl(req.url)} failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${code ? `${code} ` : ''}${said}`, {
+    code,
+    hint,
+    cause: e,
+    detail: said.split(';')[0],
+  });
 }
 
 /**
@@ -179,8 +182,9 @@ export function unreachableError(where: { registry: string; host: string; subjec
       : isTlsProtocolMismatch(e)
         ? `${registry} does not speak TLS: if it serves plain HTTP, list it in insecure-registries`
         : `Check the registry's host and port in the reference, and that ${registry} is reachable from the runner (firewall, proxy settings)`;
+  const said = describeError(e, 'outside');
   return ActionError.network(
-    `cannot reach the registry ${registry}${dialled}${subject ? ` for ${subject}` : ''}: ${code ? `${code} (${describeError(e, 'outside')})` : describeError(e, 'outside')}, after ${attempts} attempt${attempts === 1 ? '' : 's'}`,
-    { code, hint, cause: e, detail: describeError(e, 'outside').split(';')[0] },
+    `cannot reach the registry ${registry}${dialled}${subject ? ` for ${subject}` : ''}: ${code ? `${code} (${said})` : said}, after ${attempts} attempt${attempts === 1 ? '' : 's'}`,
+    { code, hint, cause: e, detail: said.split(';')[0] },
   );
 }
